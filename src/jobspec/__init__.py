@@ -1,0 +1,3 @@
+"""jobspec: declarative reconciliation for DryvIQ transfer jobs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,107 @@
+"""The error tree. Each error knows its exit code and an optional hint.
+
+`cli.py` catches `JobspecError` once and prints `error: …` / `hint: …`; anything else is a
+bug and keeps its traceback.
+
+    JobspecError
+    ├── UsageError            bad flags or settings (config, env, --insecure)
+    ├── SpecError             one or more spec problems, each with file:line:column
+    ├── ApiError              the server answered with an error, or with garbage
+    │   ├── AuthError         credentials refused, or a 401 that survived re-authentication
+    │   ├── NotFoundError     404
+    │   └── OutcomeUnknown    a mutating call whose result was lost (never blindly re-sent)
+    ├── StateError            state file unreadable, foreign lineage, newer format
+    │   └── LockError         the state is locked by someone else
+    ├── PlanError             the planner refused the desired set (missing source, …)
+    └── StalePlanError        a saved plan no longer matches the world
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class JobspecError(Exception):
+    """Base of every error a user can cause or fix."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(JobspecError):
+    """Bad command-line flags, environment or config file."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One spec problem at a position; line and column are 1-based."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class SpecError(JobspecError):
+    """Every problem found in the specs, collected in one pass."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        count = len(problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"{count} {noun} in specs", hint="run `jobspec validate` to see them all"
+        )
+        self.problems = problems
+
+
+class ApiError(JobspecError):
+    """The server refused a call or answered with something that is not the API."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str,
+        status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(f"{call}: {message}", hint=hint)
+        self.call = call
+        self.status = status
+
+
+class AuthError(ApiError):
+    """Credentials refused, or a token the server keeps rejecting."""
+
+
+class NotFoundError(ApiError):
+    """The job does not exist (or was deleted)."""
+
+
+class OutcomeUnknown(ApiError):
+    """A mutating call was sent but its reply was lost: it may or may not have happened."""
+
+
+class StateError(JobspecError):
+    """The state file cannot be used as it is."""
+
+
+class LockError(StateError):
+    """Another run holds the state lock."""
+
+
+class PlanError(JobspecError):
+    """The planner cannot produce a plan for the desired set."""
+
+
+class StalePlanError(JobspecError):
+    """A saved plan whose world has moved on."""

@@ -1,0 +1,354 @@
+"""Typed values: what specs ask for (desired), what the API shows (live), what we did (prior).
+
+Everything here is a frozen value with no I/O, so the planner can be a pure function of these.
+Enums follow `dryviq-api.md`; unknown keys in specs are errors (`extra="forbid"`) because a typo
+that silently does nothing is the worst failure in a reviewed config. `passthrough` is the
+explicit escape hatch for fields jobspec does not model yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
+JOB_ID_RE = re.compile(JOB_ID_PATTERN)
+SPEC_VERSION = 1
+
+JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, description="A DryvIQ job id: 32 hex digits.")]
+
+
+class JobKind(StrEnum):
+    transfer = "transfer"
+    folder_mapping = "folder_mapping"
+    personal_drive = "personal_drive"
+
+
+class TransferType(StrEnum):
+    sync = "sync"
+    copy = "copy"
+    move = "move"
+    migrate = "migrate"
+    publish = "publish"
+    taxonomy = "taxonomy"
+
+
+class ConflictResolution(StrEnum):
+    copy = "copy"
+    latest = "latest"
+    source = "source"
+    destination = "destination"
+    failure = "failure"
+
+
+class DeletePropagation(StrEnum):
+    ignore_both = "ignore_both"
+    ignore_source = "ignore_source"
+    ignore_destination = "ignore_destination"
+    mirror = "mirror"
+
+
+class LockPropagation(StrEnum):
+    ignore = "ignore"
+    mirror_lock = "mirror_lock"
+    mirror_owner = "mirror_owner"
+
+
+class PermissionPolicy(StrEnum):
+    none = "none"
+    add = "add"
+    diff = "diff"
+
+
+class PermissionFailures(StrEnum):
+    none = "none"
+    exceptions = "exceptions"
+    deny = "deny"
+    all = "all"
+
+
+class VersionPreserve(StrEnum):
+    none = "none"
+    native = "native"
+
+
+class VersionSelect(StrEnum):
+    all = "all"
+    latest = "latest"
+
+
+class DuplicateNames(StrEnum):
+    rename = "rename"
+    warn = "warn"
+
+
+class ItemOverwrite(StrEnum):
+    overwrite = "overwrite"
+    skip = "skip"
+    fail = "fail"
+
+
+class FailurePolicy(StrEnum):
+    continue_ = "continue"
+    halt = "halt"
+
+
+class AuditLevel(StrEnum):
+    none = "none"
+    trace = "trace"
+    debug = "debug"
+    info = "info"
+    warn = "warn"
+    error = "error"
+
+
+class EmptyContainers(StrEnum):
+    create = "create"
+    skip = "skip"
+
+
+class ScheduleMode(StrEnum):
+    manual = "manual"
+    auto = "auto"
+    ad_hoc = "ad-hoc"
+
+
+class OriginalPolicy(StrEnum):
+    """What happens to the source job once its clone exists."""
+
+    manual = "manual"
+    delete = "delete"
+    keep = "keep"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
+
+
+class Ref(_Strict):
+    id: int | str | None = None
+    name: str | None = None
+
+
+class Connection(_Strict):
+    id: str = Field(min_length=1, description="Connection id on the DryvIQ server.")
+
+
+class Target(_Strict):
+    path: str = Field(description="Folder path inside the connection.")
+
+
+class Endpoint(_Strict):
+    """One side of a transfer. Immutable on the server: changing it means a replace."""
+
+    connection: Connection | None = None
+    target: Target | None = None
+
+
+class Permissions(_Strict):
+    policy: PermissionPolicy | None = None
+    links: bool | None = None
+    failures: PermissionFailures | None = None
+
+
+class Versioning(_Strict):
+    preserve: VersionPreserve | None = None
+    select: VersionSelect | None = None
+
+
+class RepeatInterval(_Strict):
+    value: int = Field(ge=1)
+    unit: str
+
+
+class Schedule(_Strict):
+    mode: ScheduleMode | None = None
+    start_date: int | str | None = None
+    end_date: int | str | None = None
+    days: list[str] | None = None
+    repeat_count: int | None = None
+    repeat_interval: RepeatInterval | None = None
+    run_at: str | int | None = None
+
+
+class StopPolicy(_Strict):
+    on_success: int | None = None
+    on_failure: int | None = None
+
+
+class TransferOverrides(_Strict):
+    transfer_type: TransferType | None = None
+    source: Endpoint | None = None
+    destination: Endpoint | None = None
+    conflict_resolution: ConflictResolution | None = None
+    delete_propagation: list[DeletePropagation] | None = Field(
+        default=None, description="One value or a list; always compared as a list."
+    )
+    lock_propagation: LockPropagation | None = None
+    permissions: Permissions | None = Field(
+        default=None, description="A mapping, or the shorthand `add` / `none` / `diff` (the policy)."
+    )
+    versioning: Versioning | None = None
+    duplicate_names: DuplicateNames | None = None
+    item_overwrite: ItemOverwrite | None = None
+    failure_policy: FailurePolicy | None = None
+    audit_level: AuditLevel | None = None
+    empty_containers: EmptyContainers | None = None
+
+    @field_validator("delete_propagation", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("permissions", mode="before")
+    @classmethod
+    def _permissions_shorthand(cls, value: Any) -> Any:
+        return {"policy": value} if isinstance(value, str) else value
+
+
+class Overrides(_Strict):
+    """The clone request body. The fields named here are the fields jobspec manages."""
+
+    name: str | None = Field(default=None, min_length=1)
+    description: str | None = None
+    disabled: bool | None = None
+    priority: int | None = None
+    category: Ref | None = None
+    scheduler: Ref | None = None
+    schedule: Schedule | None = None
+    stop_policy: StopPolicy | None = None
+    transfer: TransferOverrides | None = None
+
+
+class JobSpec(_Strict):
+    """One job as a spec asks for it: a source job to clone, and the overrides to apply."""
+
+    source: JobId = Field(description="Id of the job to clone (32 hex digits).")
+    original: OriginalPolicy = Field(
+        default=OriginalPolicy.manual,
+        description="After the clone exists: `manual` sets the original's schedule to manual, "
+        "`delete` deletes it, `keep` leaves it alone.",
+    )
+    overrides: Overrides = Field(default_factory=Overrides)
+    passthrough: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Escape hatch: fields jobspec does not model, deep-merged into the clone "
+        "body unchecked and managed like overrides.",
+    )
+
+    def managed_body(self) -> dict[str, Any]:
+        """The body jobspec owns on the clone: overrides deep-merged with passthrough."""
+        body = self.overrides.model_dump(mode="json", exclude_none=True)
+        return deep_merge(body, self.passthrough)
+
+
+class SpecFile(_Strict):
+    """One spec file as written."""
+
+    version: Literal[1] = Field(description="Spec format version; only 1 exists.")
+    jobs: dict[str, JobSpec] = Field(description="Jobs by address.")
+
+
+ADDRESS_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+ADDRESS_RE = re.compile(ADDRESS_PATTERN)
+
+
+class SourceLocation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class DesiredJob(BaseModel):
+    """A validated spec with its address and where it was written."""
+
+    model_config = ConfigDict(frozen=True)
+
+    address: str
+    spec: JobSpec
+    location: SourceLocation
+
+
+class LiveJob(BaseModel):
+    """A job as the API returned it. `raw` keeps every field, known or not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    kind: str
+    status: str | None = None
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> LiveJob:
+        return cls(
+            id=raw["id"],
+            name=raw["name"],
+            kind=raw.get("kind", "transfer"),
+            status=raw.get("status"),
+            raw=raw,
+        )
+
+    @property
+    def schedule_mode(self) -> str | None:
+        schedule = self.raw.get("schedule")
+        return schedule.get("mode") if isinstance(schedule, dict) else None
+
+    def fingerprint(self) -> str:
+        """A digest of what the job is, ignoring run-time noise (status, executions, links)."""
+        return digest({k: v for k, v in self.raw.items() if k not in VOLATILE_FIELDS})
+
+
+VOLATILE_FIELDS = frozenset({"status", "execution", "previous_execution", "links"})
+
+
+class RetireHow(StrEnum):
+    """How an original (or an old clone) was retired."""
+
+    manual = "manual"
+    deleted = "deleted"
+    kept = "kept"
+
+
+class StateEntry(BaseModel):
+    """What jobspec did for one address."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_id: str
+    clone_id: str
+    original: OriginalPolicy
+    applied: dict[str, Any] = Field(description="The managed body last applied to the clone.")
+    applied_digest: str
+    original_retired: RetireHow | None = None
+
+
+def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A new dict: `patch` merged over `base`, mappings merged key by key, anything else replaced."""
+    merged = dict(base)
+    for key, value in patch.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            merged[key] = deep_merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:16]
