@@ -57,9 +57,7 @@ class SpecError(JobspecError):
     def __init__(self, problems: list[Problem]) -> None:
         count = len(problems)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(
-            f"{count} {noun} in specs", hint="run `jobspec validate` to see them all"
-        )
+        super().__init__(f"{count} {noun} in specs", hint="run `jobspec validate` to see them all")
         self.problems = problems
 
 
@@ -100,7 +98,17 @@ class LockError(StateError):
 
 
 class PlanError(JobspecError):
-    """The planner cannot produce a plan for the desired set."""
+    """The planner cannot produce a plan for the desired set; every reason is listed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        count = len(problems)
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(
+            f"cannot plan: {count} {noun}\n{lines}",
+            hint="fix the specs (or the server) and plan again; nothing was applied",
+        )
+        self.problems = problems
 
 
 class StalePlanError(JobspecError):

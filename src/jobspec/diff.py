@@ -1,0 +1,84 @@
+"""Managed-field comparison: which fields named in a spec differ on the live job.
+
+Only the leaves of the desired body are compared (kubectl-style field ownership): fields the
+spec does not name never show up as drift. Mappings are walked; every other value, lists
+included, is a leaf compared whole. Values are normalised first so that what the server
+echoes back in its own shape (a list for `delete_propagation`, a mapping for the
+`permissions: add` shorthand) equals what the spec said, and a plan right after an apply is
+empty. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+IMMUTABLE_PREFIXES = (("transfer", "source"), ("transfer", "destination"))
+
+Path = tuple[str, ...]
+_MISSING: Any = object()
+
+
+def normalise(path: Path, value: Any) -> Any:
+    """The canonical form of a value at `path`, so equal meanings compare equal."""
+    if path == ("transfer", "delete_propagation") and isinstance(value, str):
+        return [value]
+    if path == ("transfer", "permissions") and isinstance(value, str):
+        return {"policy": value}
+    return value
+
+
+def leaves(body: dict[str, Any], prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every (path, value) leaf of a nested mapping.
+
+    An empty mapping names no field, and deep-merging it changes nothing, so it manages nothing.
+    """
+    for key, value in body.items():
+        path = (*prefix, key)
+        value = normalise(path, value)
+        if isinstance(value, dict):
+            yield from leaves(value, path)
+        else:
+            yield path, value
+
+
+def lookup(document: dict[str, Any], path: Path) -> Any:
+    """The normalised value at `path`, or `MISSING` when any part of the path is absent."""
+    current: Any = document
+    for depth, key in enumerate(path):
+        if not isinstance(current, dict) or key not in current:
+            return _MISSING
+        current = normalise(path[: depth + 1], current[key])
+    return current
+
+
+def is_missing(value: Any) -> bool:
+    return value is _MISSING
+
+
+def is_immutable(path: Path) -> bool:
+    return any(path[: len(prefix)] == prefix for prefix in IMMUTABLE_PREFIXES)
+
+
+def differing_leaves(desired: dict[str, Any], live: dict[str, Any]) -> list[tuple[Path, Any, Any]]:
+    """(path, live value or MISSING, desired value) for every managed leaf that differs."""
+    return [
+        (path, current, wanted)
+        for path, wanted in leaves(desired)
+        if (current := lookup(live, path)) != wanted
+    ]
+
+
+def nest(pairs: list[tuple[Path, Any]]) -> dict[str, Any]:
+    """Rebuild a nested mapping from (path, value) pairs: the body of a partial PATCH."""
+    body: dict[str, Any] = {}
+    for path, value in pairs:
+        node = body
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    return body
+
+
+def dotted(path: Path) -> str:
+    return ".".join(path)

@@ -1,0 +1,346 @@
+"""make_plan(desired, prior, live) -> Plan: the reconciliation decisions.
+
+Pure and deterministic: no clock, no I/O, no randomness. Everything it needs is passed in,
+so every row of DESIGN.md's plan table is a small table test. The caller fetches the live jobs
+named by `needed_job_ids`; a job missing from `live` is taken to not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from jobspec import diff
+from jobspec.errors import PlanError
+from jobspec.model import DesiredJob, LiveJob, OriginalPolicy, RetireHow, StateEntry
+from jobspec.plan import Action, ActionKind, FieldChange, Plan, PlanWarning, Role, Step, StepOp
+
+
+def needed_job_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) -> set[str]:
+    """Every job the plan looks at: sources of the specs, and sources and clones in state."""
+    ids = {job.spec.source for job in desired.values()}
+    for entry in prior.values():
+        ids.add(entry.source_id)
+        ids.add(entry.clone_id)
+    return ids
+
+
+def make_plan(
+    *,
+    desired: Mapping[str, DesiredJob],
+    prior: Mapping[str, StateEntry],
+    live: Mapping[str, LiveJob],
+    lineage: str | None,
+    serial: int,
+    prune: bool = False,
+    targets: Collection[str] | None = None,
+) -> Plan:
+    """Decide one action per address; raise PlanError listing every address that cannot plan."""
+    addresses = sorted(desired.keys() | prior.keys())
+    if targets is not None:
+        addresses = [address for address in addresses if address in targets]
+    actions: list[Action] = []
+    warnings: list[PlanWarning] = []
+    problems: list[str] = []
+    for address in addresses:
+        wanted = desired.get(address)
+        entry = prior.get(address)
+        if wanted is None:
+            assert entry is not None
+            actions.append(_orphan(address, entry, live, prune=prune))
+            continue
+        try:
+            action = _plan_address(wanted, entry, live)
+        except _CannotPlan as exc:
+            problems.append(f"{wanted.location}: {address}: {exc}")
+            continue
+        actions.append(action)
+        warnings.extend(_warnings(wanted, action, live))
+    if problems:
+        raise PlanError(problems)
+    relevant = needed_job_ids(
+        {a: d for a, d in desired.items() if a in addresses},
+        {a: e for a, e in prior.items() if a in addresses},
+    )
+    fingerprints = {
+        job_id: (live[job_id].fingerprint() if job_id in live else None)
+        for job_id in sorted(relevant)
+    }
+    return Plan(
+        lineage=lineage,
+        serial=serial,
+        fingerprints=fingerprints,
+        actions=actions,
+        warnings=warnings,
+    )
+
+
+class _CannotPlan(Exception):
+    pass
+
+
+def _plan_address(
+    wanted: DesiredJob, entry: StateEntry | None, live: Mapping[str, LiveJob]
+) -> Action:
+    spec = wanted.spec
+    source = live.get(spec.source)
+    managed = spec.managed_body()
+    clone = live.get(entry.clone_id) if entry else None
+    common: dict[str, Any] = {
+        "address": wanted.address,
+        "location": str(wanted.location),
+        "source_id": spec.source,
+        "original": spec.original,
+        "applied": managed,
+    }
+
+    if entry is None or clone is None:
+        lost = entry.clone_id if entry else None
+        if source is None:
+            if lost:
+                raise _CannotPlan(
+                    f"the clone {lost} was deleted outside jobspec and its source "
+                    f"job {spec.source} no longer exists, so it cannot be cloned again"
+                )
+            raise _CannotPlan(f"source job {spec.source} does not exist on the server")
+        reason = (
+            f"drift: clone {lost} was deleted outside jobspec" if lost else "new spec: no clone yet"
+        )
+        steps = [
+            Step(
+                op=StepOp.clone, job_id=source.id, role="source", body=_clone_body(wanted, source)
+            ),
+            Step(op=StepOp.verify, role="clone"),
+        ]
+        retire_steps, _ = _retire_original(spec.original, source, entry)
+        return Action(
+            kind=ActionKind.create,
+            reasons=[reason],
+            changes=_changes_from(managed, source.raw),
+            steps=steps + retire_steps,
+            clone_id=lost,
+            drift=lost is not None,
+            **common,
+        )
+
+    reasons: list[str] = []
+    if entry.source_id != spec.source:
+        if source is None:
+            raise _CannotPlan(f"source job {spec.source} does not exist on the server")
+        reasons.append(f"spec changed: source {entry.source_id} → {spec.source}")
+
+    changes = _changes_against(managed, clone.raw, entry)
+    immutable = [change for change in changes if change.immutable]
+    retire_steps, retire_reasons = _retire_original(spec.original, source, entry)
+
+    if reasons or immutable:
+        base = source if source is not None else clone
+        role = "source" if source is not None else "clone"
+        if source is None:
+            reasons.append(f"source {spec.source} is gone: cloning the current clone instead")
+        reasons.extend(_describe(immutable, replace=True))
+        steps = [
+            Step(op=StepOp.clone, job_id=base.id, role=role, body=_clone_body(wanted, base)),
+            Step(op=StepOp.verify, role="clone"),
+            _retire_step(clone, "old_clone", _old_clone_retirement(spec.original)),
+        ]
+        return Action(
+            kind=ActionKind.replace,
+            reasons=reasons + retire_reasons,
+            changes=changes,
+            steps=steps + retire_steps,
+            clone_id=clone.id,
+            drift=any(change.cause == "server" for change in changes),
+            **common,
+        )
+
+    if changes:
+        patch = Step(
+            op=StepOp.patch,
+            job_id=clone.id,
+            role="clone",
+            body=diff.nest([(tuple(c.path.split(".")), c.after) for c in changes]),
+        )
+        return Action(
+            kind=ActionKind.update,
+            reasons=_describe(changes, replace=False) + retire_reasons,
+            changes=changes,
+            steps=[patch, *retire_steps],
+            clone_id=clone.id,
+            drift=any(change.cause == "server" for change in changes) or bool(retire_reasons),
+            **common,
+        )
+
+    if retire_steps:
+        return Action(
+            kind=ActionKind.retire,
+            reasons=retire_reasons,
+            steps=retire_steps,
+            clone_id=clone.id,
+            drift=entry.original_retired is not None,
+            **common,
+        )
+    return Action(kind=ActionKind.noop, reasons=["up to date"], clone_id=clone.id, **common)
+
+
+def _clone_body(wanted: DesiredJob, base: LiveJob) -> dict[str, Any]:
+    """The clone request: the managed body, always with a name (DryvIQ's default is unknown)."""
+    body = wanted.spec.managed_body()
+    if "name" not in body:
+        body = {"name": f"{base.name} ({wanted.address})", **body}
+    return body
+
+
+def _retire_original(
+    policy: OriginalPolicy, source: LiveJob | None, entry: StateEntry | None
+) -> tuple[list[Step], list[str]]:
+    """Steps that bring the original in line with `policy`, and why (drift if done before)."""
+    if source is None or policy == OriginalPolicy.keep:
+        return [], []
+    again = (
+        entry is not None and entry.source_id == source.id and entry.original_retired is not None
+    )
+    if policy == OriginalPolicy.delete:
+        why = (
+            f"drift: original {source.id} still exists"
+            if again
+            else f"original: delete → delete original {source.id}"
+        )
+        return [_retire_step(source, "original", RetireHow.deleted)], [why]
+    if source.schedule_mode == "manual":
+        return [], []
+    why = (
+        f"drift: original {source.id} is back on schedule {source.schedule_mode!r}"
+        if again
+        else f"original: manual → set original {source.id} schedule to manual"
+    )
+    return [_retire_step(source, "original", RetireHow.manual)], [why]
+
+
+def _old_clone_retirement(policy: OriginalPolicy) -> RetireHow:
+    """A replaced clone is deleted under `delete`, else taken off its schedule."""
+    return RetireHow.deleted if policy == OriginalPolicy.delete else RetireHow.manual
+
+
+def _retire_step(job: LiveJob, role: Role, how: RetireHow) -> Step:
+    if how == RetireHow.deleted:
+        return Step(op=StepOp.retire, job_id=job.id, role=role, how=how)
+    return Step(
+        op=StepOp.retire,
+        job_id=job.id,
+        role=role,
+        how=how,
+        body=manual_schedule_body(job),
+    )
+
+
+def manual_schedule_body(job: LiveJob) -> dict[str, Any]:
+    """The PATCH that takes a job off its schedule, shaped like the vendor's documented example."""
+    body: dict[str, Any] = {"kind": job.kind}
+    transfer = job.raw.get("transfer")
+    if isinstance(transfer, dict) and isinstance(transfer.get("transfer_type"), str):
+        body["transfer_type"] = transfer["transfer_type"]
+    body["schedule"] = {"mode": "manual"}
+    return body
+
+
+def _changes_from(managed: dict[str, Any], base: dict[str, Any]) -> list[FieldChange]:
+    """What the clone will differ in from its source: shown for a create."""
+    return [
+        FieldChange(
+            path=diff.dotted(path),
+            before=None if diff.is_missing(before) else before,
+            after=after,
+            immutable=diff.is_immutable(path),
+            cause="new",
+        )
+        for path, before, after in diff.differing_leaves(managed, base)
+    ]
+
+
+def _changes_against(
+    managed: dict[str, Any], clone: dict[str, Any], entry: StateEntry
+) -> list[FieldChange]:
+    """Managed fields that differ on the live clone, each blamed on the spec or the server."""
+    changes = []
+    for path, before, after in diff.differing_leaves(managed, clone):
+        applied = diff.lookup(entry.applied, path)
+        cause = "spec" if diff.is_missing(applied) or applied != after else "server"
+        changes.append(
+            FieldChange(
+                path=diff.dotted(path),
+                before=None if diff.is_missing(before) else before,
+                after=after,
+                immutable=diff.is_immutable(path),
+                cause=cause,
+            )
+        )
+    return changes
+
+
+def _describe(changes: list[FieldChange], *, replace: bool) -> list[str]:
+    by_spec = [c.path for c in changes if c.cause != "server"]
+    by_server = [c.path for c in changes if c.cause == "server"]
+    reasons = []
+    if by_spec:
+        reasons.append("spec changed: " + ", ".join(by_spec))
+    if by_server:
+        reasons.append("drift: edited outside jobspec: " + ", ".join(by_server))
+    if replace:
+        reasons.append("source and destination can only be set by cloning again")
+    return reasons
+
+
+def _orphan(address: str, entry: StateEntry, live: Mapping[str, LiveJob], *, prune: bool) -> Action:
+    clone = live.get(entry.clone_id)
+    common: dict[str, Any] = {
+        "address": address,
+        "source_id": entry.source_id,
+        "clone_id": entry.clone_id,
+        "original": entry.original,
+        "applied": entry.applied,
+    }
+    if not prune:
+        where = f"clone {entry.clone_id} left as it is" if clone else "its clone is already gone"
+        return Action(
+            kind=ActionKind.orphan,
+            reasons=[f"spec removed: {where} (use --prune to retire it and forget the address)"],
+            **common,
+        )
+    steps: list[Step] = []
+    if clone is not None and entry.original != OriginalPolicy.keep:
+        steps.append(_retire_step(clone, "clone", _old_clone_retirement(entry.original)))
+    steps.append(Step(op=StepOp.forget, role="clone"))
+    return Action(
+        kind=ActionKind.prune,
+        reasons=[
+            f"spec removed and --prune: retire clone {entry.clone_id} per original: "
+            f"{entry.original}, then forget the address"
+        ],
+        steps=steps,
+        **common,
+    )
+
+
+def _warnings(wanted: DesiredJob, action: Action, live: Mapping[str, LiveJob]) -> list[PlanWarning]:
+    """`original: keep` while the clone runs on an automatic schedule: both jobs would run."""
+    spec = wanted.spec
+    if spec.original != OriginalPolicy.keep:
+        return []
+    mode = diff.lookup(spec.managed_body(), ("schedule", "mode"))
+    if diff.is_missing(mode):
+        base = live.get(action.clone_id or "") or live.get(spec.source)
+        mode = base.schedule_mode if base else None
+    source = live.get(spec.source)
+    if mode != "auto" or source is None or source.schedule_mode == "manual":
+        return []
+    return [
+        PlanWarning(
+            address=wanted.address,
+            location=str(wanted.location),
+            message=(
+                f"original: keep leaves {spec.source} on its schedule while the clone runs on "
+                "schedule mode auto: both jobs would run and may conflict"
+            ),
+        )
+    ]

@@ -1,0 +1,383 @@
+"""Every row of DESIGN.md's plan table, as small tables of desired / prior / live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobspec.errors import PlanError
+from jobspec.model import (
+    DesiredJob,
+    JobSpec,
+    LiveJob,
+    RetireHow,
+    SourceLocation,
+    StateEntry,
+    deep_merge,
+    digest,
+)
+from jobspec.plan import ActionKind, Plan, StepOp
+from jobspec.planner import make_plan, needed_job_ids
+
+SOURCE = "a" * 32
+CLONE = "b" * 32
+OTHER = "c" * 32
+
+
+def live_job(job_id: str, **changes: Any) -> LiveJob:
+    raw: dict[str, Any] = {
+        "id": job_id,
+        "kind": "transfer",
+        "name": "Finance to SharePoint",
+        "status": "idle",
+        "schedule": {"mode": "auto"},
+        "transfer": {
+            "transfer_type": "sync",
+            "source": {"connection": {"id": "box"}, "target": {"path": "/Finance"}},
+            "destination": {"connection": {"id": "sp"}, "target": {"path": "/Sites/Finance"}},
+            "delete_propagation": ["ignore_destination"],
+            "lock_propagation": "ignore",
+            "permissions": {"policy": "none", "links": True, "failures": "none"},
+        },
+        "modified_on": 1,
+    }
+    return LiveJob.from_raw(deep_merge(raw, changes))
+
+
+def desired(address: str = "finance", **spec: Any) -> dict[str, DesiredJob]:
+    body = {"source": SOURCE, **spec}
+    return {
+        address: DesiredJob(
+            address=address,
+            spec=JobSpec.model_validate(body),
+            location=SourceLocation(file="specs/finance.yaml", line=3),
+        )
+    }
+
+
+OVERRIDES = {
+    "name": "Finance archive",
+    "schedule": {"mode": "manual"},
+    "transfer": {"transfer_type": "copy", "lock_propagation": "mirror_lock"},
+}
+
+
+def applied_clone(**changes: Any) -> LiveJob:
+    """A clone as a successful apply of OVERRIDES leaves it."""
+    return live_job(CLONE, **deep_merge(OVERRIDES, changes))
+
+
+def entry(applied: dict[str, Any] | None = None, **fields: Any) -> dict[str, StateEntry]:
+    body = OVERRIDES if applied is None else applied
+    values = {
+        "source_id": SOURCE,
+        "clone_id": CLONE,
+        "original": "manual",
+        "applied": body,
+        "applied_digest": digest(body),
+        "original_retired": "manual",
+        **fields,
+    }
+    return {"finance": StateEntry.model_validate(values)}
+
+
+def plan_of(
+    want: dict[str, DesiredJob],
+    prior: dict[str, StateEntry],
+    jobs: list[LiveJob],
+    **kwargs: Any,
+) -> Plan:
+    return make_plan(
+        desired=want,
+        prior=prior,
+        live={job.id: job for job in jobs},
+        lineage="L",
+        serial=7,
+        **kwargs,
+    )
+
+
+RETIRED_SOURCE = live_job(SOURCE, schedule={"mode": "manual"})
+
+
+def test_no_clone_yet_clones_then_retires_the_original() -> None:
+    plan = plan_of(desired(overrides=OVERRIDES), {}, [live_job(SOURCE)])
+    (action,) = plan.actions
+    assert action.kind is ActionKind.create
+    assert [step.op for step in action.steps] == [StepOp.clone, StepOp.verify, StepOp.retire]
+    clone, _, retire = action.steps
+    assert clone.job_id == SOURCE and clone.body == OVERRIDES
+    assert retire.job_id == SOURCE and retire.how is RetireHow.manual
+    assert retire.body == {"kind": "transfer", "transfer_type": "sync", "schedule": {"mode": "manual"}}
+    assert {c.path for c in action.changes} == {
+        "name",
+        "schedule.mode",
+        "transfer.transfer_type",
+        "transfer.lock_propagation",
+    }
+    assert action.reasons == ["new spec: no clone yet"]
+    assert plan.has_changes
+
+
+def test_create_without_a_name_still_sends_one() -> None:
+    plan = plan_of(desired(overrides={"schedule": {"mode": "manual"}}), {}, [live_job(SOURCE)])
+    assert plan.actions[0].steps[0].body == {
+        "name": "Finance to SharePoint (finance)",
+        "schedule": {"mode": "manual"},
+    }
+
+
+def test_everything_in_place_is_a_noop() -> None:
+    plan = plan_of(desired(overrides=OVERRIDES), entry(), [RETIRED_SOURCE, applied_clone()])
+    (action,) = plan.actions
+    assert action.kind is ActionKind.noop
+    assert action.steps == []
+    assert not plan.has_changes
+
+
+@pytest.mark.parametrize(
+    ("live_value", "cause", "reason"),
+    [
+        ("ignore", "spec", "spec changed: transfer.lock_propagation"),
+        ("mirror_owner", "spec", "spec changed: transfer.lock_propagation"),
+    ],
+)
+def test_spec_edit_patches_only_that_field(live_value: str, cause: str, reason: str) -> None:
+    edited = deep_merge(OVERRIDES, {"transfer": {"lock_propagation": "ignore"}})
+    clone = applied_clone(transfer={"lock_propagation": "mirror_lock"})
+    plan = plan_of(desired(overrides=edited), entry(), [RETIRED_SOURCE, clone])
+    (action,) = plan.actions
+    assert action.kind is ActionKind.update
+    assert [s.op for s in action.steps] == [StepOp.patch]
+    assert action.steps[0].job_id == CLONE
+    assert action.steps[0].body == {"transfer": {"lock_propagation": "ignore"}}
+    assert action.changes[0].cause == cause
+    assert action.reasons == [reason]
+    assert not action.drift
+
+
+def test_clone_edited_on_the_server_is_drift() -> None:
+    clone = applied_clone(name="Renamed in the UI")
+    plan = plan_of(desired(overrides=OVERRIDES), entry(), [RETIRED_SOURCE, clone])
+    (action,) = plan.actions
+    assert action.kind is ActionKind.update
+    assert action.drift
+    assert action.steps[0].body == {"name": "Finance archive"}
+    (change,) = action.changes
+    assert (change.path, change.before, change.after, change.cause) == (
+        "name",
+        "Renamed in the UI",
+        "Finance archive",
+        "server",
+    )
+    assert action.reasons == ["drift: edited outside jobspec: name"]
+
+
+def test_unmanaged_field_edited_on_the_server_is_ignored() -> None:
+    clone = applied_clone(description="someone wrote here", priority=5)
+    plan = plan_of(desired(overrides=OVERRIDES), entry(), [RETIRED_SOURCE, clone])
+    assert plan.actions[0].kind is ActionKind.noop
+
+
+def test_immutable_change_replaces_create_before_destroy() -> None:
+    moved = deep_merge(OVERRIDES, {"transfer": {"destination": {"target": {"path": "/Archive"}}}})
+    plan = plan_of(desired(overrides=moved), entry(), [RETIRED_SOURCE, applied_clone()])
+    (action,) = plan.actions
+    assert action.kind is ActionKind.replace
+    assert [(s.op, s.role) for s in action.steps] == [
+        (StepOp.clone, "source"),
+        (StepOp.verify, "clone"),
+        (StepOp.retire, "old_clone"),
+    ]
+    assert action.steps[0].job_id == SOURCE
+    assert action.steps[2].job_id == CLONE and action.steps[2].how is RetireHow.manual
+    assert action.changes[0].immutable
+    assert action.changes[0].path == "transfer.destination.target.path"
+
+
+def test_replace_under_delete_policy_deletes_the_old_clone() -> None:
+    moved = deep_merge(OVERRIDES, {"transfer": {"destination": {"target": {"path": "/Archive"}}}})
+    prior = entry(original="delete", original_retired="deleted")
+    plan = plan_of(desired(overrides=moved, original="delete"), prior, [applied_clone()])
+    (action,) = plan.actions
+    assert action.kind is ActionKind.replace
+    # the source was deleted by the first apply, so the current clone is cloned instead
+    assert action.steps[0].job_id == CLONE and action.steps[0].role == "clone"
+    assert action.steps[2].how is RetireHow.deleted
+
+
+def test_clone_deleted_outside_jobspec_is_recreated_as_drift() -> None:
+    plan = plan_of(desired(overrides=OVERRIDES), entry(), [RETIRED_SOURCE])
+    (action,) = plan.actions
+    assert action.kind is ActionKind.create
+    assert action.drift
+    assert action.reasons == [f"drift: clone {CLONE} was deleted outside jobspec"]
+    # the original is already on manual: nothing to retire
+    assert [s.op for s in action.steps] == [StepOp.clone, StepOp.verify]
+
+
+def test_original_back_on_a_schedule_is_retired_again() -> None:
+    plan = plan_of(desired(overrides=OVERRIDES), entry(), [live_job(SOURCE), applied_clone()])
+    (action,) = plan.actions
+    assert action.kind is ActionKind.retire
+    assert action.drift
+    assert action.reasons == [f"drift: original {SOURCE} is back on schedule 'auto'"]
+    assert action.steps[0].job_id == SOURCE
+
+
+def test_missing_source_is_a_plan_error_naming_spec_and_id() -> None:
+    with pytest.raises(PlanError) as caught:
+        plan_of(desired(overrides=OVERRIDES), {}, [])
+    assert "specs/finance.yaml:3:1: finance:" in caught.value.message
+    assert f"source job {SOURCE} does not exist" in caught.value.message
+
+
+def test_removed_spec_is_shown_and_left_alone() -> None:
+    plan = plan_of({}, entry(), [RETIRED_SOURCE, applied_clone()])
+    (action,) = plan.actions
+    assert action.kind is ActionKind.orphan
+    assert action.steps == []
+    assert not plan.has_changes
+    assert "--prune" in action.reasons[0]
+
+
+def test_removed_spec_with_prune_retires_and_forgets() -> None:
+    plan = plan_of({}, entry(), [RETIRED_SOURCE, applied_clone()], prune=True)
+    (action,) = plan.actions
+    assert action.kind is ActionKind.prune
+    assert [(s.op, s.job_id) for s in action.steps] == [
+        (StepOp.retire, CLONE),
+        (StepOp.forget, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [("manual", [RetireHow.manual]), ("delete", [RetireHow.deleted]), ("keep", [])],
+)
+def test_original_policy_decides_the_retirement(policy: str, expected: list[RetireHow]) -> None:
+    plan = plan_of(desired(overrides=OVERRIDES, original=policy), {}, [live_job(SOURCE)])
+    hows = [s.how for s in plan.actions[0].steps if s.op is StepOp.retire]
+    assert hows == expected
+
+
+def test_keep_with_an_automatic_clone_warns() -> None:
+    auto = deep_merge(OVERRIDES, {"schedule": {"mode": "auto"}})
+    plan = plan_of(desired(overrides=auto, original="keep"), {}, [live_job(SOURCE)])
+    (warning,) = plan.warnings
+    assert "both jobs would run" in warning.message
+    quiet = plan_of(desired(overrides=OVERRIDES, original="keep"), {}, [live_job(SOURCE)])
+    assert quiet.warnings == []
+
+
+def test_values_are_normalised_before_comparing() -> None:
+    overrides = {"transfer": {"delete_propagation": "mirror", "permissions": "add"}}
+    clone = live_job(
+        CLONE,
+        transfer={
+            "delete_propagation": ["mirror"],
+            "permissions": {"policy": "add", "links": True, "failures": "none"},
+        },
+    )
+    plan = plan_of(desired(overrides=overrides), entry(overrides), [RETIRED_SOURCE, clone])
+    assert plan.actions[0].kind is ActionKind.noop
+
+
+def test_fingerprints_cover_every_job_read_including_absent_ones() -> None:
+    plan = plan_of(desired(overrides=OVERRIDES), entry(), [RETIRED_SOURCE])
+    assert plan.fingerprints == {SOURCE: RETIRED_SOURCE.fingerprint(), CLONE: None}
+    assert needed_job_ids(desired(), entry()) == {SOURCE, CLONE}
+
+
+def test_fingerprint_ignores_run_time_noise_but_not_edits() -> None:
+    running = live_job(SOURCE, status="running", previous_execution={"id": 3})
+    assert running.fingerprint() == live_job(SOURCE).fingerprint()
+    assert live_job(SOURCE, name="x").fingerprint() != live_job(SOURCE).fingerprint()
+
+
+def test_targets_limit_the_plan() -> None:
+    both = {**desired("finance", overrides=OVERRIDES), **desired("hr", overrides=OVERRIDES)}
+    plan = plan_of(both, {}, [live_job(SOURCE)], targets={"hr"})
+    assert [a.address for a in plan.actions] == ["hr"]
+
+
+def test_plan_round_trips_through_json() -> None:
+    plan = plan_of(desired(overrides=OVERRIDES), {}, [live_job(SOURCE)])
+    assert Plan.from_json(plan.to_json()) == plan
+
+
+# --- property: a spec whose managed fields already match the live clone plans nothing -------
+
+ENUMS = {
+    "transfer_type": ["sync", "copy", "move", "migrate", "publish", "taxonomy"],
+    "conflict_resolution": ["copy", "latest", "source", "destination", "failure"],
+    "lock_propagation": ["ignore", "mirror_lock", "mirror_owner"],
+    "duplicate_names": ["rename", "warn"],
+    "item_overwrite": ["overwrite", "skip", "fail"],
+    "failure_policy": ["continue", "halt"],
+    "audit_level": ["none", "trace", "debug", "info", "warn", "error"],
+    "empty_containers": ["create", "skip"],
+}
+PROPAGATION = ["ignore_both", "ignore_source", "ignore_destination", "mirror"]
+transfer_overrides = st.fixed_dictionaries(
+    {},
+    optional={
+        **{key: st.sampled_from(values) for key, values in ENUMS.items()},
+        "delete_propagation": st.sampled_from(PROPAGATION)
+        | st.lists(st.sampled_from(PROPAGATION), min_size=1, max_size=2),
+        "permissions": st.sampled_from(["none", "add", "diff"])
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "policy": st.sampled_from(["none", "add", "diff"]),
+                "links": st.booleans(),
+                "failures": st.sampled_from(["none", "exceptions", "deny", "all"]),
+            },
+        ),
+        "versioning": st.fixed_dictionaries(
+            {},
+            optional={
+                "preserve": st.sampled_from(["none", "native"]),
+                "select": st.sampled_from(["all", "latest"]),
+            },
+        ),
+    },
+)
+overrides_strategy = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": st.text(min_size=1, max_size=20),
+        "description": st.text(max_size=20),
+        "priority": st.integers(-5, 5),
+        "schedule": st.fixed_dictionaries(
+            {}, optional={"mode": st.sampled_from(["manual", "auto", "ad-hoc"])}
+        ),
+        "transfer": transfer_overrides,
+    },
+)
+
+
+def server_shape(body: dict[str, Any]) -> dict[str, Any]:
+    """What a server stores for a request body: shorthands expanded into their full shape."""
+    transfer = dict(body.get("transfer", {}))
+    if isinstance(transfer.get("delete_propagation"), str):
+        transfer["delete_propagation"] = [transfer["delete_propagation"]]
+    if isinstance(transfer.get("permissions"), str):
+        transfer["permissions"] = {"policy": transfer["permissions"], "links": False}
+    return {**body, "transfer": transfer} if "transfer" in body else body
+
+
+@settings(max_examples=200, deadline=None)
+@given(overrides=overrides_strategy, passthrough=st.dictionaries(st.sampled_from(["x_a", "x_b"]), st.integers()))
+def test_matching_clone_plans_no_changes(
+    overrides: dict[str, Any], passthrough: dict[str, Any]
+) -> None:
+    want = desired(overrides=overrides, passthrough=passthrough, original="keep")
+    clone = live_job(CLONE, **server_shape(deep_merge(overrides, passthrough)))
+    spec_body = want["finance"].spec.managed_body()
+    prior = entry(spec_body, original="keep", original_retired=None)
+    plan = plan_of(want, prior, [live_job(SOURCE), clone])
+    assert plan.actions[0].kind is ActionKind.noop, plan.actions[0]

@@ -1,0 +1,104 @@
+"""Golden files for the three renderings of one plan that has every kind of action.
+
+Regenerate after an intended change with `JOBSPEC_UPDATE_GOLDEN=1 pytest tests/render`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobspec.model import deep_merge
+from jobspec.plan import ActionKind, Plan
+from jobspec.render import render_json, render_markdown, render_text
+from tests.planner.test_planner import (
+    CLONE,
+    OVERRIDES,
+    RETIRED_SOURCE,
+    SOURCE,
+    applied_clone,
+    desired,
+    entry,
+    live_job,
+    plan_of,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def every_kind_plan() -> Plan:
+    """create, update (drift), replace, retire, noop, orphan — with a warning."""
+    other = "d" * 32
+    want: dict[str, Any] = {}
+    want |= desired("new-archive", overrides=OVERRIDES)
+    want |= desired("edited", overrides=deep_merge(OVERRIDES, {"name": "Finance (2027)"}))
+    moved = deep_merge(OVERRIDES, {"transfer": {"destination": {"target": {"path": "/Archive"}}}})
+    want |= desired("moved", overrides=moved)
+    want |= desired("kept", overrides={"schedule": {"mode": "auto"}}, original="keep")
+    prior = {
+        "edited": entry()["finance"],
+        "moved": entry()["finance"],
+        "gone-spec": entry()["finance"].model_copy(update={"clone_id": other}),
+    }
+    jobs = [live_job(SOURCE), applied_clone(priority=3), live_job(other)]
+    return plan_of(want, prior, jobs)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("JOBSPEC_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_every_kind_is_present() -> None:
+    kinds = {action.kind for action in every_kind_plan().actions}
+    assert kinds == {ActionKind.create, ActionKind.update, ActionKind.replace, ActionKind.orphan}
+
+
+def test_text_golden() -> None:
+    check_golden("plan.txt", render_text(every_kind_plan()))
+
+
+def test_text_colour_only_when_asked() -> None:
+    plain = render_text(every_kind_plan())
+    coloured = render_text(every_kind_plan(), color=True)
+    assert "\x1b[" not in plain
+    assert "\x1b[32m+ kept: create\x1b[0m" in coloured
+
+
+def test_json_golden_and_schema() -> None:
+    text = render_json(every_kind_plan())
+    check_golden("plan.json", text)
+    document = json.loads(text)
+    assert document["format_version"] == 1
+    assert document["has_changes"] is True
+    assert document["summary"]["create"] == 2
+    first = document["actions"][0]
+    assert set(first) >= {"address", "kind", "reasons", "changes", "steps"}
+    assert Plan.from_json(text) == every_kind_plan()
+
+
+def test_markdown_golden() -> None:
+    check_golden("plan.md", render_markdown(every_kind_plan()))
+
+
+def test_no_changes_text() -> None:
+    plan = plan_of(desired(overrides=OVERRIDES), entry(), [RETIRED_SOURCE, applied_clone()])
+    assert render_text(plan).startswith("No changes. 0 to create")
+
+
+@pytest.mark.parametrize("count", [2_000])
+def test_markdown_stays_under_the_limit_and_says_what_it_cut(count: int) -> None:
+    want: dict[str, Any] = {}
+    for number in range(count):
+        want |= desired(f"job-{number:05d}", overrides=OVERRIDES)
+    plan = plan_of(want, {}, [live_job(SOURCE)])
+    text = render_markdown(plan)
+    assert len(text) < 60_000
+    assert f"more of {count} changed addresses cut" in text
+    assert CLONE not in text
