@@ -191,7 +191,8 @@ class TransferOverrides(_Strict):
     )
     lock_propagation: LockPropagation | None = None
     permissions: Permissions | None = Field(
-        default=None, description="A mapping, or the shorthand `add` / `none` / `diff` (the policy)."
+        default=None,
+        description="A mapping, or the shorthand `add` / `none` / `diff` (the policy).",
     )
     versioning: Versioning | None = None
     duplicate_names: DuplicateNames | None = None
@@ -332,10 +333,14 @@ class StateEntry(BaseModel):
     applied: dict[str, Any] = Field(description="The managed body last applied to the clone.")
     applied_digest: str
     original_retired: RetireHow | None = None
+    superseded: list[str] = Field(
+        default_factory=list,
+        description="Old clones replaced by this one and not yet retired (create before destroy).",
+    )
 
 
 def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """A new dict: `patch` merged over `base`, mappings merged key by key, anything else replaced."""
+    """A new dict: `patch` over `base`, mappings merged key by key, anything else replaced."""
     merged = dict(base)
     for key, value in patch.items():
         current = merged.get(key)

@@ -22,6 +22,7 @@ def needed_job_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateE
     for entry in prior.values():
         ids.add(entry.source_id)
         ids.add(entry.clone_id)
+        ids.update(entry.superseded)
     return ids
 
 
@@ -132,6 +133,9 @@ def _plan_address(
     changes = _changes_against(managed, clone.raw, entry)
     immutable = [change for change in changes if change.immutable]
     retire_steps, retire_reasons = _retire_original(spec.original, source, entry)
+    leftover_steps, leftover_reasons = _retire_superseded(spec.original, entry, live)
+    retire_steps = leftover_steps + retire_steps
+    retire_reasons = leftover_reasons + retire_reasons
 
     if reasons or immutable:
         base = source if source is not None else clone
@@ -215,6 +219,22 @@ def _retire_original(
         else f"original: manual → set original {source.id} schedule to manual"
     )
     return [_retire_step(source, "original", RetireHow.manual)], [why]
+
+
+def _retire_superseded(
+    policy: OriginalPolicy, entry: StateEntry, live: Mapping[str, LiveJob]
+) -> tuple[list[Step], list[str]]:
+    """Old clones a replace made and did not retire yet (the run stopped in between)."""
+    steps: list[Step] = []
+    reasons: list[str] = []
+    how = _old_clone_retirement(policy)
+    for job_id in entry.superseded:
+        old = live.get(job_id)
+        if old is None or (how == RetireHow.manual and old.schedule_mode == "manual"):
+            continue
+        steps.append(_retire_step(old, "old_clone", how))
+        reasons.append(f"replaced clone {job_id} is not retired yet")
+    return steps, reasons
 
 
 def _old_clone_retirement(policy: OriginalPolicy) -> RetireHow:

@@ -111,7 +111,11 @@ def test_no_clone_yet_clones_then_retires_the_original() -> None:
     clone, _, retire = action.steps
     assert clone.job_id == SOURCE and clone.body == OVERRIDES
     assert retire.job_id == SOURCE and retire.how is RetireHow.manual
-    assert retire.body == {"kind": "transfer", "transfer_type": "sync", "schedule": {"mode": "manual"}}
+    assert retire.body == {
+        "kind": "transfer",
+        "transfer_type": "sync",
+        "schedule": {"mode": "manual"},
+    }
     assert {c.path for c in action.changes} == {
         "name",
         "schedule.mode",
@@ -207,6 +211,18 @@ def test_replace_under_delete_policy_deletes_the_old_clone() -> None:
     # the source was deleted by the first apply, so the current clone is cloned instead
     assert action.steps[0].job_id == CLONE and action.steps[0].role == "clone"
     assert action.steps[2].how is RetireHow.deleted
+
+
+def test_a_replaced_clone_left_scheduled_is_retired() -> None:
+    prior = entry(superseded=[OTHER])
+    jobs = [RETIRED_SOURCE, applied_clone(), live_job(OTHER)]
+    (action,) = plan_of(desired(overrides=OVERRIDES), prior, jobs).actions
+    assert action.kind is ActionKind.retire
+    assert [(s.job_id, s.role, s.how) for s in action.steps] == [
+        (OTHER, "old_clone", RetireHow.manual)
+    ]
+    done = [RETIRED_SOURCE, applied_clone(), live_job(OTHER, schedule={"mode": "manual"})]
+    assert plan_of(desired(overrides=OVERRIDES), prior, done).actions[0].kind is ActionKind.noop
 
 
 def test_clone_deleted_outside_jobspec_is_recreated_as_drift() -> None:
@@ -371,7 +387,10 @@ def server_shape(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(overrides=overrides_strategy, passthrough=st.dictionaries(st.sampled_from(["x_a", "x_b"]), st.integers()))
+@given(
+    overrides=overrides_strategy,
+    passthrough=st.dictionaries(st.sampled_from(["x_a", "x_b"]), st.integers()),
+)
 def test_matching_clone_plans_no_changes(
     overrides: dict[str, Any], passthrough: dict[str, Any]
 ) -> None:

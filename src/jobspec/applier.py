@@ -1,0 +1,350 @@
+"""apply(plan) → result: runs a plan's steps, journals every call, saves after every step.
+
+Within an address the steps run in the plan's order (clone → verify → patch → retire), so an
+original is never touched before its clone exists and is recorded. Addresses run concurrently
+up to the concurrency bound.
+
+Crash safety rests on three rules:
+1. An intent is journaled (and fsynced) before every mutating call, and closed after it.
+2. The clone id is recorded the moment the clone call returns, before anything else happens.
+3. A clone whose outcome is unknown (killed process, lost response) is looked for before it is
+   ever sent again: `recover` runs first on every apply, and a lost reply in this run is
+   searched for at once. A clone is recognised by its exact name (jobspec always sends one),
+   created no earlier than the server's own clock said just before the call (the `Date` header
+   of the previous response, so client clock skew does not matter), and not already known to
+   state. One match is adopted; none means it provably was not made; several is an error that
+   asks a human, because guessing could retire the wrong job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from jobspec import diff
+from jobspec.errors import ApiError, JobspecError, OutcomeUnknown
+from jobspec.model import LiveJob, RetireHow, StateEntry, digest
+from jobspec.plan import Action, ActionKind, Plan, Step, StepOp
+
+CLOCK_MARGIN_SECONDS = 2
+"""Server timestamps have one-second resolution, and a cluster's nodes may differ a little."""
+
+
+class Api(Protocol):
+    """What the applier needs from the API client."""
+
+    @property
+    def server_time(self) -> float | None: ...
+
+    async def get_job(self, job_id: str) -> LiveJob | None: ...
+
+    async def list_jobs(self, *, q: str | None = None) -> list[LiveJob]: ...
+
+    async def clone(self, source_id: str, body: dict[str, Any]) -> LiveJob: ...
+
+    async def patch(self, job_id: str, body: dict[str, Any]) -> LiveJob: ...
+
+    async def delete(self, job_id: str) -> bool: ...
+
+
+class Intent(Protocol):
+    @property
+    def intent_id(self) -> str: ...
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def op(self) -> str: ...
+
+    @property
+    def details(self) -> Mapping[str, Any]: ...
+
+
+class Journal(Protocol):
+    """What the applier needs from a locked state session."""
+
+    @property
+    def entries(self) -> Mapping[str, StateEntry]: ...
+
+    def record_intent(self, address: str, op: str, **details: Any) -> Intent: ...
+
+    def complete(
+        self, intent: Intent, *, put: StateEntry | None = None, remove: bool = False
+    ) -> None: ...
+
+    def abandon(self, intent: Intent, reason: str) -> None: ...
+
+    def pending_intents(self) -> list[Intent]: ...
+
+
+Report = Callable[[str, str], None]
+"""(address, message) progress callback; the CLI decides how to show it."""
+
+
+@dataclass
+class ApplyResult:
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ["created", "updated", "replaced", "retired", "pruned", "unchanged", "failed"], 0
+        )
+    )
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+_DONE_WORD = {
+    ActionKind.create: "created",
+    ActionKind.update: "updated",
+    ActionKind.replace: "replaced",
+    ActionKind.retire: "retired",
+    ActionKind.prune: "pruned",
+    ActionKind.noop: "unchanged",
+    ActionKind.orphan: "unchanged",
+}
+
+
+async def apply_plan(
+    plan: Plan,
+    *,
+    api: Api,
+    journal: Journal,
+    concurrency: int,
+    report: Report | None = None,
+) -> ApplyResult:
+    """Run every action; a failing address stops alone and is listed, the others go on."""
+    result = ApplyResult()
+    gate = asyncio.Semaphore(concurrency)
+    say = report or (lambda address, message: None)
+
+    async def run(action: Action) -> None:
+        async with gate:
+            try:
+                await _run_action(action, api=api, journal=journal, say=say)
+            except JobspecError as exc:
+                result.counts["failed"] += 1
+                result.failures.append((action.address, exc.message))
+                say(action.address, f"failed: {exc.message}")
+                return
+        result.counts[_DONE_WORD[action.kind]] += 1
+
+    await asyncio.gather(*(run(action) for action in plan.actions))
+    result.failures.sort()
+    return result
+
+
+async def _run_action(action: Action, *, api: Api, journal: Journal, say: Report) -> None:
+    if not action.steps:
+        return
+    entry = journal.entries.get(action.address)
+    for step in action.steps:
+        entry = await _run_step(action, step, entry, api=api, journal=journal, say=say)
+    say(action.address, f"{_DONE_WORD[action.kind]}")
+
+
+async def _run_step(
+    action: Action,
+    step: Step,
+    entry: StateEntry | None,
+    *,
+    api: Api,
+    journal: Journal,
+    say: Report,
+) -> StateEntry | None:
+    """Run one step and return the address's entry as it now stands in state."""
+    address = action.address
+    if step.op is StepOp.clone:
+        assert step.job_id is not None and step.body is not None
+        clone = await _clone(action, step.job_id, step.body, api=api, journal=journal)
+        say(address, f"cloned {step.job_id} → {clone.id}")
+        superseded = list(entry.superseded) if entry else []
+        if action.clone_id and action.kind is ActionKind.replace:
+            superseded.append(action.clone_id)
+        new_entry = StateEntry(
+            source_id=action.source_id,
+            clone_id=clone.id,
+            original=action.original,
+            applied=action.applied,
+            applied_digest=digest(action.applied),
+            original_retired=None,
+            superseded=superseded,
+        )
+        _record(journal, address, new_entry)
+        return new_entry
+
+    if step.op is StepOp.verify:
+        assert entry is not None
+        live = await api.get_job(entry.clone_id)
+        if live is None:
+            raise ApiError(
+                "the new clone is not there on read-back", call=f"GET v1/jobs/{entry.clone_id}"
+            )
+        wrong = diff.differing_leaves(action.applied, live.raw)
+        if wrong:
+            fields = ", ".join(diff.dotted(path) for path, _, _ in wrong)
+            raise ApiError(
+                f"the server did not keep these fields on the clone: {fields}",
+                call=f"GET v1/jobs/{entry.clone_id}",
+                hint="the next plan will show them as an update",
+            )
+        say(address, f"verified {entry.clone_id}")
+        return entry
+
+    if step.op is StepOp.patch:
+        assert entry is not None and step.job_id is not None and step.body is not None
+        intent = journal.record_intent(address, "patch", target=step.job_id)
+        await api.patch(step.job_id, step.body)
+        new_entry = entry.model_copy(
+            update={"applied": action.applied, "applied_digest": digest(action.applied)}
+        )
+        journal.complete(intent, put=new_entry)
+        say(address, f"patched {step.job_id}")
+        return new_entry
+
+    if step.op is StepOp.retire:
+        assert step.job_id is not None and step.how is not None
+        intent = journal.record_intent(
+            address, f"retire_{step.how.value}", target=step.job_id, role=step.role
+        )
+        if step.how is RetireHow.deleted:
+            await api.delete(step.job_id)
+        else:
+            await api.patch(step.job_id, step.body or {"schedule": {"mode": "manual"}})
+        retired = _after_retire(entry, step)
+        journal.complete(intent, put=retired)
+        say(address, f"retired {step.role.replace('_', ' ')} {step.job_id} ({step.how.value})")
+        return retired
+
+    assert step.op is StepOp.forget
+    intent = journal.record_intent(address, "forget")
+    journal.complete(intent, remove=True)
+    say(address, "forgotten")
+    return None
+
+
+def _after_retire(entry: StateEntry | None, step: Step) -> StateEntry | None:
+    if entry is None:
+        return None
+    if step.role == "original":
+        return entry.model_copy(update={"original_retired": step.how})
+    if step.role == "old_clone":
+        left = [job_id for job_id in entry.superseded if job_id != step.job_id]
+        return entry.model_copy(update={"superseded": left})
+    return entry
+
+
+def _record(journal: Journal, address: str, entry: StateEntry) -> None:
+    intent = journal.record_intent(address, "record", target=entry.clone_id)
+    journal.complete(intent, put=entry)
+
+
+async def _clone(
+    action: Action, base_id: str, body: dict[str, Any], *, api: Api, journal: Journal
+) -> LiveJob:
+    """Clone once: journal the intent, call, and on a lost reply look before anything else."""
+    intent = journal.record_intent(
+        action.address,
+        "clone",
+        target=base_id,
+        name=body["name"],
+        source_id=action.source_id,
+        original=action.original.value,
+        not_before=api.server_time,
+        recorded_at=time.time(),
+    )
+    try:
+        clone = await api.clone(base_id, body)
+    except OutcomeUnknown as lost:
+        found = await find_clone(intent, api=api, known=_known_ids(journal))
+        if found is None:
+            journal.abandon(intent, "reply lost and no clone found")
+            raise ApiError(
+                "the clone call's reply was lost and no clone was found; nothing was adopted",
+                call=lost.call,
+                hint="run apply again: it looks for the clone once more before cloning",
+            ) from lost
+        clone = found
+    journal.complete(intent)
+    return clone
+
+
+def _known_ids(journal: Journal) -> set[str]:
+    known: set[str] = set()
+    for entry in journal.entries.values():
+        known.add(entry.clone_id)
+        known.add(entry.source_id)
+        known.update(entry.superseded)
+    return known
+
+
+async def find_clone(intent: Intent, *, api: Api, known: set[str]) -> LiveJob | None:
+    """The job a clone intent made, if it exists; raises when more than one could be it."""
+    name = intent.details.get("name")
+    if not isinstance(name, str):
+        return None
+    not_before = intent.details.get("not_before")
+    candidates = []
+    for job in await api.list_jobs(q=name):
+        if job.name != name or job.id in known or job.id == intent.details.get("target"):
+            continue
+        created = job.raw.get("created_on")
+        if (
+            isinstance(not_before, int | float)
+            and isinstance(created, int | float)
+            and created < not_before - CLOCK_MARGIN_SECONDS
+        ):
+            continue
+        candidates.append(job)
+    if len(candidates) > 1:
+        ids = ", ".join(sorted(job.id for job in candidates))
+        raise ApiError(
+            f"{len(candidates)} jobs named {name!r} could be the clone of {intent.address}: {ids}",
+            call=f"GET v1/jobs?q={name}",
+            hint=f"delete the extra ones, or adopt one with `jobspec import {intent.address} ID`",
+        )
+    return candidates[0] if candidates else None
+
+
+async def recover(journal: Journal, *, api: Api) -> list[str]:
+    """Settle the intents an earlier run left open; returns what was done, for the log.
+
+    A clone intent is looked for and adopted when found. Other intents (patch, retire) are
+    idempotent: they are closed, and the plan made after recovery redoes them if needed.
+    """
+    notes = []
+    for intent in journal.pending_intents():
+        if intent.op != "clone":
+            journal.abandon(intent, "unfinished at the last stop; the new plan redoes it if needed")
+            continue
+        found = await find_clone(intent, api=api, known=_known_ids(journal))
+        if found is None:
+            journal.abandon(intent, "no clone was made")
+            notes.append(f"{intent.address}: an interrupted clone was not made; it will be made")
+            continue
+        _adopt(journal, intent, found)
+        notes.append(f"{intent.address}: adopted clone {found.id} from an interrupted run")
+    return notes
+
+
+def _adopt(journal: Journal, intent: Intent, clone: LiveJob) -> None:
+    """Record a found clone as the address's clone, keeping what state knew about the rest."""
+    previous = journal.entries.get(intent.address)
+    superseded = list(previous.superseded) if previous else []
+    if previous and previous.clone_id != clone.id:
+        superseded.append(previous.clone_id)
+    entry = StateEntry(
+        source_id=str(intent.details["source_id"]),
+        clone_id=clone.id,
+        original=intent.details["original"],
+        applied={},
+        applied_digest=digest({}),
+        original_retired=None,
+        superseded=superseded,
+    )
+    journal.complete(intent, put=entry)
