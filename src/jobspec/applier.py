@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from jobspec import diff
 from jobspec.errors import ApiError, JobspecError, OutcomeUnknown
 from jobspec.model import LiveJob, RetireHow, StateEntry, digest
 from jobspec.plan import Action, ActionKind, Plan, Step, StepOp
+from jobspec.state import Intent, StateSession
 
 CLOCK_MARGIN_SECONDS = 2
 """Server timestamps have one-second resolution, and a cluster's nodes may differ a little."""
@@ -48,37 +49,6 @@ class Api(Protocol):
     async def patch(self, job_id: str, body: dict[str, Any]) -> LiveJob: ...
 
     async def delete(self, job_id: str) -> bool: ...
-
-
-class Intent(Protocol):
-    @property
-    def intent_id(self) -> str: ...
-
-    @property
-    def address(self) -> str: ...
-
-    @property
-    def op(self) -> str: ...
-
-    @property
-    def details(self) -> Mapping[str, Any]: ...
-
-
-class Journal(Protocol):
-    """What the applier needs from a locked state session."""
-
-    @property
-    def entries(self) -> Mapping[str, StateEntry]: ...
-
-    def record_intent(self, address: str, op: str, **details: Any) -> Intent: ...
-
-    def complete(
-        self, intent: Intent, *, put: StateEntry | None = None, remove: bool = False
-    ) -> None: ...
-
-    def abandon(self, intent: Intent, reason: str) -> None: ...
-
-    def pending_intents(self) -> list[Intent]: ...
 
 
 Report = Callable[[str, str], None]
@@ -114,7 +84,7 @@ async def apply_plan(
     plan: Plan,
     *,
     api: Api,
-    journal: Journal,
+    journal: StateSession,
     concurrency: int,
     report: Report | None = None,
 ) -> ApplyResult:
@@ -139,7 +109,7 @@ async def apply_plan(
     return result
 
 
-async def _run_action(action: Action, *, api: Api, journal: Journal, say: Report) -> None:
+async def _run_action(action: Action, *, api: Api, journal: StateSession, say: Report) -> None:
     if not action.steps:
         return
     entry = journal.entries.get(action.address)
@@ -154,7 +124,7 @@ async def _run_step(
     entry: StateEntry | None,
     *,
     api: Api,
-    journal: Journal,
+    journal: StateSession,
     say: Report,
 ) -> StateEntry | None:
     """Run one step and return the address's entry as it now stands in state."""
@@ -239,13 +209,13 @@ def _after_retire(entry: StateEntry | None, step: Step) -> StateEntry | None:
     return entry
 
 
-def _record(journal: Journal, address: str, entry: StateEntry) -> None:
+def _record(journal: StateSession, address: str, entry: StateEntry) -> None:
     intent = journal.record_intent(address, "record", target=entry.clone_id)
     journal.complete(intent, put=entry)
 
 
 async def _clone(
-    action: Action, base_id: str, body: dict[str, Any], *, api: Api, journal: Journal
+    action: Action, base_id: str, body: dict[str, Any], *, api: Api, journal: StateSession
 ) -> LiveJob:
     """Clone once: journal the intent, call, and on a lost reply look before anything else."""
     intent = journal.record_intent(
@@ -274,7 +244,7 @@ async def _clone(
     return clone
 
 
-def _known_ids(journal: Journal) -> set[str]:
+def _known_ids(journal: StateSession) -> set[str]:
     known: set[str] = set()
     for entry in journal.entries.values():
         known.add(entry.clone_id)
@@ -311,7 +281,7 @@ async def find_clone(intent: Intent, *, api: Api, known: set[str]) -> LiveJob | 
     return candidates[0] if candidates else None
 
 
-async def recover(journal: Journal, *, api: Api) -> list[str]:
+async def recover(journal: StateSession, *, api: Api) -> list[str]:
     """Settle the intents an earlier run left open; returns what was done, for the log.
 
     A clone intent is looked for and adopted when found. Other intents (patch, retire) are
@@ -332,7 +302,7 @@ async def recover(journal: Journal, *, api: Api) -> list[str]:
     return notes
 
 
-def _adopt(journal: Journal, intent: Intent, clone: LiveJob) -> None:
+def _adopt(journal: StateSession, intent: Intent, clone: LiveJob) -> None:
     """Record a found clone as the address's clone, keeping what state knew about the rest."""
     previous = journal.entries.get(intent.address)
     superseded = list(previous.superseded) if previous else []

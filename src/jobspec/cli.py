@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -43,6 +44,568 @@ def cli() -> None:
 
 # --- emulator -----------------------------------------------------------------------------------
 # (the `emulator` command is registered below)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9090, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--username", default="admin", show_default=True, envvar="JOBSPEC_EMULATOR_USERNAME")
+@click.option(
+    "--password",
+    default="admin",
+    show_default=True,
+    envvar="JOBSPEC_EMULATOR_PASSWORD",
+    help="Password for the password grant; the default is refused on a non-loopback --host.",
+)
+@click.option("--client-id", default=None, envvar="JOBSPEC_EMULATOR_CLIENT_ID")
+@click.option(
+    "--client-secret",
+    default=None,
+    envvar="JOBSPEC_EMULATOR_CLIENT_SECRET",
+    help="With --client-id, enables the client_credentials grant.",
+)
+@click.option("--token-ttl", default=3600, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(dir_okay=False),
+    help="Keep jobs in this SQLite file across restarts (default: in memory).",
+)
+@click.option("--demo", is_flag=True, help="Seed a dozen demo jobs with fixed ids (if empty).")
+@click.option(
+    "--controls/--no-controls", default=True, show_default=True, help="Serve /_emulator/."
+)
+@click.option(
+    "--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Added to every call."
+)
+@click.option("--spike-rate", default=0.0, type=click.FloatRange(0, 1), help="Latency spike rate.")
+@click.option("--spike-ms", default=0.0, type=click.FloatRange(min=0), help="Latency spike length.")
+@click.option("--fault-503", default=0.0, type=click.FloatRange(0, 1), help="Rate of 503 replies.")
+@click.option("--fault-429", default=0.0, type=click.FloatRange(0, 1), help="Rate of 429 replies.")
+@click.option(
+    "--fault-drop",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Rate of clone/patch/delete calls done but whose reply is lost.",
+)
+@click.option("--retry-after", default=1, show_default=True, type=click.IntRange(min=0))
+@click.option("--seed", default=None, type=int, help="Seed for reproducible faults.")
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@_report_errors
+def emulator(host: str, port: int, log_level: str, data_path: str | None, **settings: Any) -> None:
+    """Run a local DryvIQ-compatible server (jobs API plus /_emulator/ test controls)."""
+    from pathlib import Path
+
+    from jobspec.emulator.config import EmulatorConfig, check_exposure
+
+    config = EmulatorConfig(data_path=Path(data_path) if data_path else None, **settings)
+    check_exposure(config, host=host)
+
+    from jobspec.emulator.server import serve
+
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"jobspec emulator on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
+    serve(config, host=host, port=port, log_level=log_level)
+
+
+# --- validate -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--specs",
+    "specs_dir",
+    default="specs",
+    show_default=True,
+    help="Directory of *.yaml / *.yml spec files (not searched recursively).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    show_default=True,
+    help="`github` prints GitHub Actions error annotations.",
+)
+@_report_errors
+def validate(specs_dir: str, output_format: str) -> None:
+    """Check the specs offline (YAML, schema, addresses): every problem in one pass.
+
+    Exit 0 when clean, 1 when any problem is found. Never calls the API.
+    """
+    from pathlib import Path
+
+    from jobspec.spec import collect_problems, spec_files
+
+    directory = Path(specs_dir)
+    desired, problems = collect_problems(directory)
+    if not problems:
+        files = len(spec_files(directory))
+        click.echo(f"ok: {_count(len(desired), 'job')} in {_count(files, 'file')}")
+        return
+    for problem in problems:
+        click.echo(_github_annotation(problem) if output_format == "github" else str(problem))
+    files = len({problem.file for problem in problems})
+    click.echo(f"{_count(len(problems), 'problem')} in {_count(files, 'file')}", err=True)
+    sys.exit(1)
+
+
+def _count(number: int, noun: str) -> str:
+    plural = noun + ("es" if noun.endswith("s") else "s")
+    return f"{number:,} {noun if number == 1 else plural}"
+
+
+def _github_annotation(problem: Any) -> str:
+    """`::error file=…,line=…,col=…::message`, escaped per the workflow-command rules."""
+
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    message = f"{problem.message} ({problem.hint})" if problem.hint else problem.message
+    return (
+        f"::error file={prop(problem.file)},line={problem.line},col={problem.column}"
+        f"::{data(message)}"
+    )
+
+
+# --- plan, apply and around them ----------------------------------------------------------------
+
+
+def _connection_options(func: F) -> F:
+    """Flags shared by every command that talks to the server and reads state."""
+    options = [
+        click.option("--specs", "specs_dir", default=None, help="Spec directory [default: specs]."),
+        click.option(
+            "--state",
+            "state_path",
+            default=None,
+            help="State file [default: jobspec.state.json].",
+        ),
+        click.option("--server", default=None, help="DryvIQ server root (else JOBSPEC_SERVER)."),
+        click.option(
+            "--insecure", is_flag=True, help="Allow plain http:// to a non-loopback server."
+        ),
+        click.option(
+            "--concurrency",
+            default=None,
+            type=click.IntRange(1, 64),
+            help="Requests in flight [default: 8].",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            default=None,
+            type=click.Path(dir_okay=False),
+            help="Config file [default: ./jobspec.toml if present].",
+        ),
+        click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="ADDRESS",
+            help="Only this address (repeatable).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@dataclass
+class _Run:
+    """What a plan or apply command works with, resolved from flags, environment and config."""
+
+    settings: Any
+    specs_dir: Any
+    store: Any
+    targets: tuple[str, ...]
+
+
+def _resolve(
+    *,
+    specs_dir: str | None,
+    state_path: str | None,
+    server: str | None,
+    insecure: bool,
+    concurrency: int | None,
+    config_path: str | None,
+    targets: tuple[str, ...],
+) -> _Run:
+    import os
+    from pathlib import Path
+
+    from jobspec.settings import load_settings
+    from jobspec.state import FileStateStore
+
+    settings = load_settings(
+        env=os.environ,
+        config_path=Path(config_path) if config_path else None,
+        server=server,
+        concurrency=concurrency,
+        insecure=insecure,
+    )
+    specs = Path(specs_dir) if specs_dir else settings.specs_dir
+    state = Path(state_path) if state_path else settings.state_path
+    return _Run(settings=settings, specs_dir=specs, store=FileStateStore(state), targets=targets)
+
+
+def _load_specs(directory: Any) -> Any:
+    """Every spec problem, printed in full, before anything touches the network."""
+    from jobspec.spec import collect_problems
+
+    desired, problems = collect_problems(directory)
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        from jobspec.errors import SpecError
+
+        raise SpecError(problems)
+    return desired
+
+
+def _use_color(stream: Any) -> bool:
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _progress(address: str, message: str) -> None:
+    """One timestamped line per step on stderr: readable in CI logs, quiet in stdout."""
+    import time
+
+    click.echo(f"{time.strftime('%H:%M:%S')} {address}: {message}", err=True)
+
+
+def _render(plan: Any, output_format: str) -> str:
+    from jobspec.render import render_json, render_markdown, render_text
+
+    if output_format == "json":
+        return str(render_json(plan))
+    if output_format == "markdown":
+        return str(render_markdown(plan))
+    return str(render_text(plan, color=_use_color(sys.stdout)))
+
+
+@cli.command()
+@_connection_options
+@click.option("--out", "out_path", default=None, help="Save the plan for `jobspec apply FILE`.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--prune", is_flag=True, help="Plan to retire the clones of removed specs.")
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors."
+)
+@_report_errors
+def plan(
+    out_path: str | None, output_format: str, prune: bool, detailed_exitcode: bool, **flags: Any
+) -> None:
+    """Show what apply would do: specs vs state vs the live jobs. Changes nothing."""
+    import asyncio
+
+    run = _resolve(**flags)
+    desired = _load_specs(run.specs_dir)
+    state = run.store.read()
+
+    async def observe() -> Any:
+        from jobspec.client import DryvIQClient
+        from jobspec.operations import observe
+
+        async with DryvIQClient(run.settings) as api:
+            return (
+                await observe(api, desired=desired, state=state, prune=prune, targets=run.targets)
+            ).plan
+
+    result = asyncio.run(observe())
+    for intent in state.pending_intents():
+        click.echo(
+            f"note: {intent.address}: a `{intent.op}` call was interrupted; apply settles it first",
+            err=True,
+        )
+    click.echo(_render(result, output_format), nl=False)
+    if out_path:
+        from pathlib import Path
+
+        from jobspec.state import atomic_write
+
+        atomic_write(Path(out_path), [result.to_json().encode()])
+        click.echo(f"saved plan to {out_path}; apply it with `jobspec apply {out_path}`", err=True)
+    if detailed_exitcode and result.has_changes:
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
+@_connection_options
+@click.option("--auto-approve", is_flag=True, help="Do not ask; required when not on a terminal.")
+@click.option("--prune", is_flag=True, help="Retire the clones of removed specs, forget them.")
+@click.option(
+    "--lock-timeout",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for the state lock (0: fail at once, naming the holder).",
+)
+@_report_errors
+def apply(
+    plan_file: str | None, auto_approve: bool, prune: bool, lock_timeout: float, **flags: Any
+) -> None:
+    """Make it so: run a saved plan exactly, or plan and apply (asking first on a terminal)."""
+    import asyncio
+
+    from jobspec.errors import UsageError
+
+    run = _resolve(**flags)
+    saved = None
+    if plan_file:
+        from pathlib import Path
+
+        from jobspec.plan import Plan
+
+        saved = _read_plan(Path(plan_file), Plan)
+        if run.targets or prune:
+            raise UsageError("--target and --prune shape a new plan; a saved plan runs as it is")
+        desired = None
+    else:
+        desired = _load_specs(run.specs_dir)
+        if not auto_approve and not sys.stdin.isatty():
+            raise UsageError(
+                "not on a terminal, so there is nobody to confirm the plan",
+                hint="pass --auto-approve in pipelines, or apply a reviewed plan file",
+            )
+
+    async def go() -> Any:
+        from jobspec.applier import apply_plan
+        from jobspec.client import DryvIQClient
+        from jobspec.operations import check_fresh, observe, settle_interrupted
+        from jobspec.render import render_text
+
+        def waiting(holder: Any) -> None:
+            click.echo(f"waiting for the state lock held by {holder.describe()}", err=True)
+
+        async with DryvIQClient(run.settings) as api:
+            with run.store.lock(
+                timeout=lock_timeout, operation="apply", on_wait=waiting
+            ) as session:
+                for warning in session.warnings:
+                    click.echo(f"warning: {warning}", err=True)
+                if saved is not None:
+                    await check_fresh(saved, session.state, api)
+                    plan = saved
+                else:
+                    assert desired is not None
+                    await settle_interrupted(session, api, _progress)
+                    observed = await observe(
+                        api,
+                        desired=desired,
+                        state=session.state,
+                        prune=prune,
+                        targets=run.targets,
+                    )
+                    plan = observed.plan
+                    click.echo(render_text(plan, color=_use_color(sys.stdout)), nl=False)
+                    if not plan.has_changes:
+                        return None
+                    if not auto_approve and not click.confirm("Apply these changes?"):
+                        raise UsageError("apply cancelled; nothing was changed")
+                return await apply_plan(
+                    plan,
+                    api=api,
+                    journal=session,
+                    concurrency=run.settings.concurrency,
+                    report=_progress,
+                )
+
+    result = asyncio.run(go())
+    if result is None:
+        return
+    counts = ", ".join(f"{number} {word}" for word, number in result.counts.items())
+    click.echo(f"Apply {'complete' if result.ok else 'finished with failures'}: {counts}.")
+    if not result.ok:
+        for address, message in result.failures:
+            click.echo(f"failed: {address}: {message}", err=True)
+        click.echo(
+            "hint: every completed step is saved; fix the cause and run apply again", err=True
+        )
+        sys.exit(1)
+
+
+def _read_plan(path: Any, plan_type: Any) -> Any:
+    from pydantic import ValidationError
+
+    from jobspec.errors import UsageError
+    from jobspec.plan import PLAN_FORMAT_VERSION
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read plan file {path}: {exc.strerror}") from exc
+    try:
+        plan = plan_type.from_json(text)
+    except (ValidationError, ValueError) as exc:
+        raise UsageError(
+            f"{path} is not a jobspec plan file",
+            hint="save one with `jobspec plan --out FILE`",
+        ) from exc
+    if plan.format_version > PLAN_FORMAT_VERSION:
+        raise UsageError(
+            f"{path} has plan format {plan.format_version}; this jobspec reads "
+            f"{PLAN_FORMAT_VERSION}",
+            hint="apply it with the jobspec version that made it",
+        )
+    return plan
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@_report_errors
+def show(plan_file: str, output_format: str) -> None:
+    """Print a saved plan file. Calls nothing."""
+    from pathlib import Path
+
+    from jobspec.plan import Plan
+
+    click.echo(_render(_read_plan(Path(plan_file), Plan), output_format), nl=False)
+
+
+def _state_option(func: F) -> F:
+    return click.option("--state", "state_path", default="jobspec.state.json", show_default=True)(
+        func
+    )
+
+
+def _open_store(state_path: str) -> Any:
+    from pathlib import Path
+
+    from jobspec.state import FileStateStore
+
+    return FileStateStore(Path(state_path))
+
+
+@cli.group()
+def state() -> None:
+    """Inspect or edit the state file. Never touches the server."""
+
+
+@state.command("list")
+@_state_option
+@_report_errors
+def state_list(state_path: str) -> None:
+    """One line per address: clone id, source id, how the original was retired."""
+    current = _open_store(state_path).read()
+    for address, entry in sorted(current.entries.items()):
+        retired = entry.original_retired.value if entry.original_retired else "not retired"
+        click.echo(
+            f"{address}\tclone {entry.clone_id}\tsource {entry.source_id}\t"
+            f"original {entry.original}: {retired}"
+        )
+    click.echo(
+        f"{_count(len(current.entries), 'address')} (serial {current.serial}, "
+        f"lineage {current.lineage or 'none'})",
+        err=True,
+    )
+
+
+@state.command("show")
+@click.argument("address")
+@_state_option
+@_report_errors
+def state_show(address: str, state_path: str) -> None:
+    """The whole state entry of one address, as JSON."""
+    from jobspec.errors import UsageError
+
+    entry = _open_store(state_path).read().entries.get(address)
+    if entry is None:
+        raise UsageError(f"no state entry for {address}", hint="see `jobspec state list`")
+    click.echo(entry.model_dump_json(indent=2))
+
+
+@state.command("rm")
+@click.argument("address")
+@_state_option
+@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_report_errors
+def state_rm(address: str, state_path: str, lock_timeout: float) -> None:
+    """Forget an address without touching the server (its clone stays as it is)."""
+    from jobspec.errors import UsageError
+
+    with _open_store(state_path).lock(timeout=lock_timeout, operation="state rm") as session:
+        if address not in session.entries:
+            raise UsageError(f"no state entry for {address}", hint="see `jobspec state list`")
+        clone = session.entries[address].clone_id
+        session.remove(address)
+    click.echo(f"forgot {address}; its clone {clone} was left on the server as it is")
+
+
+@cli.command("import")
+@click.argument("address")
+@click.argument("job_id")
+@_connection_options
+@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_report_errors
+def import_(address: str, job_id: str, lock_timeout: float, **flags: Any) -> None:
+    """Adopt an existing job as ADDRESS's clone; the next plan verifies its fields."""
+    import asyncio
+
+    from jobspec.errors import UsageError
+    from jobspec.model import JOB_ID_RE
+
+    if not JOB_ID_RE.match(job_id):
+        raise UsageError(f"{job_id!r} is not a job id (32 hex digits)")
+    run = _resolve(**flags)
+    desired = _load_specs(run.specs_dir)
+    if address not in desired:
+        raise UsageError(
+            f"no spec has the address {address}", hint="import needs the spec written first"
+        )
+
+    async def go() -> Any:
+        from jobspec.client import DryvIQClient
+        from jobspec.operations import import_clone
+
+        async with DryvIQClient(run.settings) as api:
+            with run.store.lock(timeout=lock_timeout, operation="import") as session:
+                if address in session.entries:
+                    raise UsageError(
+                        f"{address} already has clone {session.entries[address].clone_id}",
+                        hint=f"`jobspec state rm {address}` first to replace it",
+                    )
+                return await import_clone(session, api, wanted=desired[address], job_id=job_id)
+
+    entry = asyncio.run(go())
+    click.echo(f"imported {entry.clone_id} as {address}; run `jobspec plan` to verify it")
+
+
+@cli.command()
+@click.argument("lock_id")
+@_state_option
+@_report_errors
+def unlock(lock_id: str, state_path: str) -> None:
+    """Break the state lock on purpose (only if LOCK_ID matches the holder's id)."""
+    holder = _open_store(state_path).unlock(lock_id)
+    click.echo(f"broke the lock held by {holder.describe()}")
 
 
 def main() -> None:

@@ -72,8 +72,8 @@ def describe_step(step: Step) -> str:
     return f"{what} {label} {_short(step.job_id)}"
 
 
-def _change_line(change: FieldChange) -> str:
-    mark = " (forces replace)" if change.immutable else ""
+def _change_line(change: FieldChange, kind: ActionKind) -> str:
+    mark = " (forces replace)" if change.immutable and kind is ActionKind.replace else ""
     return f"{change.path}: {value(change.before)} → {value(change.after)}{mark}"
 
 
@@ -81,7 +81,7 @@ def _action_lines(action: Action) -> Iterator[str]:
     for reason in action.reasons:
         yield f"# {reason}"
     for change in action.changes:
-        yield _change_line(change)
+        yield _change_line(change, action.kind)
     for number, step in enumerate(action.steps, start=1):
         yield f"{number}. {describe_step(step)}"
 

@@ -1,0 +1,771 @@
+"""The DryvIQ API client: the only module that talks HTTP (and the only one importing httpx).
+
+It owns everything between a `LiveJob` and the wire, so that the planner and the applier deal
+only in values and in `jobspec.errors`:
+
+- auth: a token fetched lazily, cached, refreshed before it expires (refresh-token grant when we
+  have one), one re-authentication and one retry on a 401, one token fetch at a time;
+- a bound on requests in flight (`Settings.concurrency`), shared by every call, token included;
+- retries with exponential backoff and full jitter, honouring `Retry-After`, within a deadline;
+- paging: large pages, fetched concurrently by offset once the first page tells the total;
+- checking every reply at the boundary, so that server garbage becomes an `ApiError` naming the
+  call (`GET v1/jobs/…: server answered text/html, not JSON (status 200)`), never a traceback.
+
+What callers may see, each message starting with the call (`METHOD v1/path`):
+
+    ApiError            an error status, a reply that is not the API, or retries exhausted
+    ├── AuthError       credentials refused, or a 401 that survived re-authentication
+    ├── NotFoundError   404 on a call that needs the job to exist (patch, clone, control)
+    └── OutcomeUnknown  a non-idempotent call (create, clone, start) that may have reached the
+                        server but whose reply was lost; it is never sent again
+
+When a call may be repeated. A request is retried only when repeating it cannot do harm:
+- Idempotent calls (GET, PATCH with a body, DELETE, pause/resume/cancel) are retried on 429,
+  502, 503, 504, connection errors and timeouts. A DELETE that meets 404 after an attempt whose
+  outcome was unknown counts as done: the lost attempt deleted the job.
+- Non-idempotent calls (POST create/clone, `start`) are retried only when the request provably
+  was not processed: a connect error or connect timeout (nothing was sent) or 429/503. We assume
+  that DryvIQ, its proxies and the emulator answer 429 and 503 before doing any work (a rate
+  limit or an unavailable service refuses the request at the door). Anything else after the
+  request may have been sent (read/write timeout, a dropped connection, 500, 502, 504) raises
+  `OutcomeUnknown`; the applier then looks for the job instead of creating it twice.
+Secrets (passwords, client secrets, tokens) never appear in messages, reprs or logs: token
+calls are named only `POST connect/token`, and their bodies and headers are never quoted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import enum
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+import httpx
+from pydantic import ValidationError
+
+from jobspec import __version__
+from jobspec.errors import ApiError, AuthError, NotFoundError, OutcomeUnknown
+from jobspec.model import JOB_ID_RE, LiveJob
+from jobspec.settings import ClientLogin, Credentials, PasswordLogin, Settings, StaticToken
+
+T = TypeVar("T")
+
+PAGE_LIMIT = 1000  # the largest page the API accepts
+CONNECT_TIMEOUT = 10.0
+MAX_PAGES = 10_000  # a sanity bound on what a (garbled) total_count can make us request
+LIST_ATTEMPTS = 3  # re-reads of a job list that changed while it was being paged
+PASSWORD_SCOPE = "profile roles offline_access"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Answers given before any work is done (see the module docstring): safe to repeat any call.
+NOT_PROCESSED_STATUSES = frozenset({429, 503})
+
+ControlAction = Literal["start", "pause", "resume", "cancel"]
+
+_log = logging.getLogger(__name__)
+
+
+class Repeat(enum.Enum):
+    """May a request be sent again when its outcome is unknown?"""
+
+    IDEMPOTENT = "idempotent"  # the same request twice has the effect of once
+    ONCE = "once"  # a second copy could create a second job or start a second run
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """How long and how often a call is retried. Tests shrink the backoff, never sleep long."""
+
+    max_attempts: int = 6
+    deadline: float = 120.0  # seconds per call, attempts and waits included
+    backoff_base: float = 0.25
+    backoff_cap: float = 8.0
+
+    def backoff(self, retry: int, rng: random.Random) -> float:
+        """Full jitter: uniform between 0 and the capped exponential step."""
+        return rng.uniform(0.0, min(self.backoff_cap, self.backoff_base * 2.0**retry))
+
+
+@dataclass
+class _Token:
+    value: str
+    refresh_token: str | None = None
+    refresh_at: float | None = None  # on the client's clock; None: renew only on a 401
+
+    def due(self, now: float) -> bool:
+        return self.refresh_at is not None and now >= self.refresh_at
+
+
+@dataclass(frozen=True)
+class _Page:
+    jobs: list[LiveJob]
+    more: bool  # the server says the listing goes on
+    total: int | None = None  # `meta.total_count`, when given
+    next_url: str | None = None  # `meta.links.next.href`, resolved
+
+
+class _ListChanged(Exception):
+    """Pages of one listing disagree: jobs were added or removed while we read."""
+
+
+class DryvIQClient:
+    """An async client for the DryvIQ jobs API. Use it as `async with DryvIQClient(...)`.
+
+    `transport` lets tests run the emulator in process (`httpx.ASGITransport`) or fake the
+    network (`httpx.MockTransport`). `clock`, `sleep` and `rng` are there so tests control time.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._credentials: Credentials = settings.credentials
+        self._concurrency = settings.concurrency
+        self._base = settings.server if settings.server.endswith("/") else settings.server + "/"
+        self._api = self._base + "v1/"
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._token_lock = asyncio.Lock()
+        self._token: _Token | None = None
+        if isinstance(self._credentials, StaticToken):
+            self._token = _Token(self._credentials.token.get_secret_value())
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout)),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency,
+                max_keepalive_connections=settings.concurrency,
+            ),
+            headers={"Accept": "application/json", "User-Agent": f"jobspec/{__version__}"},
+            follow_redirects=False,
+        )
+        self.request_count = 0
+        """Requests sent so far, every attempt and token call included."""
+        self.server_time: float | None = None
+        """The latest `Date` the server sent: its own clock, for recognising a lost clone."""
+
+    def __repr__(self) -> str:
+        return f"DryvIQClient({self._base!r}, {self._credentials.describe()})"
+
+    async def __aenter__(self) -> DryvIQClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- read side -------------------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> LiveJob | None:
+        """The job, or None if it does not exist (or was deleted)."""
+        call = f"GET v1/jobs/{job_id}"
+        response, _ = await self._request(
+            "GET", self._job_url(job_id), call=call, params={"fields": "all"}
+        )
+        if response.status_code == 404:
+            return None
+        return _job_reply(response, call, ok=(200,))
+
+    async def list_jobs(
+        self, *, kind: str | None = None, status: str | None = None, q: str | None = None
+    ) -> list[LiveJob]:
+        """Every job matching the filters, each exactly once, in the server's order."""
+        filters = {k: v for k, v in (("kind", kind), ("status", status), ("q", q)) if v}
+        return list((await self._listing(filters)).values())
+
+    async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]:
+        """The requested jobs that exist, by id, read with as few requests as possible.
+
+        Up to `concurrency` ids: one GET each, all at once. More: the first page of the list
+        tells the total; the rest is read either as pages or as single GETs for the ids still
+        missing, whichever takes fewer requests. Ids that are not job ids are simply absent.
+        """
+        wanted = {job_id for job_id in ids if JOB_ID_RE.match(job_id)}
+        if len(wanted) <= self._concurrency:
+            return await self._get_each(wanted)
+        first = await self._page({}, offset=0)
+        found = {job.id: job for job in first.jobs if job.id in wanted}
+        missing = wanted - found.keys()
+        if not missing or not first.more:
+            return found
+        if first.total is not None:
+            pages_left = math.ceil((first.total - len(first.jobs)) / len(first.jobs))
+            if len(missing) < pages_left:
+                return found | await self._get_each(missing)
+        every = await self._listing({}, first)
+        return {job_id: every[job_id] for job_id in wanted if job_id in every}
+
+    # --- write side ------------------------------------------------------------------------
+
+    async def create(self, body: Mapping[str, Any]) -> LiveJob:
+        """Create a job. Never re-sent once it may have reached the server (`OutcomeUnknown`)."""
+        call = "POST v1/jobs"
+        response, _ = await self._request(
+            "POST", self._api + "jobs", call=call, json=dict(body), repeat=Repeat.ONCE
+        )
+        return _job_reply(response, call, ok=(200, 201))
+
+    async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob:
+        """Clone `source_id` with `body` deep-merged over it; returns the new job.
+
+        Never re-sent once it may have reached the server: raises `OutcomeUnknown` instead.
+        """
+        call = f"POST v1/jobs/{source_id}/clone"
+        response, _ = await self._request(
+            "POST",
+            self._job_url(source_id) + "/clone",
+            call=call,
+            json=dict(body),
+            repeat=Repeat.ONCE,
+        )
+        return _job_reply(response, call, ok=(200, 201))
+
+    async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob:
+        """Deep-merge `body` into the job; returns the job as it is now."""
+        call = f"PATCH v1/jobs/{job_id}"
+        response, _ = await self._request(
+            "PATCH", self._job_url(job_id), call=call, json=dict(body)
+        )
+        return _job_reply(response, call, ok=(200,))
+
+    async def delete(self, job_id: str) -> bool:
+        """Delete the job: True if this call deleted it, False if it was already gone (404)."""
+        call = f"DELETE v1/jobs/{job_id}"
+        response, uncertain = await self._request("DELETE", self._job_url(job_id), call=call)
+        if response.status_code == 404:
+            return uncertain  # after a lost attempt, 404 means that attempt did the deleting
+        if response.status_code not in (200, 202, 204):
+            raise _status_error(response, call)
+        return True
+
+    async def control(self, job_id: str, action: ControlAction) -> LiveJob:
+        """Start, pause, resume or cancel a run; returns the job.
+
+        `start` is not repeated after an unknown outcome (it could start a second run);
+        the others set a state and are safe to repeat.
+        """
+        if action not in ("start", "pause", "resume", "cancel"):
+            raise ValueError(f"unknown job action {action!r}")
+        call = f"PATCH v1/jobs/{job_id}?{action}=1"
+        repeat = Repeat.ONCE if action == "start" else Repeat.IDEMPOTENT
+        response, _ = await self._request(
+            "PATCH", self._job_url(job_id), call=call, params={action: "1"}, repeat=repeat
+        )
+        return _job_reply(response, call, ok=(200,))
+
+    # --- paging ----------------------------------------------------------------------------
+
+    async def _get_each(self, ids: Iterable[str]) -> dict[str, LiveJob]:
+        jobs = await _gather(self.get_job(job_id) for job_id in ids)
+        return {job.id: job for job in jobs if job is not None}
+
+    async def _page(
+        self, filters: Mapping[str, str], *, offset: int, limit: int = PAGE_LIMIT
+    ) -> _Page:
+        params = {**filters, "offset": str(offset), "limit": str(limit), "fields": "all"}
+        query = "&".join(f"{key}={value}" for key, value in params.items() if key != "fields")
+        return await self._page_at(self._api + "jobs", call=f"GET v1/jobs?{query}", params=params)
+
+    async def _page_at(
+        self, url: str, *, call: str, params: Mapping[str, str] | None = None
+    ) -> _Page:
+        response, _ = await self._request("GET", url, call=call, params=params)
+        body = _reply(response, call, ok=(200,))
+        raw_jobs = body.get("jobs")
+        if not isinstance(raw_jobs, list):
+            raise ApiError("reply has no `jobs` list", call=call, status=response.status_code)
+        jobs = [_live_job(raw, call, f"job #{n}") for n, raw in enumerate(raw_jobs)]
+        meta = body.get("meta")
+        if not isinstance(meta, dict):  # no paging information: this is all there is
+            return _Page(jobs, more=False)
+        total = meta.get("total_count")
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            total = None
+        links = meta.get("links")
+        link = links.get("next") if isinstance(links, dict) else None
+        href = link.get("href") if isinstance(link, dict) else None
+        next_url = self._follow(str(response.request.url), href)
+        has_more = meta.get("has_more")
+        if isinstance(has_more, bool):
+            more = has_more
+        else:  # not said: judge by the total, else by the link
+            more = total > len(jobs) if total is not None else next_url is not None
+        return _Page(jobs, more=more and bool(jobs), total=total, next_url=next_url)
+
+    async def _listing(
+        self, filters: Mapping[str, str], first: _Page | None = None
+    ) -> dict[str, LiveJob]:
+        """Every job of a listing by id, read again while it changes under us."""
+        for _ in range(LIST_ATTEMPTS):
+            if first is None:
+                first = await self._page(filters, offset=0)
+            try:
+                return await self._remaining(first, filters)
+            except _ListChanged:
+                first = None
+        raise ApiError(
+            f"the job list kept changing while it was read ({LIST_ATTEMPTS} attempts)",
+            call="GET v1/jobs",
+            hint="try again when nobody is creating or deleting jobs",
+        )
+
+    async def _remaining(self, first: _Page, filters: Mapping[str, str]) -> dict[str, LiveJob]:
+        """All jobs of a listing, given its first page. `_ListChanged` if pages disagree."""
+        jobs = {job.id: job for job in first.jobs}
+        if first.more and first.total is None:  # no total: follow the links one by one
+            return await self._follow_links(first, jobs)
+        if first.more and first.total is not None:
+            # The first page's length is the server's page size, whatever limit we asked for.
+            size = len(first.jobs)
+            if first.total / size > MAX_PAGES:
+                raise ApiError(
+                    f"server reports {first.total} jobs in pages of {size}: too many pages",
+                    call="GET v1/jobs",
+                )
+            pages = await _gather(
+                self._page(filters, offset=offset, limit=size)
+                for offset in range(size, first.total, size)
+            )
+            for page in pages:
+                if page.total != first.total:
+                    raise _ListChanged
+                jobs.update((job.id, job) for job in page.jobs)
+        if first.total is not None and len(jobs) != first.total:
+            raise _ListChanged  # a job moved between pages: some seen twice, some not at all
+        return jobs
+
+    async def _follow_links(self, page: _Page, jobs: dict[str, LiveJob]) -> dict[str, LiveJob]:
+        seen: set[str] = set()
+        while page.more:
+            url = page.next_url
+            if url is None:
+                raise ApiError(
+                    "reply says there is more but gives neither `total_count` nor a next link",
+                    call="GET v1/jobs",
+                )
+            if url in seen:
+                raise ApiError("the next-page links go round in a loop", call="GET v1/jobs")
+            seen.add(url)
+            page = await self._page_at(url, call=f"GET {url.removeprefix(self._base)}")
+            jobs.update((job.id, job) for job in page.jobs)
+        return jobs
+
+    def _follow(self, current: str, href: Any) -> str | None:
+        """The next page's URL. A link to another origin (a proxy's inner address) is not
+        followed there, which would hand our token to another host: its query is applied to
+        our own address instead."""
+        if not isinstance(href, str):
+            return None
+        url = urljoin(current, href)
+        here, there = urlsplit(self._api), urlsplit(url)
+        if (there.scheme, there.netloc) == (here.scheme, here.netloc):
+            return url
+        _log.debug("next-page link on another origin; using its query on %s", self._api)
+        return urlunsplit((here.scheme, here.netloc, urlsplit(current).path, there.query, ""))
+
+    def _job_url(self, job_id: str) -> str:
+        return f"{self._api}jobs/{quote(job_id, safe='')}"
+
+    # --- sending ---------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        call: str,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        form: Mapping[str, str] | None = None,
+        repeat: Repeat = Repeat.IDEMPOTENT,
+        authorize: bool = True,
+    ) -> tuple[httpx.Response, bool]:
+        """Send one call with auth, the concurrency bound and retries.
+
+        Returns the final response (any status but a retried or refused one) and whether an
+        earlier attempt's outcome was unknown.
+        """
+        policy = self._retry
+        started = self._clock()
+        attempt = 0
+        reauthenticated = False
+        uncertain = False
+        while True:
+            attempt += 1
+            headers: dict[str, str] = {}
+            token = ""
+            if authorize:
+                token = await self._access_token()
+                headers["Authorization"] = f"Bearer {token}"
+            retry_after: float | None = None
+            cause: Exception | None = None
+            status: int | None = None
+            try:
+                response = await self._send(method, url, params, json, form, headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # retrying will not fix it
+                    raise ApiError(
+                        f"the server's TLS certificate is not trusted: {exc}",
+                        call=call,
+                        hint="for a private CA, point SSL_CERT_FILE at its certificate bundle",
+                    ) from exc
+                cause, last = exc, f"could not connect: {_describe(exc)}"
+            except httpx.UnsupportedProtocol as exc:
+                raise ApiError(f"cannot send: {exc}", call=call) from exc
+            except httpx.TransportError as exc:  # sent, maybe processed, reply lost
+                if repeat is Repeat.ONCE:
+                    raise _outcome_unknown(call, _describe(exc)) from exc
+                cause, last, uncertain = exc, _describe(exc), True
+            except httpx.HTTPError as exc:
+                if repeat is Repeat.ONCE:
+                    raise _outcome_unknown(call, _describe(exc)) from exc
+                raise ApiError(f"unreadable reply: {_describe(exc)}", call=call) from exc
+            else:
+                status = response.status_code
+                if status == 401 and authorize:
+                    if isinstance(self._credentials, StaticToken):
+                        raise _static_token_refused(response, call, self._credentials)
+                    if reauthenticated:
+                        raise AuthError(
+                            f"the server refused a fresh token: {_error_text(response)}",
+                            call=call,
+                            status=401,
+                            hint="the account may lack the rights for this call",
+                        )
+                    reauthenticated = True
+                    attempt -= 1  # a new token is not a retry of the call
+                    await self._reauthenticate(stale=token)
+                    continue
+                if repeat is Repeat.ONCE and status >= 500 and status not in NOT_PROCESSED_STATUSES:
+                    # A server error after the request arrived: it may have done the work.
+                    raise _outcome_unknown(call, f"server answered {_error_text(response)}")
+                if status not in RETRY_STATUSES:
+                    return response, uncertain
+                uncertain = uncertain or status not in NOT_PROCESSED_STATUSES
+                last = _error_text(response)
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+
+            wait = max(retry_after or 0.0, policy.backoff(attempt - 1, self._rng))
+            elapsed = self._clock() - started
+            if attempt >= policy.max_attempts or elapsed + wait > policy.deadline:
+                asked = f"; it asked to wait {retry_after:g} s" if retry_after else ""
+                raise ApiError(
+                    f"gave up after {attempt} attempts in {elapsed:.1f} s; "
+                    f"last answer: {last}{asked}",
+                    call=call,
+                    status=status,
+                    hint=f"is the server at {self._base} up and reachable?"
+                    if status is None
+                    else "the server is overloaded or unavailable; try again later",
+                ) from cause
+            _log.debug("%s: %s; retry %d in %.2f s", call, last, attempt, wait)
+            await self._sleep(wait)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> httpx.Response:
+        request = self._http.build_request(
+            method, url, params=params, json=json, data=form, headers=headers
+        )
+        async with self._slots:
+            self.request_count += 1
+            response = await self._http.send(request)
+        self._note_server_time(response.headers.get("Date"))
+        return response
+
+    def _note_server_time(self, header: str | None) -> None:
+        if not header:
+            return
+        try:
+            seen = email.utils.parsedate_to_datetime(header).timestamp()
+        except (TypeError, ValueError):
+            return
+        if self.server_time is None or seen > self.server_time:
+            self.server_time = seen
+
+    # --- auth ------------------------------------------------------------------------------
+
+    async def _access_token(self) -> str:
+        token = self._token
+        if token is not None and not token.due(self._clock()):
+            return token.value
+        async with self._token_lock:  # one fetch at a time; the others wait and reuse it
+            token = self._token
+            if token is None or token.due(self._clock()):
+                token = self._token = await self._renew(token)
+            return token.value
+
+    async def _reauthenticate(self, *, stale: str) -> None:
+        """After a 401: log in again, unless another task already replaced the stale token."""
+        async with self._token_lock:
+            if self._token is None or self._token.value == stale:
+                self._token = await self._login()
+
+    async def _renew(self, token: _Token | None) -> _Token:
+        if token is not None and token.refresh_token:
+            form = {"grant_type": "refresh_token", "refresh_token": token.refresh_token}
+            try:
+                return await self._token_call(form)
+            except AuthError:
+                _log.debug("refresh token refused; logging in again")
+        return await self._login()
+
+    async def _login(self) -> _Token:
+        creds = self._credentials
+        if isinstance(creds, PasswordLogin):
+            return await self._token_call(
+                {
+                    "grant_type": "password",
+                    "username": creds.username,
+                    "password": creds.password.get_secret_value(),
+                    "scope": PASSWORD_SCOPE,
+                }
+            )
+        if isinstance(creds, ClientLogin):
+            return await self._token_call(
+                {
+                    "grant_type": "client_credentials",
+                    "client_id": creds.client_id,
+                    "client_secret": creds.client_secret.get_secret_value(),
+                }
+            )
+        # A static token has nothing to log in with; reaching here means it was refused.
+        raise AuthError("the token was refused", call="POST connect/token", hint=_token_hint(creds))
+
+    async def _token_call(self, form: Mapping[str, str]) -> _Token:
+        call = "POST connect/token"
+        sent_at = self._clock()
+        response, _ = await self._request(
+            "POST", self._base + "connect/token", call=call, form=form, authorize=False
+        )
+        if response.status_code == 404:
+            raise ApiError(
+                "no token endpoint here (404)",
+                call=call,
+                status=404,
+                hint=f"is {self._base} the root of a DryvIQ server? (JOBSPEC_SERVER or --server)",
+            )
+        if response.status_code in (400, 401, 403):
+            secrets = [v for k, v in form.items() if k not in ("grant_type", "scope", "username")]
+            refused = _scrub(_error_text(response), secrets)
+            what = (
+                "the refresh token"
+                if form["grant_type"] == "refresh_token"
+                else self._credentials.describe()
+            )
+            raise AuthError(
+                f"the server refused {what}: {refused}",
+                call=call,
+                status=response.status_code,
+                hint=f"check {' and '.join(self._credentials.env_names)}",
+            )
+        body = _reply(response, call, ok=(200,))
+        value = body.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise ApiError("reply has no `access_token`", call=call, status=response.status_code)
+        refresh = body.get("refresh_token")
+        expires_in = body.get("expires_in")
+        refresh_at = None
+        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+            refresh_at = sent_at + expires_in - min(60.0, 0.1 * expires_in)
+        return _Token(value, refresh if isinstance(refresh, str) and refresh else None, refresh_at)
+
+
+# --- replies ---------------------------------------------------------------------------------
+
+
+def _reply(response: httpx.Response, call: str, *, ok: tuple[int, ...]) -> dict[str, Any]:
+    """The JSON object of a successful reply; `ApiError` for an error status or garbage."""
+    status = response.status_code
+    if status not in ok:
+        raise _status_error(response, call)
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise ApiError(
+            f"server answered {media}, not JSON (status {status}){_snippet(response)}",
+            call=call,
+            status=status,
+        )
+    try:
+        body = response.json()
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        raise ApiError(
+            f"server answered invalid JSON (status {status}, {len(response.content)} bytes): {exc}",
+            call=call,
+            status=status,
+        ) from exc
+    if not isinstance(body, dict):
+        raise ApiError(
+            f"server answered a JSON {type(body).__name__}, not an object", call=call, status=status
+        )
+    return body
+
+
+def _job_reply(response: httpx.Response, call: str, *, ok: tuple[int, ...]) -> LiveJob:
+    body = _reply(response, call, ok=ok)
+    raw = body.get("job")
+    if raw is None and "id" in body and "name" in body:
+        raw = body  # tolerated variant: a bare job without the envelope
+    if raw is None:
+        raise ApiError("reply has no `job` object", call=call, status=response.status_code)
+    return _live_job(raw, call, "the job")
+
+
+def _live_job(raw: Any, call: str, what: str) -> LiveJob:
+    """A LiveJob after a cheap check of the fields everything else relies on."""
+    if not isinstance(raw, dict):
+        raise ApiError(f"{what} in the reply is not a JSON object", call=call)
+    job_id = raw.get("id")
+    if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+        raise ApiError(f"{what} in the reply has no valid `id`: {job_id!r:.50}", call=call)
+    if not isinstance(raw.get("name"), str):
+        raise ApiError(f"{what} in the reply ({job_id}) has no `name`", call=call)
+    try:
+        return LiveJob.from_raw(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ApiError(
+            f"{what} in the reply ({job_id}) is malformed: {problems}", call=call
+        ) from exc
+
+
+def _status_error(response: httpx.Response, call: str) -> ApiError:
+    status = response.status_code
+    text = _error_text(response)
+    if status == 404:
+        return NotFoundError(f"not found ({text})", call=call, status=status)
+    if status in (401, 403):
+        return AuthError(
+            f"not allowed: {text}",
+            call=call,
+            status=status,
+            hint="the account may lack the rights for this call",
+        )
+    if 300 <= status < 400:
+        location = response.headers.get("location", "?")
+        return ApiError(
+            f"server redirected to {location}",
+            call=call,
+            status=status,
+            hint="use the address it redirects to as the server (JOBSPEC_SERVER or --server)",
+        )
+    return ApiError(f"server answered {text}", call=call, status=status)
+
+
+def _error_text(response: httpx.Response) -> str:
+    """`STATUS Reason: description; …`, from `errors[].description` or OAuth's fields."""
+    head = f"{response.status_code} {response.reason_phrase}".strip()
+    try:
+        body = response.json()
+    except ValueError:
+        return head
+    details: list[str] = []
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            for error in errors:
+                if isinstance(error, dict):
+                    text = error.get("description") or error.get("message")
+                    if isinstance(text, str):
+                        details.append(text)
+                elif isinstance(error, str):
+                    details.append(error)
+        for key in ("error_description", "error", "message"):
+            if not details and isinstance(body.get(key), str):
+                details.append(body[key])
+    return f"{head}: {'; '.join(details)}" if details else head
+
+
+def _snippet(response: httpx.Response) -> str:
+    text = " ".join(response.text[:200].split())
+    return f": {text[:80]!r}" if text else ""
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _outcome_unknown(call: str, what: str) -> OutcomeUnknown:
+    return OutcomeUnknown(
+        f"outcome unknown ({what}): the request may have been carried out; it was not sent again",
+        call=call,
+        hint="look for the job it would have made before trying again "
+        "(`jobspec plan` finds and adopts it)",
+    )
+
+
+def _static_token_refused(response: httpx.Response, call: str, creds: StaticToken) -> AuthError:
+    return AuthError(
+        f"the server refused the token: {_error_text(response)}",
+        call=call,
+        status=401,
+        hint=_token_hint(creds),
+    )
+
+
+def _token_hint(creds: StaticToken) -> str:
+    return (
+        f"the token in {creds.env_names[0]} may have expired: set a fresh one, or set "
+        "JOBSPEC_USERNAME/JOBSPEC_PASSWORD so that jobspec can renew its own"
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+async def _gather(awaitables: Iterable[Awaitable[T]]) -> list[T]:
+    """Run concurrently; on the first failure cancel the rest and raise that failure."""
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
