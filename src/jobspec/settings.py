@@ -1,0 +1,338 @@
+"""Connection settings: where the DryvIQ server is, how to log in, and local paths.
+
+This module owns turning flags, the environment and `jobspec.toml` into one validated,
+frozen `Settings`, so that the client never reads the environment and the CLI never checks
+a URL. Sources, highest first:
+
+1. explicit arguments (the CLI flags `--server`, `--concurrency`, `--insecure`);
+2. the environment: `JOBSPEC_*`, then DryvIQ's own CLI variables `SKYSYNC_*` as a fallback;
+3. `jobspec.toml` (non-secrets only: `server`, `state`, `specs`, `concurrency`, `timeout`);
+4. defaults.
+
+Credentials come from the environment only, never from a file that may end up in git. Exactly
+one kind may be set: a user (`JOBSPEC_USERNAME` + `JOBSPEC_PASSWORD`), an API client
+(`JOBSPEC_CLIENT_ID` + `JOBSPEC_CLIENT_SECRET`) or a ready token (`JOBSPEC_TOKEN`). Two kinds at
+once are two identities with possibly different rights, so that is an error rather than a
+silent pick. The `SKYSYNC_*` variables are read only when no `JOBSPEC_*` credential variable is
+set at all, so the two families are never mixed (one user's name with another's password).
+Empty variables count as unset (CI systems expand a missing secret to "").
+
+Secrets are `pydantic.SecretStr`: their repr and str are masked, and nothing here puts a secret
+into a message.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+from jobspec.errors import UsageError
+
+CONFIG_FILE = "jobspec.toml"
+DEFAULT_STATE = Path("jobspec.state.json")
+DEFAULT_SPECS = Path("specs")
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
+DEFAULT_TIMEOUT = 60.0
+
+CONFIG_TYPES: dict[str, tuple[type, ...]] = {
+    "server": (str,),
+    "state": (str,),
+    "specs": (str,),
+    "concurrency": (int,),
+    "timeout": (int, float),
+}
+CONFIG_KEYS = tuple(CONFIG_TYPES)
+# Keys people will try to put in jobspec.toml, and where they belong instead.
+CREDENTIAL_KEYS = {
+    "password": "JOBSPEC_PASSWORD",
+    "client_secret": "JOBSPEC_CLIENT_SECRET",
+    "token": "JOBSPEC_TOKEN",
+    "access_token": "JOBSPEC_TOKEN",
+    "secret": "JOBSPEC_CLIENT_SECRET",
+    "username": "JOBSPEC_USERNAME",
+    "user": "JOBSPEC_USERNAME",
+    "client_id": "JOBSPEC_CLIENT_ID",
+}
+
+CREDENTIALS_HINT = (
+    "set JOBSPEC_USERNAME and JOBSPEC_PASSWORD, or JOBSPEC_CLIENT_ID and JOBSPEC_CLIENT_SECRET, "
+    "or JOBSPEC_TOKEN"
+)
+
+
+@dataclass(frozen=True)
+class PasswordLogin:
+    """A DryvIQ user: OAuth2 password grant, with a refresh token."""
+
+    username: str
+    password: SecretStr
+    env_names: tuple[str, str] = ("JOBSPEC_USERNAME", "JOBSPEC_PASSWORD")
+
+    def describe(self) -> str:
+        return f"user {self.username!r}"
+
+
+@dataclass(frozen=True)
+class ClientLogin:
+    """An API client: OAuth2 client-credentials grant."""
+
+    client_id: str
+    client_secret: SecretStr
+    env_names: tuple[str, str] = ("JOBSPEC_CLIENT_ID", "JOBSPEC_CLIENT_SECRET")
+
+    def describe(self) -> str:
+        return f"API client {self.client_id!r}"
+
+
+@dataclass(frozen=True)
+class StaticToken:
+    """A bearer token obtained elsewhere; it cannot be refreshed."""
+
+    token: SecretStr
+    env_names: tuple[str] = ("JOBSPEC_TOKEN",)
+
+    def describe(self) -> str:
+        return "a static token"
+
+
+Credentials = PasswordLogin | ClientLogin | StaticToken
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything needed to reach the server, plus the local paths the commands use.
+
+    `server` is the server root with a trailing slash (`https://dryviq.example.com/`); the API
+    is under `{server}v1/` and the token endpoint at `{server}connect/token`.
+    """
+
+    server: str
+    credentials: Credentials
+    state_path: Path = DEFAULT_STATE
+    specs_dir: Path = DEFAULT_SPECS
+    concurrency: int = DEFAULT_CONCURRENCY
+    timeout: float = DEFAULT_TIMEOUT
+    insecure: bool = False
+    # Where each value came from, for `--verbose` style reporting; never holds a secret.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(server={self.server!r}, credentials={self.credentials.describe()}, "
+            f"state_path={str(self.state_path)!r}, specs_dir={str(self.specs_dir)!r}, "
+            f"concurrency={self.concurrency}, timeout={self.timeout}, insecure={self.insecure})"
+        )
+
+    __str__ = __repr__
+
+
+def load_settings(
+    *,
+    env: Mapping[str, str],
+    config_path: Path | None,
+    server: str | None = None,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    insecure: bool = False,
+) -> Settings:
+    """Merge flags, environment, `jobspec.toml` and defaults into validated `Settings`.
+
+    `config_path=None` reads `./jobspec.toml` if it exists; an explicit path must exist.
+    Relative `state` and `specs` paths in the file are relative to the file's directory.
+    Raises `UsageError` (with a hint) for anything missing, ambiguous or unsafe.
+    """
+    config, config_file = _read_config(config_path)
+    origins: dict[str, str] = {}
+    env = {name: value for name, value in env.items() if value.strip()}
+
+    def pick(key: str, flag: Any, env_names: tuple[str, ...] = ()) -> Any:
+        if flag is not None:
+            origins[key] = "flag"
+            return flag
+        for name in env_names:
+            if name in env:
+                origins[key] = name
+                return env[name].strip()
+        if key in config:
+            origins[key] = str(config_file)
+            return config[key]
+        return None
+
+    raw_server = pick("server", server, ("JOBSPEC_SERVER", "SKYSYNC_SERVER"))
+    if raw_server is None:
+        raise UsageError(
+            "no DryvIQ server given",
+            hint=f"pass --server, set JOBSPEC_SERVER, or set `server` in {CONFIG_FILE}",
+        )
+    base = normalize_server(raw_server)
+    _check_transport_security(base, insecure=insecure)
+
+    base_dir = config_file.parent if config_file else Path()
+    state = pick("state", None)
+    specs = pick("specs", None)
+    workers = pick("concurrency", concurrency)
+    seconds = pick("timeout", timeout)
+    return Settings(
+        server=base,
+        credentials=_credentials(env),
+        state_path=base_dir / state if state else DEFAULT_STATE,
+        specs_dir=base_dir / specs if specs else DEFAULT_SPECS,
+        concurrency=DEFAULT_CONCURRENCY if workers is None else _concurrency(workers, origins),
+        timeout=DEFAULT_TIMEOUT if seconds is None else _timeout(seconds, origins),
+        insecure=insecure,
+        origins=origins,
+    )
+
+
+def normalize_server(raw: str) -> str:
+    """`raw` as a server root URL ending in `/`; `UsageError` if it is not an http(s) URL."""
+    text = raw.strip()
+    hint = "write it as https://host[:port]/ (the server root, without /v1)"
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise UsageError(f"malformed server address {text!r}: {exc}", hint=hint) from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"malformed server address {text!r}", hint=hint)
+    if parts.username is not None or parts.password is not None:
+        # Never echo the address: it holds credentials.
+        raise UsageError(
+            "the server address contains credentials", hint=f"remove them; {CREDENTIALS_HINT}"
+        )
+    if parts.query or parts.fragment:
+        raise UsageError(f"malformed server address {text!r}: unexpected ? or #", hint=hint)
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    if path.rstrip("/").endswith("/v1"):
+        raise UsageError(f"the server address {text!r} includes the API path /v1", hint=hint)
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost`, 127.0.0.0/8 and ::1: traffic that never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_transport_security(base: str, *, insecure: bool) -> None:
+    parts = urlsplit(base)
+    if parts.scheme == "http" and not insecure and not is_loopback(parts.hostname or ""):
+        raise UsageError(
+            f"refusing to send credentials over plain http to {parts.hostname}; "
+            "use https or pass --insecure",
+            hint="plain http is accepted without --insecure only for localhost/127.0.0.1/::1",
+        )
+
+
+def _credentials(env: Mapping[str, str]) -> Credentials:
+    found = _credentials_from(env, "JOBSPEC_")
+    if found is None:
+        found = _credentials_from(env, "SKYSYNC_")
+    if found is None:
+        raise UsageError("no credentials for the DryvIQ server", hint=CREDENTIALS_HINT)
+    return found
+
+
+def _credentials_from(env: Mapping[str, str], prefix: str) -> Credentials | None:
+    """The one credential kind set with `prefix`, None if no variable of the family is set."""
+    keys: tuple[str, ...] = ("username", "password")
+    if prefix == "JOBSPEC_":  # only a user login is read from DryvIQ's own CLI variables
+        keys += ("client_id", "client_secret", "token")
+    names = {key: f"{prefix}{key.upper()}" for key in keys}
+    values = {key: env.get(name) for key, name in names.items()}
+    if not any(values.values()):
+        return None
+
+    kinds: list[Credentials] = []
+    for user_key, secret_key in (("username", "password"), ("client_id", "client_secret")):
+        user, secret = values.get(user_key), values.get(secret_key)
+        if bool(user) != bool(secret):
+            have, lack = (user_key, secret_key) if user else (secret_key, user_key)
+            raise UsageError(
+                f"{names[have]} is set but {names[lack]} is not",
+                hint=f"set both {names[user_key]} and {names[secret_key]}, or neither",
+            )
+        if user and secret:
+            pair = (names[user_key], names[secret_key])
+            if user_key == "username":
+                kinds.append(PasswordLogin(user.strip(), SecretStr(secret), env_names=pair))
+            else:
+                kinds.append(ClientLogin(user.strip(), SecretStr(secret), env_names=pair))
+    if token := values.get("token"):
+        kinds.append(StaticToken(SecretStr(token.strip()), env_names=(names["token"],)))
+    if len(kinds) > 1:
+        which = " and ".join("/".join(kind.env_names) for kind in kinds)
+        raise UsageError(
+            f"more than one kind of credentials is set: {which}",
+            hint="unset all but one: they may be different identities with different rights",
+        )
+    return kinds[0]
+
+
+def _read_config(config_path: Path | None) -> tuple[dict[str, Any], Path | None]:
+    path = config_path if config_path is not None else Path(CONFIG_FILE)
+    if config_path is None and not path.is_file():
+        return {}, None
+    try:
+        with path.open("rb") as stream:
+            data = tomllib.load(stream)
+    except FileNotFoundError as exc:
+        raise UsageError(f"config file {path} does not exist") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from exc
+
+    for key in data:
+        if key in CREDENTIAL_KEYS:
+            raise UsageError(
+                f"{path}: `{key}` does not belong in {CONFIG_FILE}: it may end up in git",
+                hint=f"set {CREDENTIAL_KEYS[key]} in the environment instead",
+            )
+        if key not in CONFIG_KEYS:
+            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1)
+            raise UsageError(
+                f"{path}: unknown key `{key}`",
+                hint=f"did you mean `{close[0]}`?"
+                if close
+                else f"known keys: {', '.join(CONFIG_KEYS)}",
+            )
+        value, types = data[key], CONFIG_TYPES[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            wanted = "a string" if types == (str,) else "a number"
+            raise UsageError(f"{path}: `{key}` must be {wanted}, not {value!r}")
+    return data, path
+
+
+def _concurrency(value: Any, origins: Mapping[str, str]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENCY:
+        raise UsageError(
+            f"concurrency from {origins.get('concurrency', 'settings')} must be a whole number "
+            f"from 1 to {MAX_CONCURRENCY}, not {value!r}"
+        )
+    return value
+
+
+def _timeout(value: Any, origins: Mapping[str, str]) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise UsageError(
+            f"timeout from {origins.get('timeout', 'settings')} must be a positive number of "
+            f"seconds, not {value!r}"
+        )
+    if not math.isfinite(value):
+        raise UsageError("timeout must be a finite number of seconds")
+    return float(value)
