@@ -1,0 +1,15 @@
+"""A DryvIQ-compatible server for trying specs and for the tests (`jobspec emulator`).
+
+It serves the jobs API of `dryviq-api.md` plus test controls under `/_emulator/`. It plays
+the server, so it shares no code with the client: nothing outside this package imports it
+except `cli.py` and the tests.
+
+    config.py   EmulatorConfig: every setting, and the check for public addresses
+    rules.py    what a job may contain and how create / patch / clone change it (pure)
+    store.py    jobs in memory, optionally written through to SQLite
+    auth.py     token grants and bearer checks
+    faults.py   latency, 503, 429 and lost replies, seeded and targetable
+    demo.py     the demo jobs with fixed ids
+    app.py      create_app(config) -> Starlette: routes and handlers
+    server.py   uvicorn: serve() in the foreground, running_emulator() in a thread
+"""

@@ -1,0 +1,535 @@
+"""The HTTP face of the emulator: `create_app(config)` returns the Starlette app.
+
+It serves the DryvIQ jobs API described in `dryviq-api.md` (token endpoint and `/v1/jobs`),
+plus test controls under `/_emulator/` that a real server does not have.
+
+Every API request goes through one prelude: count it in the stats, ask the fault plan what to
+do to it (latency, 503, 429, lost reply), then check the bearer token. Handlers read the body
+first (the only await) and then run the store calls without awaiting again, so on one event
+loop each request's read-modify-write is atomic: 50 concurrent clones make 50 jobs, and
+concurrent patches of different fields all land.
+
+Choices the API leaves open (see the README section): default page size 20, a `limit` above
+1000 is clamped to 1000; `start`/`resume` set `running`, `pause` sets `paused`, `cancel` sets
+`idle`, whatever the current status, and none of them moves `modified_on` (they are runs, not
+edits); server fields a client sends (`id`, `status`, `created_*`, `modified_*`, `links`,
+`type`) are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+from jobspec.emulator import rules
+from jobspec.emulator.auth import BearerRefused, GrantRefused, Principal, TokenBook
+from jobspec.emulator.config import EmulatorConfig
+from jobspec.emulator.demo import demo_jobs
+from jobspec.emulator.faults import (
+    Decision,
+    FaultPlan,
+    FaultSettings,
+    FaultsRejected,
+    ReplyDropped,
+)
+from jobspec.emulator.store import JobStore, StoredJob
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
+
+TOKEN = "POST /connect/token"
+LIST_JOBS = "GET /v1/jobs"
+CREATE_JOB = "POST /v1/jobs"
+GET_JOB = "GET /v1/jobs/{id}"
+PATCH_JOB = "PATCH /v1/jobs/{id}"
+DELETE_JOB = "DELETE /v1/jobs/{id}"
+CLONE_JOB = "POST /v1/jobs/{id}/clone"
+API_ROUTES = (TOKEN, LIST_JOBS, CREATE_JOB, GET_JOB, PATCH_JOB, DELETE_JOB, CLONE_JOB)
+# Routes where `fault_drop` applies: the change is committed, then the reply is lost.
+DROPPABLE_ROUTES = (PATCH_JOB, DELETE_JOB, CLONE_JOB)
+
+STATUS_AFTER_ACTION = {"start": "running", "pause": "paused", "resume": "running", "cancel": "idle"}
+SORTABLE_FIELDS = ("name", "created_on", "modified_on", "status", "kind")
+
+JobHandler = Callable[[Request, Principal], Awaitable[Response]]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json(text: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(text, status_code=status, media_type="application/json", headers=headers)
+
+
+def _errors(status: int, *descriptions: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"errors": [{"description": description} for description in descriptions]}
+    return _json(_dumps(body), status, headers)
+
+
+class BadRequest(Exception):
+    """A request the API refuses with 400; each problem becomes one error description."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class _DroppedReply(Response):
+    """Starts the reply, then raises before the body: uvicorn closes the connection mid-reply.
+
+    A reply without a body (204) would be complete after its headers, so it is replaced by a
+    200 that announces a body: the client always sees a cut-off reply, never a success.
+    """
+
+    def __init__(self, reply: Response) -> None:  # no super().__init__: nothing is rendered
+        self.reply = reply
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.reply.body:
+            status, headers = self.reply.status_code, self.reply.raw_headers
+        else:
+            status = 200
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        raise ReplyDropped(f"emulated fault: reply to {scope['method']} {scope['path']} dropped")
+
+
+class _HideDroppedReplies(logging.Filter):
+    """Keep uvicorn's "Exception in ASGI application" for deliberate drops out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ReplyDropped)
+
+
+def hide_dropped_reply_errors() -> None:
+    """Install the log filter on uvicorn's error logger once; safe to call again."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(existing, _HideDroppedReplies) for existing in logger.filters):
+        logger.addFilter(_HideDroppedReplies())
+
+
+def _parse_json_object(raw: bytes, *, required: bool) -> dict[str, Any]:
+    if not raw.strip():
+        if required:
+            raise BadRequest("request body must be a JSON object")
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+def _flag(value: str | None) -> bool:
+    return value is not None and value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _int_param(request: Request, name: str, default: int, *, minimum: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise BadRequest(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _choices(request: Request, name: str) -> set[str] | None:
+    values = [
+        part.strip()
+        for raw in request.query_params.getlist(name)
+        for part in raw.split(",")
+        if part.strip()
+    ]
+    return set(values) or None
+
+
+def _sort_key(raw: str) -> tuple[Callable[[StoredJob], Any], bool]:
+    field, _, direction = raw.strip().partition(" ")
+    direction = direction.strip().upper() or "ASC"
+    if field not in SORTABLE_FIELDS or direction not in ("ASC", "DESC"):
+        raise BadRequest(
+            f"sort must be '<field> ASC' or '<field> DESC' with field one of: "
+            f"{', '.join(SORTABLE_FIELDS)}; got {raw!r}"
+        )
+
+    def key(stored: StoredJob) -> tuple[bool, Any]:
+        value = stored.job.get(field)
+        if isinstance(value, str):
+            value = value.casefold()
+        return (value is None, value if value is not None else 0)
+
+    return key, direction == "DESC"
+
+
+class Emulator:
+    """The emulated server's state (jobs, tokens, faults, stats) and its request handlers."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.store = JobStore(config.data_path)
+        self.tokens = TokenBook(config)
+        self.faults = self._fresh_faults()
+        self.stats: Counter[str] = Counter()
+        self._seed_demo()
+
+    def _fresh_faults(self) -> FaultPlan:
+        return FaultPlan(
+            FaultSettings.from_config(self.config), routes=API_ROUTES, droppable=DROPPABLE_ROUTES
+        )
+
+    def _seed_demo(self) -> None:
+        if self.config.demo and len(self.store) == 0:
+            self.store.add_many(demo_jobs())
+
+    def reset(self) -> None:
+        """Back to the start-up state: no jobs (demo reseeded), tokens, stats; faults from flags."""
+        self.store.clear()
+        self.tokens.clear()
+        self.stats.clear()
+        self.faults = self._fresh_faults()
+        self._seed_demo()
+
+    def _now(self) -> int:
+        return int(self.config.clock())
+
+    # --- routes ---------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [
+            self._open_api(TOKEN, self.token),
+            self._api(LIST_JOBS, self.list_jobs),
+            self._api(CREATE_JOB, self.create_job),
+            self._api(GET_JOB, self.get_job),
+            self._api(PATCH_JOB, self.patch_job),
+            self._api(DELETE_JOB, self.delete_job),
+            self._api(CLONE_JOB, self.clone_job),
+        ]
+        if self.config.controls:
+            routes += [
+                Route("/_emulator/reset", self.control_reset, methods=["POST"]),
+                Route("/_emulator/jobs", self.control_seed, methods=["POST"]),
+                Route("/_emulator/jobs", self.control_jobs, methods=["GET"]),
+                Route("/_emulator/stats", self.control_stats, methods=["GET"]),
+                Route("/_emulator/faults", self.control_faults, methods=["GET", "POST"]),
+                Route("/_emulator/tokens/expire", self.control_expire, methods=["POST"]),
+            ]
+        return routes
+
+    async def _prelude(self, route: str) -> Decision | Response:
+        """Count the request and apply latency; a Response here is the fault reply to send."""
+        self.stats[route] += 1
+        decision = self.faults.decide(route)
+        if decision.delay_s > 0:
+            await asyncio.sleep(decision.delay_s)
+        if decision.status == 503:
+            return _errors(503, "emulated fault: service unavailable")
+        if decision.status == 429:
+            headers = {"Retry-After": str(decision.retry_after or 0)}
+            return _errors(429, "emulated fault: too many requests", headers=headers)
+        return decision
+
+    def _open_api(self, route: str, handler: Callable[[Request], Awaitable[Response]]) -> Route:
+        method, path = route.split(" ", 1)
+
+        async def endpoint(request: Request) -> Response:
+            decision = await self._prelude(route)
+            if isinstance(decision, Response):
+                return decision
+            response = await handler(request)
+            return _DroppedReply(response) if decision.drop else response
+
+        return Route(path, endpoint, methods=[method], name=route)
+
+    def _api(self, route: str, handler: JobHandler) -> Route:
+        method, path = route.split(" ", 1)
+
+        async def endpoint(request: Request) -> Response:
+            decision = await self._prelude(route)
+            if isinstance(decision, Response):
+                return decision
+            try:
+                principal = self.tokens.check(request.headers.get("authorization"))
+            except BearerRefused as exc:
+                headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+                return _errors(401, str(exc), headers=headers)
+            try:
+                response = await handler(request, principal)
+            except BadRequest as exc:
+                response = _errors(400, *exc.problems)
+            except rules.JobRejected as exc:
+                response = _errors(400, *exc.problems)
+            return _DroppedReply(response) if decision.drop else response
+
+        return Route(path, endpoint, methods=[method], name=route)
+
+    # --- rendering ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _href(request: Request, job_id: str) -> str:
+        return f"{request.base_url}v1/jobs/{job_id}"
+
+    def _single(self, request: Request, stored: StoredJob, status: int = 200) -> Response:
+        job = stored.json_with_self_link(self._href(request, stored.id))
+        return _json(f'{{"status":{status},"type":"job","job":{job}}}', status)
+
+    def _not_found(self, job_id: str) -> Response:
+        return _errors(404, f"job {job_id} not found")
+
+    # --- API handlers (after the prelude; each does its store work without awaiting) -------------
+
+    async def token(self, request: Request) -> Response:
+        raw = await request.body()
+        form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        try:
+            reply = self.tokens.grant(form)
+        except GrantRefused as exc:
+            body = {"error": exc.error, "error_description": exc.description}
+            return _json(_dumps(body), 400, {"Cache-Control": "no-store"})
+        return _json(_dumps(reply), 200, {"Cache-Control": "no-store"})
+
+    async def list_jobs(self, request: Request, principal: Principal) -> Response:
+        offset = _int_param(request, "offset", 0, minimum=0)
+        limit = min(_int_param(request, "limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
+        kinds, statuses = _choices(request, "kind"), _choices(request, "status")
+        text = request.query_params.get("q", "").casefold()
+        parent = request.query_params.get("parent")
+        sort = request.query_params.get("sort")
+        sort_key = _sort_key(sort) if sort else None
+
+        jobs = [
+            stored
+            for stored in self.store.live()
+            if (kinds is None or stored.job.get("kind") in kinds)
+            and (statuses is None or stored.job.get("status") in statuses)
+            and (not text or text in str(stored.job.get("name", "")).casefold())
+            and (parent is None or str(stored.job.get("parent_id")) == parent)
+        ]
+        if sort_key is not None:
+            key, descending = sort_key
+            jobs.sort(key=key, reverse=descending)
+        total = len(jobs)
+        page = jobs[offset : offset + limit]
+        has_more = offset + len(page) < total
+
+        base = f"{request.base_url}v1/jobs"
+        kept = [
+            (k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "limit")
+        ]
+
+        def href(page_offset: int) -> str:
+            query = urlencode([*kept, ("offset", page_offset), ("limit", limit)], quote_via=quote)
+            return f"{base}?{query}"
+
+        links: dict[str, Any] = {"self": {"href": href(offset)}}
+        if has_more:
+            links["next"] = {"href": href(offset + limit)}
+        meta = {
+            "offset": offset,
+            "limit": limit,
+            "total_count": total,
+            "has_more": has_more,
+            "links": links,
+        }
+        items = ",".join(stored.json_with_self_link(f"{base}/{stored.id}") for stored in page)
+        return _json(f'{{"status":200,"type":"jobs","jobs":[{items}],"meta":{_dumps(meta)}}}')
+
+    async def get_job(self, request: Request, principal: Principal) -> Response:
+        job_id = request.path_params["id"]
+        stored = self.store.get(job_id)
+        return self._not_found(job_id) if stored is None else self._single(request, stored)
+
+    def _new_job(self, job: rules.RawJob, principal: Principal) -> StoredJob:
+        now = self._now()
+        who = principal.as_ref()
+        body = {key: value for key, value in job.items() if key not in rules.SERVER_FIELDS}
+        new = {
+            "id": uuid.uuid4().hex,
+            "kind": "transfer",
+            **body,
+            "status": "idle",
+            "created_on": now,
+            "created_by": who,
+            "modified_on": now,
+            "modified_by": dict(who),
+            "type": "job",
+        }
+        return self.store.add(new)
+
+    async def create_job(self, request: Request, principal: Principal) -> Response:
+        body = rules.normalise_body(_parse_json_object(await request.body(), required=True))
+        rules.check(body)
+        return self._single(request, self._new_job(body, principal), 201)
+
+    async def clone_job(self, request: Request, principal: Principal) -> Response:
+        overrides = _parse_json_object(await request.body(), required=False)
+        job_id = request.path_params["id"]
+        source = self.store.get(job_id)
+        if source is None:
+            return self._not_found(job_id)
+        job = rules.deep_merge(rules.clone_base(source.job), rules.normalise_body(overrides))
+        rules.check(job)
+        return self._single(request, self._new_job(job, principal), 201)
+
+    async def patch_job(self, request: Request, principal: Principal) -> Response:
+        raw = await request.body()
+        actions = [name for name in STATUS_AFTER_ACTION if _flag(request.query_params.get(name))]
+        if len(actions) > 1:
+            raise BadRequest(f"send one of start, pause, resume, cancel at a time, not {actions}")
+        body = _parse_json_object(raw, required=False)
+        job_id = request.path_params["id"]
+        stored = self.store.get(job_id)
+        if stored is None:
+            return self._not_found(job_id)
+        current = stored.job
+        job = current
+        if body:
+            merged = rules.deep_merge(current, rules.normalise_body(body))
+            problems = rules.immutable_changes(current, merged) + rules.problems_in(merged)
+            if problems:
+                raise rules.JobRejected(problems)
+            if merged != current:
+                merged["modified_on"] = self._now()
+                merged["modified_by"] = principal.as_ref()
+                job = merged
+        if actions:
+            job = {**job, "status": STATUS_AFTER_ACTION[actions[0]]}
+        if job is not current:
+            stored = self.store.replace(job)
+        return self._single(request, stored)
+
+    async def delete_job(self, request: Request, principal: Principal) -> Response:
+        job_id = request.path_params["id"]
+        if not self.store.delete(job_id):
+            return self._not_found(job_id)
+        return Response(status_code=204)
+
+    # --- /_emulator/ controls (no auth, no faults, not counted) ----------------------------------
+
+    async def control_reset(self, request: Request) -> Response:
+        self.reset()
+        return Response(status_code=204)
+
+    async def control_seed(self, request: Request) -> Response:
+        try:
+            body = _parse_json_object(await request.body(), required=True)
+            raw_jobs = body.get("jobs")
+            if not isinstance(raw_jobs, list):
+                raise BadRequest('body must be {"jobs": [job, …]}')
+            jobs = self._seed_jobs(raw_jobs)
+        except BadRequest as exc:
+            return _errors(400, *exc.problems)
+        stored = self.store.add_many(jobs)
+        return _json(_dumps({"ids": [entry.id for entry in stored]}), 201)
+
+    def _seed_jobs(self, raw_jobs: list[Any]) -> list[rules.RawJob]:
+        """Seeded jobs, validated like a create; a given id, status or timestamp is kept."""
+        problems: list[str] = []
+        jobs: list[rules.RawJob] = []
+        seen: set[str] = set()
+        now = self._now()
+        who = {"id": 1, "name": self.config.username}
+        for index, raw in enumerate(raw_jobs):
+            if not isinstance(raw, dict):
+                problems.append(f"jobs[{index}] must be a JSON object")
+                continue
+            body = rules.normalise_body(raw)
+            problems += [f"jobs[{index}]: {problem}" for problem in rules.problems_in(body)]
+            job_id = raw.get("id") or uuid.uuid4().hex
+            if not isinstance(job_id, str) or not rules.JOB_ID_RE.match(job_id):
+                problems.append(f"jobs[{index}]: id must be 32 lowercase hex digits")
+            elif job_id in seen or self.store.exists(job_id):
+                problems.append(f"jobs[{index}]: id {job_id} already exists")
+            seen.add(str(job_id))
+            jobs.append(
+                {
+                    "id": job_id,
+                    "kind": "transfer",
+                    **body,
+                    "status": raw.get("status", "idle"),
+                    "created_on": raw.get("created_on", now),
+                    "created_by": raw.get("created_by", who),
+                    "modified_on": raw.get("modified_on", raw.get("created_on", now)),
+                    "modified_by": raw.get("modified_by", who),
+                    "type": "job",
+                }
+            )
+        if problems:
+            raise BadRequest(*problems)
+        return jobs
+
+    async def control_jobs(self, request: Request) -> Response:
+        include_deleted = _flag(request.query_params.get("include_deleted"))
+        entries = self.store.everything() if include_deleted else self.store.live()
+        jobs = [
+            {**stored.job, "links": {"self": {"href": self._href(request, stored.id)}}}
+            | {"deleted": stored.deleted}
+            for stored in entries
+        ]
+        return _json(_dumps({"jobs": jobs}))
+
+    async def control_stats(self, request: Request) -> Response:
+        return _json(_dumps({"total": sum(self.stats.values()), "requests": dict(self.stats)}))
+
+    async def control_faults(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                body = _parse_json_object(await request.body(), required=True)
+                self.faults.update(body)
+            except BadRequest as exc:
+                return _errors(400, *exc.problems)
+            except FaultsRejected as exc:
+                return _errors(400, *exc.problems)
+        return _json(_dumps(self.faults.settings.as_json()))
+
+    async def control_expire(self, request: Request) -> Response:
+        self.tokens.expire_all()
+        return Response(status_code=204)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and wrong methods answer in the API's errors envelope."""
+    assert isinstance(exc, HTTPException)
+    return _errors(exc.status_code, f"{request.method} {request.url.path}: {exc.detail}")
+
+
+def create_app(config: EmulatorConfig) -> Starlette:
+    """A fresh emulator app; its state is at `app.state.emulator` (an `Emulator`)."""
+    emulator = Emulator(config)
+    hide_dropped_reply_errors()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            emulator.store.close()
+
+    app = Starlette(
+        routes=emulator.routes(),
+        exception_handlers={404: _http_error, 405: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.emulator = emulator
+    return app

@@ -1,0 +1,190 @@
+"""What the emulated server accepts in a job, and how a write changes one: pure functions.
+
+The emulator plays the server, so it keeps its own table of allowed values instead of sharing
+the client's models: a client bug must not be mirrored by the server it is tested against.
+Every function here takes values and returns new values; nothing is changed in place, so the
+store can hand out its dicts without copying them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+RawJob = dict[str, Any]
+
+# Allowed values by field path; `None` (or a missing key) always means "not set".
+ENUM_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("kind",): ("transfer", "folder_mapping", "personal_drive"),
+    ("schedule", "mode"): ("manual", "auto", "ad-hoc"),
+    ("transfer", "transfer_type"): ("sync", "copy", "move", "migrate", "publish", "taxonomy"),
+    ("transfer", "conflict_resolution"): ("copy", "latest", "source", "destination", "failure"),
+    ("transfer", "lock_propagation"): ("ignore", "mirror_lock", "mirror_owner"),
+    ("transfer", "permissions", "policy"): ("none", "add", "diff"),
+    ("transfer", "permissions", "failures"): ("none", "exceptions", "deny", "all"),
+    ("transfer", "versioning", "preserve"): ("none", "native"),
+    ("transfer", "versioning", "select"): ("all", "latest"),
+    ("transfer", "duplicate_names"): ("rename", "warn"),
+    ("transfer", "item_overwrite"): ("overwrite", "skip", "fail"),
+    ("transfer", "failure_policy"): ("continue", "halt"),
+    ("transfer", "audit_level"): ("none", "trace", "debug", "info", "warn", "error"),
+    ("transfer", "empty_containers"): ("create", "skip"),
+}
+LIST_ENUM_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("transfer", "delete_propagation"): (
+        "ignore_both",
+        "ignore_source",
+        "ignore_destination",
+        "mirror",
+    ),
+}
+OBJECT_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("schedule",),
+    ("transfer",),
+    ("transfer", "source"),
+    ("transfer", "destination"),
+    ("transfer", "permissions"),
+    ("transfer", "versioning"),
+)
+IMMUTABLE_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("transfer", "source"),
+    ("transfer", "destination"),
+)
+
+# Set by the server only: ignored when a client sends them.
+SERVER_FIELDS = frozenset(
+    {"id", "type", "links", "status", "created_on", "created_by", "modified_on", "modified_by"}
+)
+# Not carried over to a clone.
+NOT_CLONED = frozenset(
+    {
+        "id",
+        "created_on",
+        "created_by",
+        "modified_on",
+        "modified_by",
+        "status",
+        "execution",
+        "previous_execution",
+        "links",
+    }
+)
+JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+class JobRejected(Exception):
+    """A write the server refuses; each problem becomes one `errors[].description`."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def deep_merge(base: RawJob, patch: RawJob) -> RawJob:
+    """A new dict: `patch` over `base`, mappings merged key by key, anything else replaced."""
+    merged = dict(base)
+    for key, value in patch.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            merged[key] = deep_merge(current, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def normalise_body(body: RawJob) -> RawJob:
+    """A request body in stored form: server fields dropped, shorthands expanded.
+
+    `delete_propagation: "mirror"` becomes `["mirror"]`; `permissions: "add"` becomes
+    `{"policy": "add"}`, which a deep merge then folds into the existing permissions.
+    """
+    clean = {key: value for key, value in body.items() if key not in SERVER_FIELDS}
+    transfer = clean.get("transfer")
+    if isinstance(transfer, dict):
+        transfer = dict(transfer)
+        if isinstance(transfer.get("delete_propagation"), str):
+            transfer["delete_propagation"] = [transfer["delete_propagation"]]
+        if isinstance(transfer.get("permissions"), str):
+            transfer["permissions"] = {"policy": transfer["permissions"]}
+        clean["transfer"] = transfer
+    return clean
+
+
+def _lookup(job: RawJob, path: tuple[str, ...]) -> tuple[bool, Any]:
+    """(found, value) at `path`; not found when a parent is missing or not a mapping."""
+    value: Any = job
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return False, None
+        value = value[key]
+    return True, value
+
+
+def _allowed(values: tuple[str, ...]) -> str:
+    return ", ".join(values)
+
+
+def problems_in(job: RawJob, *, require_name: bool = True) -> list[str]:
+    """Every reason the server would refuse this (normalised, merged) job; empty when fine."""
+    problems: list[str] = []
+    name = job.get("name")
+    if (require_name or "name" in job) and (not isinstance(name, str) or not name.strip()):
+        problems.append("name is required and must be a non-empty string")
+    bad_objects: list[tuple[str, ...]] = []
+    for path in OBJECT_FIELDS:
+        found, value = _lookup(job, path)
+        if found and value is not None and not isinstance(value, dict):
+            label = ".".join(path)
+            if path == ("transfer", "permissions"):
+                choices = _allowed(ENUM_FIELDS[(*path, "policy")])
+                problems.append(f"{label} must be an object or one of: {choices}")
+            else:
+                problems.append(f"{label} must be an object")
+            bad_objects.append(path)
+    for path, allowed in ENUM_FIELDS.items():
+        if any(path[: len(bad)] == bad for bad in bad_objects):
+            continue
+        found, value = _lookup(job, path)
+        if found and value is not None and value not in allowed:
+            problems.append(
+                f"{'.'.join(path)}: {value!r} is not allowed; allowed values: {_allowed(allowed)}"
+            )
+    for path, allowed in LIST_ENUM_FIELDS.items():
+        found, value = _lookup(job, path)
+        if not found or value is None:
+            continue
+        label = ".".join(path)
+        if not isinstance(value, list):
+            problems.append(
+                f"{label} must be a string or a list; allowed values: {_allowed(allowed)}"
+            )
+            continue
+        for item in value:
+            if item not in allowed:
+                problems.append(
+                    f"{label}: {item!r} is not allowed; allowed values: {_allowed(allowed)}"
+                )
+    return problems
+
+
+def check(job: RawJob, *, require_name: bool = True) -> RawJob:
+    """`job` unchanged when the server accepts it; `JobRejected` listing every problem if not."""
+    problems = problems_in(job, require_name=require_name)
+    if problems:
+        raise JobRejected(problems)
+    return job
+
+
+def immutable_changes(current: RawJob, merged: RawJob) -> list[str]:
+    """One problem per creation-only field that `merged` changes; sending the same value is fine."""
+    problems = []
+    for path in IMMUTABLE_FIELDS:
+        if _lookup(current, path) != _lookup(merged, path):
+            problems.append(f"{'.'.join(path)} is immutable after creation; clone the job instead")
+    return problems
+
+
+def clone_base(source: RawJob) -> RawJob:
+    """A deep copy of `source` without the fields a clone does not inherit."""
+    return {key: copy.deepcopy(value) for key, value in source.items() if key not in NOT_CLONED}
