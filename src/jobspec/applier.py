@@ -9,7 +9,9 @@ Crash safety rests on three rules:
 2. The clone id is recorded the moment the clone call returns, before anything else happens.
 3. A clone whose outcome is unknown (killed process, lost response) is looked for before it is
    ever sent again: `recover` runs first on every apply, and a lost reply in this run is
-   searched for at once. A clone is recognised by its exact name (jobspec always sends one),
+   searched for at once (a lost reply whose clone never appears leaves the intent pending
+   for the next run, and "not found" counts only once the call is `settle` seconds old).
+   A clone is recognised by its exact name (jobspec always sends one),
    created no earlier than the server's own clock said just before the call (the `Date` header
    of the previous response, so client clock skew does not matter), and not already known to
    state. One match is adopted; none means it provably was not made; several is an error that
@@ -86,6 +88,7 @@ async def apply_plan(
     api: Api,
     journal: StateSession,
     concurrency: int,
+    settle: float,
     report: Report | None = None,
 ) -> ApplyResult:
     """Run every action; a failing address stops alone and is listed, the others go on."""
@@ -96,7 +99,7 @@ async def apply_plan(
     async def run(action: Action) -> None:
         async with gate:
             try:
-                await _run_action(action, api=api, journal=journal, say=say)
+                await _run_action(action, api=api, journal=journal, say=say, settle=settle)
             except JobspecError as exc:
                 result.counts["failed"] += 1
                 result.failures.append((action.address, exc.message))
@@ -109,12 +112,16 @@ async def apply_plan(
     return result
 
 
-async def _run_action(action: Action, *, api: Api, journal: StateSession, say: Report) -> None:
+async def _run_action(
+    action: Action, *, api: Api, journal: StateSession, say: Report, settle: float
+) -> None:
     if not action.steps:
         return
     entry = journal.entries.get(action.address)
     for step in action.steps:
-        entry = await _run_step(action, step, entry, api=api, journal=journal, say=say)
+        entry = await _run_step(
+            action, step, entry, api=api, journal=journal, say=say, settle=settle
+        )
     say(action.address, f"{_DONE_WORD[action.kind]}")
 
 
@@ -126,12 +133,15 @@ async def _run_step(
     api: Api,
     journal: StateSession,
     say: Report,
+    settle: float,
 ) -> StateEntry | None:
     """Run one step and return the address's entry as it now stands in state."""
     address = action.address
     if step.op is StepOp.clone:
         assert step.job_id is not None and step.body is not None
-        clone = await _clone(action, step.job_id, step.body, api=api, journal=journal)
+        clone = await _clone(
+            action, step.job_id, step.body, api=api, journal=journal, settle=settle
+        )
         say(address, f"cloned {step.job_id} → {clone.id}")
         superseded = list(entry.superseded) if entry else []
         if action.clone_id and action.kind is ActionKind.replace:
@@ -215,7 +225,13 @@ def _record(journal: StateSession, address: str, entry: StateEntry) -> None:
 
 
 async def _clone(
-    action: Action, base_id: str, body: dict[str, Any], *, api: Api, journal: StateSession
+    action: Action,
+    base_id: str,
+    body: dict[str, Any],
+    *,
+    api: Api,
+    journal: StateSession,
+    settle: float,
 ) -> LiveJob:
     """Clone once: journal the intent, call, and on a lost reply look before anything else."""
     intent = journal.record_intent(
@@ -231,17 +247,43 @@ async def _clone(
     try:
         clone = await api.clone(base_id, body)
     except OutcomeUnknown as lost:
-        found = await find_clone(intent, api=api, known=_known_ids(journal))
+        found = await look_for_clone(intent, api=api, journal=journal, settle=settle)
         if found is None:
-            journal.abandon(intent, "reply lost and no clone found")
+            # Left pending on purpose: the next apply looks again before cloning.
             raise ApiError(
-                "the clone call's reply was lost and no clone was found; nothing was adopted",
+                "the clone call's reply was lost and no clone has appeared; nothing was adopted",
                 call=lost.call,
                 hint="run apply again: it looks for the clone once more before cloning",
             ) from lost
         clone = found
     journal.complete(intent)
     return clone
+
+
+async def look_for_clone(
+    intent: Intent, *, api: Api, journal: StateSession, settle: float
+) -> LiveJob | None:
+    """Find the clone an intent made; "not found" counts only once `settle` seconds passed.
+
+    A request the server is still working on (ours timed out, or our process died) can still
+    commit after we look; waiting until the call is `settle` seconds old, by the server's
+    clock where known, closes that window before "not found" is taken as proof.
+    """
+    found = await find_clone(intent, api=api, known=_known_ids(journal))
+    if found is not None:
+        return found
+    age = _intent_age(intent, api)
+    if age < settle:
+        await asyncio.sleep(settle - age)
+        found = await find_clone(intent, api=api, known=_known_ids(journal))
+    return found
+
+
+def _intent_age(intent: Intent, api: Api) -> float:
+    not_before = intent.details.get("not_before")
+    if isinstance(not_before, int | float) and api.server_time is not None:
+        return api.server_time - not_before
+    return time.time() - intent.started_at
 
 
 def _known_ids(journal: StateSession) -> set[str]:
@@ -281,7 +323,7 @@ async def find_clone(intent: Intent, *, api: Api, known: set[str]) -> LiveJob | 
     return candidates[0] if candidates else None
 
 
-async def recover(journal: StateSession, *, api: Api) -> list[str]:
+async def recover(journal: StateSession, *, api: Api, settle: float) -> list[str]:
     """Settle the intents an earlier run left open; returns what was done, for the log.
 
     A clone intent is looked for and adopted when found. Other intents (patch, retire) are
@@ -292,7 +334,7 @@ async def recover(journal: StateSession, *, api: Api) -> list[str]:
         if intent.op != "clone":
             journal.abandon(intent, "unfinished at the last stop; the new plan redoes it if needed")
             continue
-        found = await find_clone(intent, api=api, known=_known_ids(journal))
+        found = await look_for_clone(intent, api=api, journal=journal, settle=settle)
         if found is None:
             journal.abandon(intent, "no clone was made")
             notes.append(f"{intent.address}: an interrupted clone was not made; it will be made")

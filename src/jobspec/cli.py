@@ -409,7 +409,9 @@ def apply(
                     plan = saved
                 else:
                     assert desired is not None
-                    await settle_interrupted(session, api, _progress)
+                    await settle_interrupted(
+                        session, api, _progress, settle=run.settings.clone_settle
+                    )
                     observed = await observe(
                         api,
                         desired=desired,
@@ -428,6 +430,7 @@ def apply(
                     api=api,
                     journal=session,
                     concurrency=run.settings.concurrency,
+                    settle=run.settings.clone_settle,
                     report=_progress,
                 )
 

@@ -67,9 +67,11 @@ async def observe(
     return Observed(plan=plan, live=live)
 
 
-async def settle_interrupted(session: StateSession, api: DryvIQClient, report: Report) -> None:
+async def settle_interrupted(
+    session: StateSession, api: DryvIQClient, report: Report, *, settle: float
+) -> None:
     """Resolve what an interrupted run left pending, before anything is planned or sent."""
-    for note in await recover(session, api=api):
+    for note in await recover(session, api=api, settle=settle):
         address, _, message = note.partition(": ")
         report(address, message)
 

@@ -6,7 +6,8 @@ a URL. Sources, highest first:
 
 1. explicit arguments (the CLI flags `--server`, `--concurrency`, `--insecure`);
 2. the environment: `JOBSPEC_*`, then DryvIQ's own CLI variables `SKYSYNC_*` as a fallback;
-3. `jobspec.toml` (non-secrets only: `server`, `state`, `specs`, `concurrency`, `timeout`);
+3. `jobspec.toml` (non-secrets only: `server`, `state`, `specs`, `concurrency`, `timeout`,
+   `clone_settle`);
 4. defaults.
 
 Credentials come from the environment only, never from a file that may end up in git. Exactly
@@ -43,6 +44,7 @@ DEFAULT_SPECS = Path("specs")
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
 DEFAULT_TIMEOUT = 60.0
+DEFAULT_CLONE_SETTLE = 30.0
 
 CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "server": (str,),
@@ -50,6 +52,7 @@ CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "specs": (str,),
     "concurrency": (int,),
     "timeout": (int, float),
+    "clone_settle": (int, float),
 }
 CONFIG_KEYS = tuple(CONFIG_TYPES)
 # Keys people will try to put in jobspec.toml, and where they belong instead.
@@ -123,6 +126,8 @@ class Settings:
     concurrency: int = DEFAULT_CONCURRENCY
     timeout: float = DEFAULT_TIMEOUT
     insecure: bool = False
+    clone_settle: float = DEFAULT_CLONE_SETTLE
+    """Seconds after a lost clone call before "not found" counts as proof it was never made."""
     # Where each value came from, for `--verbose` style reporting; never holds a secret.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -182,6 +187,7 @@ def load_settings(
     specs = pick("specs", None)
     workers = pick("concurrency", concurrency)
     seconds = pick("timeout", timeout)
+    settle = pick("clone_settle", None, ("JOBSPEC_CLONE_SETTLE",))
     return Settings(
         server=base,
         credentials=_credentials(env),
@@ -190,6 +196,7 @@ def load_settings(
         concurrency=DEFAULT_CONCURRENCY if workers is None else _concurrency(workers, origins),
         timeout=DEFAULT_TIMEOUT if seconds is None else _timeout(seconds, origins),
         insecure=insecure,
+        clone_settle=DEFAULT_CLONE_SETTLE if settle is None else _settle(settle, origins),
         origins=origins,
     )
 
@@ -325,6 +332,19 @@ def _concurrency(value: Any, origins: Mapping[str, str]) -> int:
             f"from 1 to {MAX_CONCURRENCY}, not {value!r}"
         )
     return value
+
+
+def _settle(value: Any, origins: Mapping[str, str]) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 <= seconds < 3600:
+        raise UsageError(
+            f"clone_settle from {origins.get('clone_settle', 'settings')} must be a number of "
+            f"seconds from 0 to 3600, not {value!r}"
+        )
+    return seconds
 
 
 def _timeout(value: Any, origins: Mapping[str, str]) -> float:

@@ -1,0 +1,143 @@
+"""A workspace for end-to-end runs: spec files, a state file, and the emulator over a socket.
+
+Commands run in process through click's runner (fast), or as a real `jobspec` subprocess when
+a test needs to kill it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from jobspec.cli import cli
+from jobspec.model import deep_merge
+from tests.helpers import EmulatorHandle, make_job
+
+MUTATING_ROUTES = ("POST /v1/jobs/{id}/clone", "PATCH /v1/jobs/{id}", "DELETE /v1/jobs/{id}")
+
+
+@dataclass
+class Workspace:
+    root: Path
+    emulator: EmulatorHandle
+    sources: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "JOBSPEC_SERVER": self.emulator.url,
+            "JOBSPEC_USERNAME": "admin",
+            "JOBSPEC_PASSWORD": "admin",
+            "JOBSPEC_CLONE_SETTLE": "1",
+            "NO_COLOR": "1",
+        }
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "jobspec.state.json"
+
+    def seed_source(self, address: str, **changes: Any) -> str:
+        """A live job to clone, named after the address so tests can tell them apart."""
+        body = make_job(name=f"Source of {address}", **changes)
+        (job_id,) = self.emulator.seed([body])
+        self.sources[address] = job_id
+        return job_id
+
+    def add_spec(self, address: str, *, original: str = "manual", **overrides: Any) -> None:
+        if address not in self.sources:
+            self.seed_source(address)
+        body = deep_merge({"name": f"Clone of {address}"}, overrides)
+        self.specs[address] = {
+            "source": self.sources[address],
+            "original": original,
+            "overrides": body,
+        }
+        self.write_specs()
+
+    def write_specs(self) -> None:
+        folder = self.root / "specs"
+        folder.mkdir(exist_ok=True)
+        for old in folder.glob("*.yaml"):
+            old.unlink()
+        document = {"version": 1, "jobs": self.specs}
+        (folder / "jobs.yaml").write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+    def cli(self, *args: str, expect: int | None = 0) -> Result:
+        """Run `jobspec ARGS` in process, in the workspace directory."""
+        runner = CliRunner()
+        cwd = Path.cwd()
+        os.chdir(self.root)
+        try:
+            result = runner.invoke(cli, list(args), env=self.env, catch_exceptions=False)
+        finally:
+            os.chdir(cwd)
+        if expect is not None:
+            assert result.exit_code == expect, result.output + result.stderr
+        return result
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        """`jobspec ARGS` as a real process (for SIGKILL tests)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobspec.cli", *args],
+            cwd=self.root,
+            env={**os.environ, **self.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def mutations(self) -> int:
+        requests = self.emulator.stats()["requests"]
+        return sum(requests.get(route, 0) for route in MUTATING_ROUTES)
+
+    def state(self) -> dict[str, Any]:
+        from jobspec.state import FileStateStore
+
+        current = FileStateStore(self.state_path).read()
+        return {address: entry for address, entry in current.entries.items()}
+
+    def assert_converged(self) -> None:
+        """Exactly one live clone per spec, originals retired, state equal to the server."""
+        jobs = self.emulator.all_jobs(include_deleted=True)
+        live = {job["id"]: job for job in jobs if not job["deleted"]}
+        names = Counter(job["name"] for job in live.values())
+        state = self.state()
+        assert set(state) == set(self.specs)
+        for address, spec in self.specs.items():
+            name = spec["overrides"]["name"]
+            assert names[name] == 1, f"{address}: {names[name]} live jobs named {name!r}"
+            entry = state[address]
+            assert entry.clone_id in live, f"{address}: state names a clone that is not live"
+            assert live[entry.clone_id]["name"] == name
+            original = live.get(spec["source"])
+            if spec["original"] == "delete":
+                assert original is None, f"{address}: original still live"
+            elif spec["original"] == "manual":
+                assert original is not None and original["schedule"]["mode"] == "manual"
+        clones_made = sum(1 for job in jobs if job["name"].startswith("Clone of "))
+        live_clones = sum(1 for job in live.values() if job["name"].startswith("Clone of "))
+        assert clones_made == live_clones, "a clone was made and then deleted: a duplicate"
+        replan = self.cli("plan", "--detailed-exitcode", expect=0)
+        assert replan.stdout.startswith("No changes.")
+
+
+@pytest.fixture
+def ws(tmp_path: Path, emulator: EmulatorHandle) -> Workspace:
+    return Workspace(root=tmp_path, emulator=emulator)
+
+
+def standard_specs(ws: Workspace) -> None:
+    """Three addresses, one per `original` policy: 3 clones, 1 patch, 1 delete to apply."""
+    ws.add_spec("finance", original="manual", transfer={"lock_propagation": "mirror_lock"})
+    ws.add_spec("hr", original="delete", schedule={"mode": "manual"})
+    ws.add_spec("sales", original="keep", schedule={"mode": "manual"})
