@@ -1,0 +1,99 @@
+"""plan's formats and exit codes, show, state, unlock and connection errors, over a socket."""
+
+from __future__ import annotations
+
+import json
+
+from jobspec.state import FileStateStore
+from tests.e2e.conftest import Workspace, standard_specs
+
+
+def test_plan_formats_and_detailed_exit_code(ws: Workspace) -> None:
+    standard_specs(ws)
+    text = ws.cli("plan", "--detailed-exitcode", expect=2)
+    assert text.stdout.startswith("Plan: 3 to create")
+    assert "+ finance: create" in text.stdout
+    document = json.loads(ws.cli("plan", "--format", "json").stdout)
+    assert document["format_version"] == 1
+    assert document["summary"]["create"] == 3
+    assert {a["address"] for a in document["actions"]} == {"finance", "hr", "sales"}
+    markdown = ws.cli("plan", "--format", "markdown").stdout
+    assert markdown.startswith("### jobspec plan")
+    assert "<details>" in markdown
+    assert ws.mutations() == 0
+
+
+def test_plan_out_and_show_print_the_same_plan(ws: Workspace) -> None:
+    standard_specs(ws)
+    planned = ws.cli("plan", "--out", "plan.json")
+    shown = ws.cli("show", "plan.json")
+    assert shown.stdout == planned.stdout
+    assert json.loads((ws.root / "plan.json").read_text())["serial"] == 0
+
+
+def test_show_refuses_a_file_that_is_not_a_plan(ws: Workspace) -> None:
+    (ws.root / "notaplan.json").write_text('{"hello": 1}')
+    result = ws.cli("show", "notaplan.json", expect=1)
+    assert result.stderr.startswith("error: notaplan.json is not a jobspec plan file")
+    assert "Traceback" not in result.stderr
+
+
+def test_state_list_show_and_rm(ws: Workspace) -> None:
+    standard_specs(ws)
+    ws.cli("apply", "--auto-approve")
+    entries = ws.state()
+    listed = ws.cli("state", "list").stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["finance", "hr", "sales"]
+    assert entries["hr"].clone_id in listed[1]
+    shown = json.loads(ws.cli("state", "show", "hr").stdout)
+    assert shown["clone_id"] == entries["hr"].clone_id
+    assert shown["original_retired"] == "deleted"
+    ws.cli("state", "rm", "hr")
+    assert "hr" not in ws.state()
+    missing = ws.cli("state", "show", "hr", expect=1)
+    assert "no state entry for hr" in missing.stderr
+    # forgetting touched nothing on the server
+    live = {job["id"] for job in ws.emulator.all_jobs(include_deleted=False)}
+    assert entries["hr"].clone_id in live
+
+
+def test_unlock_breaks_a_lock_by_its_id_only(ws: Workspace) -> None:
+    store = FileStateStore(ws.state_path)
+    with store.lock(operation="apply") as session:
+        lock_id = session.lock_info.id
+        wrong = ws.cli("unlock", "not-the-id", expect=1)
+        assert lock_id in wrong.stderr
+        ws.cli("unlock", lock_id)
+        assert store.lock_info() is None
+
+
+def test_plain_http_to_a_remote_server_needs_insecure(ws: Workspace) -> None:
+    standard_specs(ws)
+    result = ws.cli("plan", "--server", "http://dryviq.example.com/", expect=1)
+    assert "--insecure" in result.stderr
+    assert ws.emulator.stats()["total"] == 0
+
+
+def test_bad_password_is_one_clear_error_without_the_secret(ws: Workspace) -> None:
+    standard_specs(ws)
+    env = ws.env
+    env["JOBSPEC_PASSWORD"] = "s3cret-wrong"
+    from click.testing import CliRunner
+
+    from jobspec.cli import cli
+
+    result = CliRunner().invoke(cli, ["plan", "--specs", str(ws.root / "specs")], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert "s3cret-wrong" not in result.output + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_spec_typo_is_reported_before_any_request(ws: Workspace) -> None:
+    standard_specs(ws)
+    path = ws.root / "specs" / "jobs.yaml"
+    path.write_text(path.read_text().replace("lock_propagation", "lock_propogation"))
+    result = ws.cli("plan", expect=1)
+    assert "specs/jobs.yaml:" in result.stderr
+    assert "lock_propagation" in result.stderr  # the suggestion
+    assert ws.emulator.stats()["total"] == 0
