@@ -90,11 +90,16 @@ async def apply_plan(
     concurrency: int,
     settle: float,
     report: Report | None = None,
+    on_done: Callable[[str, bool], None] | None = None,
 ) -> ApplyResult:
-    """Run every action; a failing address stops alone and is listed, the others go on."""
+    """Run every action; a failing address stops alone and is listed, the others go on.
+
+    `report` hears each step as it completes; `on_done(address, ok)` each finished action.
+    """
     result = ApplyResult()
     gate = asyncio.Semaphore(concurrency)
     say = report or (lambda address, message: None)
+    done = on_done or (lambda address, ok: None)
 
     async def run(action: Action) -> None:
         async with gate:
@@ -104,8 +109,12 @@ async def apply_plan(
                 result.counts["failed"] += 1
                 result.failures.append((action.address, exc.message))
                 say(action.address, f"failed: {exc.message}")
+                done(action.address, False)
                 return
         result.counts[_DONE_WORD[action.kind]] += 1
+        if action.steps:
+            say(action.address, _DONE_WORD[action.kind])
+        done(action.address, True)
 
     await asyncio.gather(*(run(action) for action in plan.actions))
     result.failures.sort()
@@ -122,7 +131,6 @@ async def _run_action(
         entry = await _run_step(
             action, step, entry, api=api, journal=journal, say=say, settle=settle
         )
-    say(action.address, f"{_DONE_WORD[action.kind]}")
 
 
 async def _run_step(
@@ -153,6 +161,7 @@ async def _run_step(
             applied=action.applied,
             applied_digest=digest(action.applied),
             original_retired=None,
+            source_digest=action.source_digest,
             superseded=superseded,
         )
         _record(journal, address, new_entry)

@@ -38,8 +38,28 @@ def _report_errors(func: F) -> F:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="jobspec")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="Log more to stderr (-v info, -vv debug).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="Log level for stderr (overrides -v).",
+)
+@click.option("--no-color", is_flag=True, help="No colour in output (as does NO_COLOR=1).")
+def cli(verbose: int, log_level: str | None, no_color: bool) -> None:
     """Declarative DryvIQ transfer jobs: specs in git, `plan` in CI, `apply` in CD."""
+    import logging
+    import os
+
+    if no_color:
+        os.environ["NO_COLOR"] = "1"
+    level = log_level or {0: None, 1: "info"}.get(verbose, "debug")
+    if level:
+        logging.basicConfig(
+            level=level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
 
 
 # --- emulator -----------------------------------------------------------------------------------
@@ -272,9 +292,7 @@ def _load_specs(directory: Any) -> Any:
 
 
 def _use_color(stream: Any) -> bool:
-    import os
-
-    if os.environ.get("NO_COLOR"):
+    if _no_color():
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
@@ -285,6 +303,56 @@ def _progress(address: str, message: str) -> None:
     import time
 
     click.echo(f"{time.strftime('%H:%M:%S')} {address}: {message}", err=True)
+
+
+class _ApplyProgress:
+    """A live bar on a terminal (rich); plain timestamped lines elsewhere (CI logs)."""
+
+    def __init__(self, plan: Any) -> None:
+        import os
+
+        self._total = sum(1 for action in plan.actions if action.steps)
+        self._live = sys.stderr.isatty() and not os.environ.get("CI") and self._total > 0
+        self._bar: Any = None
+
+    def __enter__(self) -> _ApplyProgress:
+        if self._live:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            console = Console(stderr=True, no_color=_no_color())
+            self._bar = Progress(
+                TextColumn("applying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[last]}"),
+                console=console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("apply", total=self._total, last="")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def report(self, address: str, message: str) -> None:
+        if self._bar is None:
+            _progress(address, message)
+            return
+        self._bar.console.print(f"{address}: {message}", markup=False, highlight=False)
+        self._bar.update(self._task, last=address)
+
+    def done(self, address: str, ok: bool) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+
+def _no_color() -> bool:
+    import os
+
+    return bool(os.environ.get("NO_COLOR"))
 
 
 def _render(plan: Any, output_format: str) -> str:
@@ -425,14 +493,16 @@ def apply(
                         return None
                     if not auto_approve and not click.confirm("Apply these changes?"):
                         raise UsageError("apply cancelled; nothing was changed")
-                return await apply_plan(
-                    plan,
-                    api=api,
-                    journal=session,
-                    concurrency=run.settings.concurrency,
-                    settle=run.settings.clone_settle,
-                    report=_progress,
-                )
+                with _ApplyProgress(plan) as progress:
+                    return await apply_plan(
+                        plan,
+                        api=api,
+                        journal=session,
+                        concurrency=run.settings.concurrency,
+                        settle=run.settings.clone_settle,
+                        report=progress.report,
+                        on_done=progress.done,
+                    )
 
     result = asyncio.run(go())
     if result is None:
@@ -609,6 +679,115 @@ def unlock(lock_id: str, state_path: str) -> None:
     """Break the state lock on purpose (only if LOCK_ID matches the holder's id)."""
     holder = _open_store(state_path).unlock(lock_id)
     click.echo(f"broke the lock held by {holder.describe()}")
+
+
+@cli.command()
+@_connection_options
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@_report_errors
+def drift(output_format: str, **flags: Any) -> None:
+    """Report what changed outside jobspec (read-only). Exit 2 when there is drift.
+
+    Each finding says who moved: the spec (edited, not applied yet), the server (the clone or
+    the original edited, deleted or rescheduled by hand) or the source job.
+    """
+    import asyncio
+    import json
+
+    run = _resolve(**flags)
+    desired = _load_specs(run.specs_dir)
+    state = run.store.read()
+
+    async def look() -> Any:
+        from jobspec.client import DryvIQClient
+        from jobspec.drift import find_drift
+        from jobspec.operations import observe
+
+        async with DryvIQClient(run.settings) as api:
+            observed = await observe(api, desired=desired, state=state, targets=run.targets)
+        return find_drift(observed.plan, prior=state.entries, live=observed.live)
+
+    found = asyncio.run(look())
+    if output_format == "json":
+        document = {
+            "drift": bool(found),
+            "findings": [
+                {"address": d.address, "kind": d.kind.name, "detail": d.detail} for d in found
+            ],
+        }
+        click.echo(json.dumps(document, indent=2))
+    elif not found:
+        click.echo("No drift: the server matches the specs and the state.")
+    else:
+        for item in found:
+            click.echo(f"{item.address}: {item.kind.value}: {item.detail}")
+        click.echo(f"{_count(len(found), 'finding')} of drift", err=True)
+    if found:
+        sys.exit(2)
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "markdown"]),
+    default="json",
+    show_default=True,
+    help="`markdown` is the field reference (docs/spec-reference.md).",
+)
+def schema(output_format: str) -> None:
+    """Print the JSON Schema of spec files (for editors), generated from the models."""
+    from jobspec.schema import spec_json_schema_text, spec_reference_markdown
+
+    text = spec_json_schema_text() if output_format == "json" else spec_reference_markdown()
+    click.echo(text, nl=False)
+
+
+@cli.command()
+@click.option("--specs", "specs_dir", default="specs", show_default=True)
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file would change.")
+@_report_errors
+def fmt(specs_dir: str, check: bool) -> None:
+    """Rewrite spec files in canonical form, keeping comments and key order."""
+    from pathlib import Path
+
+    from jobspec.spec import format_spec_text, spec_files
+    from jobspec.state import atomic_write
+
+    directory = Path(specs_dir)
+    _load_specs(directory)  # only valid specs are rewritten
+    changed = []
+    for path in spec_files(directory):
+        text = path.read_text(encoding="utf-8")
+        formatted = format_spec_text(text)
+        if formatted == text:
+            continue
+        changed.append(path)
+        if check:
+            click.echo(f"would reformat {path}")
+        else:
+            atomic_write(path, [formatted.encode("utf-8")])
+            click.echo(f"reformatted {path}")
+    if check and changed:
+        click.echo(f"{_count(len(changed), 'file')} would change; run `jobspec fmt`", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script, e.g. `eval "$(jobspec completion bash)"`."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None
+    click.echo(completer(cli, {}, "jobspec", "_JOBSPEC_COMPLETE").source())
 
 
 def main() -> None:

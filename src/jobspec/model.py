@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 JOB_ID_RE = re.compile(JOB_ID_PATTERN)
 SPEC_VERSION = 1
+ADDRESS_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+ADDRESS_RE = re.compile(ADDRESS_PATTERN)
 
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, description="A DryvIQ job id: 32 hex digits.")]
 
@@ -167,7 +169,10 @@ class RepeatInterval(_Strict):
 
 
 class Schedule(_Strict):
-    mode: ScheduleMode | None = None
+    mode: ScheduleMode | None = Field(
+        default=None,
+        description="`auto` runs on the schedule; `manual` and `ad-hoc` only when started.",
+    )
     start_date: int | str | None = None
     end_date: int | str | None = None
     days: list[str] | None = None
@@ -183,8 +188,12 @@ class StopPolicy(_Strict):
 
 class TransferOverrides(_Strict):
     transfer_type: TransferType | None = None
-    source: Endpoint | None = None
-    destination: Endpoint | None = None
+    source: Endpoint | None = Field(
+        default=None, description="Where content is read. Changing it replaces the clone."
+    )
+    destination: Endpoint | None = Field(
+        default=None, description="Where content is written. Changing it replaces the clone."
+    )
     conflict_resolution: ConflictResolution | None = None
     delete_propagation: list[DeletePropagation] | None = Field(
         default=None, description="One value or a list; always compared as a list."
@@ -201,12 +210,18 @@ class TransferOverrides(_Strict):
     audit_level: AuditLevel | None = None
     empty_containers: EmptyContainers | None = None
 
-    @field_validator("delete_propagation", mode="before")
+    @field_validator(
+        "delete_propagation",
+        mode="before",
+        json_schema_input_type=DeletePropagation | list[DeletePropagation] | None,
+    )
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("permissions", mode="before")
+    @field_validator(
+        "permissions", mode="before", json_schema_input_type=Permissions | PermissionPolicy | None
+    )
     @classmethod
     def _permissions_shorthand(cls, value: Any) -> Any:
         return {"policy": value} if isinstance(value, str) else value
@@ -215,12 +230,16 @@ class TransferOverrides(_Strict):
 class Overrides(_Strict):
     """The clone request body. The fields named here are the fields jobspec manages."""
 
-    name: str | None = Field(default=None, min_length=1)
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The clone's name; without it jobspec sends `<source name> (<address>)`.",
+    )
     description: str | None = None
-    disabled: bool | None = None
+    disabled: bool | None = Field(default=None, description="A disabled job never runs.")
     priority: int | None = None
     category: Ref | None = None
-    scheduler: Ref | None = None
+    scheduler: Ref | None = Field(default=None, description="The scheduler that runs the job.")
     schedule: Schedule | None = None
     stop_policy: StopPolicy | None = None
     transfer: TransferOverrides | None = None
@@ -252,11 +271,10 @@ class SpecFile(_Strict):
     """One spec file as written."""
 
     version: Literal[1] = Field(description="Spec format version; only 1 exists.")
-    jobs: dict[str, JobSpec] = Field(description="Jobs by address.")
-
-
-ADDRESS_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
-ADDRESS_RE = re.compile(ADDRESS_PATTERN)
+    jobs: dict[Annotated[str, Field(pattern=ADDRESS_PATTERN)], JobSpec] = Field(
+        description="Jobs by address: the key in state, unique across all spec files.",
+        json_schema_extra={"additionalProperties": False},
+    )
 
 
 class SourceLocation(BaseModel):
@@ -306,6 +324,10 @@ class LiveJob(BaseModel):
         schedule = self.raw.get("schedule")
         return schedule.get("mode") if isinstance(schedule, dict) else None
 
+    def transfer_digest(self) -> str:
+        """A digest of the transfer settings alone: what a clone inherits, not the schedule."""
+        return digest(self.raw.get("transfer"))
+
     def fingerprint(self) -> str:
         """A digest of what the job is, ignoring run-time noise (status, executions, links)."""
         return digest({k: v for k, v in self.raw.items() if k not in VOLATILE_FIELDS})
@@ -333,6 +355,10 @@ class StateEntry(BaseModel):
     applied: dict[str, Any] = Field(description="The managed body last applied to the clone.")
     applied_digest: str
     original_retired: RetireHow | None = None
+    source_digest: str | None = Field(
+        default=None,
+        description="Digest of the source's transfer settings when the clone was made.",
+    )
     superseded: list[str] = Field(
         default_factory=list,
         description="Old clones replaced by this one and not yet retired (create before destroy).",

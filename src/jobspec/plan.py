@@ -103,6 +103,9 @@ class Action(_Value):
         default_factory=dict, description="The managed body recorded in state once done."
     )
     drift: bool = False
+    source_digest: str | None = Field(
+        default=None, description="The source's transfer digest, recorded with a new clone."
+    )
 
     @property
     def changes_anything(self) -> bool:

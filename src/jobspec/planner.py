@@ -93,6 +93,7 @@ def _plan_address(
         "source_id": spec.source,
         "original": spec.original,
         "applied": managed,
+        "source_digest": source.transfer_digest() if source else None,
     }
 
     if entry is None or clone is None:

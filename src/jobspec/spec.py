@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import enum
 import gc
+import io
 import math
 import re
 import types
@@ -71,6 +72,7 @@ __all__ = [
     "MAX_NODES",
     "SPEC_SUFFIXES",
     "collect_problems",
+    "format_spec_text",
     "load_specs",
     "spec_files",
 ]
@@ -126,6 +128,23 @@ def collect_problems(directory: Path) -> tuple[dict[str, DesiredJob], list[Probl
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def format_spec_text(text: str) -> str:
+    """The canonical form of a spec file: comments, key order and flow style kept.
+
+    ruamel's round-trip loader re-emits the file with two-space indentation, sequences
+    indented under their key, no trailing spaces, and minimal quoting; formatting the result
+    again changes nothing. Only call it on text that loads without problems.
+    """
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    yaml.preserve_quotes = False
+    document = yaml.load(text)
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()
 
 
 def _load_files(files: list[Path]) -> tuple[dict[str, DesiredJob], list[Problem]]:

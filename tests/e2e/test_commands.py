@@ -97,3 +97,38 @@ def test_a_spec_typo_is_reported_before_any_request(ws: Workspace) -> None:
     assert "specs/jobs.yaml:" in result.stderr
     assert "lock_propagation" in result.stderr  # the suggestion
     assert ws.emulator.stats()["total"] == 0
+
+
+def test_drift_classifies_spec_server_and_source_changes(ws: Workspace) -> None:
+    standard_specs(ws)
+    assert "new spec, not applied yet" in ws.cli("drift", expect=2).stdout
+    ws.cli("apply", "--auto-approve")
+    clean = ws.cli("drift", expect=0)
+    assert clean.stdout.startswith("No drift")
+    token = {"Authorization": f"Bearer {ws.emulator.token()}"}
+    http, url = ws.emulator.http, ws.emulator.url
+    # the server: someone edits the clone and puts an original back on a schedule
+    finance = ws.state()["finance"].clone_id
+    http.patch(f"{url}v1/jobs/{finance}", json={"name": "Renamed"}, headers=token)
+    http.patch(
+        f"{url}v1/jobs/{ws.sources['finance']}", json={"schedule": {"mode": "auto"}}, headers=token
+    )
+    # the source: sales's source gets new transfer settings
+    http.patch(
+        f"{url}v1/jobs/{ws.sources['sales']}",
+        json={"transfer": {"audit_level": "debug"}},
+        headers=token,
+    )
+    # the spec: hr's overrides change
+    ws.add_spec("hr", original="delete", schedule={"mode": "manual"}, priority=3)
+    found = json.loads(ws.cli("drift", "--format", "json", expect=2).stdout)["findings"]
+    kinds = {(item["address"], item["kind"]) for item in found}
+    assert kinds == {
+        ("finance", "server"),
+        ("hr", "spec"),
+        ("sales", "source"),
+    }
+    server = [item["detail"] for item in found if item["address"] == "finance"]
+    assert any(detail.startswith('name: clone has "Renamed"') for detail in server)
+    assert any("original" in detail and "'auto'" in detail for detail in server)
+    assert ws.mutations() == 5 + 3  # the apply and three hand edits: drift changed nothing

@@ -31,6 +31,14 @@ def test_golden_v1_round_trips_byte_for_byte() -> None:
     assert dumps_state(state) == text
 
 
+def test_entries_written_before_source_digest_still_load() -> None:
+    document = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    for entry in document["entries"].values():
+        del entry["source_digest"]
+    state = loads_state(json.dumps(document), source="older.json")
+    assert state.entries["finance-archive"].source_digest is None
+
+
 def test_golden_file_reads_through_the_store(tmp_path: Path) -> None:
     path = tmp_path / "jobspec.state.json"
     shutil.copy(GOLDEN, path)
