@@ -36,6 +36,20 @@ def _report_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _format_option(
+    choices: list[str], *, default: str, help: str | None = None
+) -> Callable[[F], F]:
+    """`--format`, as every command that prints something takes it."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="jobspec")
 @click.option("-v", "--verbose", count=True, help="Log more to stderr (-v info, -vv debug).")
@@ -144,13 +158,8 @@ def emulator(host: str, port: int, log_level: str, data_path: str | None, **sett
     show_default=True,
     help="Directory of *.yaml / *.yml spec files (not searched recursively).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "github"]),
-    default="text",
-    show_default=True,
-    help="`github` prints GitHub Actions error annotations.",
+@_format_option(
+    ["text", "github"], default="text", help="`github` prints GitHub Actions error annotations."
 )
 @_report_errors
 def validate(specs_dir: str, output_format: str) -> None:
@@ -368,13 +377,7 @@ def _render(plan: Any, output_format: str) -> str:
 @cli.command()
 @_connection_options
 @click.option("--out", "out_path", default=None, help="Save the plan for `jobspec apply FILE`.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-)
+@_format_option(["text", "json", "markdown"], default="text")
 @click.option("--prune", is_flag=True, help="Plan to retire the clones of removed specs.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors."
@@ -546,13 +549,7 @@ def _read_plan(path: Any, plan_type: Any) -> Any:
 
 @cli.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    show_default=True,
-)
+@_format_option(["text", "json", "markdown"], default="text")
 @_report_errors
 def show(plan_file: str, output_format: str) -> None:
     """Print a saved plan file. Calls nothing."""
@@ -683,13 +680,7 @@ def unlock(lock_id: str, state_path: str) -> None:
 
 @cli.command()
 @_connection_options
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@_format_option(["text", "json"], default="text")
 @_report_errors
 def drift(output_format: str, **flags: Any) -> None:
     """Report what changed outside jobspec (read-only). Exit 2 when there is drift.
@@ -733,12 +724,9 @@ def drift(output_format: str, **flags: Any) -> None:
 
 
 @cli.command()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["json", "markdown"]),
+@_format_option(
+    ["json", "markdown"],
     default="json",
-    show_default=True,
     help="`markdown` is the field reference (docs/spec-reference.md).",
 )
 def schema(output_format: str) -> None:
