@@ -5,10 +5,14 @@
 - `emulator`: that server reset (jobs, stats, tokens, faults), as an `EmulatorHandle`.
 - `emulator_app`: a fresh `(app, config)` for `httpx.ASGITransport`, no socket.
 - `anyio_backend`: async tests (`@pytest.mark.anyio`) run on asyncio.
+- `pg_url` (session): the throwaway PostgreSQL server `scripts/with-postgres` started
+  (`JOBSPEC_TEST_PG`); skips without one, fails in CI. `pg_state_url`: a fresh workspace in it.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -47,6 +51,21 @@ def emulator(emulator_server: RunningEmulator, _emulator_http: httpx.Client) -> 
     handle = EmulatorHandle(emulator_server.url, _emulator_http)
     handle.reset()
     return handle
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    url = os.environ.get("JOBSPEC_TEST_PG", "").strip()
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("JOBSPEC_TEST_PG is not set: in CI, scripts/test starts PostgreSQL")
+        pytest.skip("no PostgreSQL: run ./scripts/test, or set JOBSPEC_TEST_PG to a database URL")
+    return url
+
+
+@pytest.fixture
+def pg_state_url(pg_url: str) -> str:
+    return f"{pg_url}{'&' if '?' in pg_url else '?'}workspace=test-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture

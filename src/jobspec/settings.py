@@ -121,7 +121,7 @@ class Settings:
 
     server: str
     credentials: Credentials
-    state_path: Path = DEFAULT_STATE
+    state_path: Path | str = DEFAULT_STATE  # a path, or a postgresql:// URL kept as given
     specs_dir: Path = DEFAULT_SPECS
     concurrency: int = DEFAULT_CONCURRENCY
     timeout: float = DEFAULT_TIMEOUT
@@ -183,7 +183,7 @@ def load_settings(
     _check_transport_security(base, insecure=insecure)
 
     base_dir = config_file.parent if config_file else Path()
-    state = pick("state", None)
+    state = pick("state", None, ("JOBSPEC_STATE",))
     specs = pick("specs", None)
     workers = pick("concurrency", concurrency)
     seconds = pick("timeout", timeout)
@@ -191,7 +191,7 @@ def load_settings(
     return Settings(
         server=base,
         credentials=_credentials(env),
-        state_path=base_dir / state if state else DEFAULT_STATE,
+        state_path=_state_location(state, origin=origins.get("state"), base_dir=base_dir),
         specs_dir=base_dir / specs if specs else DEFAULT_SPECS,
         concurrency=DEFAULT_CONCURRENCY if workers is None else _concurrency(workers, origins),
         timeout=DEFAULT_TIMEOUT if seconds is None else _timeout(seconds, origins),
@@ -199,6 +199,42 @@ def load_settings(
         clone_settle=DEFAULT_CLONE_SETTLE if settle is None else _settle(settle, origins),
         origins=origins,
     )
+
+
+def state_location(
+    *, env: Mapping[str, str], flag: str | None, config_path: Path | None = None
+) -> Path | str:
+    """Where the state lives, for commands that need nothing else (`state …`, `unlock`).
+
+    Highest first: the `--state` flag, `JOBSPEC_STATE`, `state` in `jobspec.toml`, the
+    default file. A path is a `Path` (relative to the config file when it came from there);
+    a `postgresql://` URL is kept as the string given.
+    """
+    if flag is not None:
+        return _state_location(flag, origin="flag", base_dir=Path())
+    if value := env.get("JOBSPEC_STATE", "").strip():
+        return _state_location(value, origin="JOBSPEC_STATE", base_dir=Path())
+    config, config_file = _read_config(config_path)
+    if config_file is None or "state" not in config:
+        return DEFAULT_STATE
+    return _state_location(config["state"], origin=str(config_file), base_dir=config_file.parent)
+
+
+def _state_location(raw: str | None, *, origin: str | None, base_dir: Path) -> Path | str:
+    from jobspec.state_url import is_database_url, parse_location
+
+    if not raw:
+        return DEFAULT_STATE
+    if not is_database_url(raw):
+        return Path(raw) if origin in (None, "flag", "JOBSPEC_STATE") else base_dir / raw
+    if origin not in ("flag", "JOBSPEC_STATE") and parse_location(raw).has_password:
+        # Never echo the URL: it holds the password.
+        raise UsageError(
+            f"{origin}: the `state` URL contains a password: it may end up in git",
+            hint="remove it; set PGPASSWORD (or use PGPASSFILE / ~/.pgpass), or put the whole "
+            "URL in JOBSPEC_STATE from your CI's secrets",
+        )
+    return raw.strip()
 
 
 def normalize_server(raw: str) -> str:
