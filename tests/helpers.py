@@ -119,6 +119,19 @@ class EmulatorHandle:
         ]
         return token
 
+    def runs(self, **body: Any) -> dict[str, Any]:
+        """Update run settings (`run_seconds`, `auto_interval`, `cancel_interval`); all of them."""
+        reply = self._ok(self._http.post(f"{self.url}_emulator/runs", json=body))
+        settings: dict[str, Any] = reply.json()
+        return settings
+
+    def history(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's executions, newest first (`GET v1/jobs/{id}/history`, deleted jobs too)."""
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        reply = self._ok(self._http.get(f"{self.url}v1/jobs/{job_id}/history", headers=headers))
+        executions: list[dict[str, Any]] = reply.json()["executions"]
+        return executions
+
     def expire_tokens(self) -> None:
         """Every access token issued so far stops working (refresh tokens keep working)."""
         self._ok(self._http.post(f"{self.url}_emulator/tokens/expire"))

@@ -12,8 +12,9 @@ bug and keeps its traceback.
     │   └── OutcomeUnknown    a mutating call whose result was lost (never blindly re-sent)
     ├── StateError            state file unreadable, foreign lineage, newer format
     │   └── LockError         the state is locked by someone else
-    ├── PlanError             the planner refused the desired set (missing source, …)
-    └── StalePlanError        a saved plan no longer matches the world
+    ├── PlanError             the planner refused the desired set (missing source, conflict …)
+    ├── StalePlanError        a saved plan no longer matches the world
+    └── IdleTimeout           a job to delete was still running when --wait-for-idle ran out
 """
 
 from __future__ import annotations
@@ -113,3 +114,7 @@ class PlanError(JobspecError):
 
 class StalePlanError(JobspecError):
     """A saved plan whose world has moved on."""
+
+
+class IdleTimeout(JobspecError):
+    """A job stayed running past the wait-for-idle timeout, so it was not deleted."""

@@ -9,6 +9,7 @@ except `cli.py` and the tests.
     store.py    jobs in memory, optionally written through to SQLite
     auth.py     token grants and bearer checks
     faults.py   latency, 503, 429 and lost replies, seeded and targetable
+    runs.py     runs that start, end and get cancelled on the emulator's clock; history
     demo.py     the demo jobs with fixed ids
     app.py      create_app(config) -> Starlette: routes and handlers
     server.py   uvicorn: serve() in the foreground, running_emulator() in a thread

@@ -11,14 +11,16 @@ concurrent patches of different fields all land.
 
 Choices the API leaves open (see the README section): default page size 20, a `limit` above
 1000 is clamped to 1000; `start`/`resume` set `running`, `pause` sets `paused`, `cancel` sets
-`idle`, whatever the current status, and none of them moves `modified_on` (they are runs, not
-edits); server fields a client sends (`id`, `status`, `created_*`, `modified_*`, `links`,
+`idle`, and runs end by themselves (runs.py); none of them moves `modified_on` (they are runs,
+not edits); `GET v1/jobs/{id}/history` answers for deleted jobs too (their history is kept);
+server fields a client sends (`id`, `status`, `created_*`, `modified_*`, `links`,
 `type`) are ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -46,6 +48,7 @@ from jobspec.emulator.faults import (
     FaultsRejected,
     ReplyDropped,
 )
+from jobspec.emulator.runs import Runs, RunSettings, RunsRejected
 from jobspec.emulator.store import JobStore, StoredJob
 
 DEFAULT_LIMIT = 20
@@ -58,7 +61,19 @@ GET_JOB = "GET /v1/jobs/{id}"
 PATCH_JOB = "PATCH /v1/jobs/{id}"
 DELETE_JOB = "DELETE /v1/jobs/{id}"
 CLONE_JOB = "POST /v1/jobs/{id}/clone"
-API_ROUTES = (TOKEN, LIST_JOBS, CREATE_JOB, GET_JOB, PATCH_JOB, DELETE_JOB, CLONE_JOB)
+JOB_HISTORY = "GET /v1/jobs/{id}/history"
+API_ROUTES = (
+    TOKEN,
+    LIST_JOBS,
+    CREATE_JOB,
+    GET_JOB,
+    PATCH_JOB,
+    DELETE_JOB,
+    CLONE_JOB,
+    JOB_HISTORY,
+)
+TICK_SECONDS = 0.2
+"""How often the background task moves runs along (requests also do, before they are served)."""
 # Routes where `fault_drop` applies: the change is committed, then the reply is lost.
 DROPPABLE_ROUTES = (PATCH_JOB, DELETE_JOB, CLONE_JOB)
 
@@ -191,6 +206,8 @@ class Emulator:
         self.store = JobStore(config.data_path)
         self.tokens = TokenBook(config)
         self.faults = self._fresh_faults()
+        self.runs = Runs(self.store, RunSettings.from_config(config), config.clock)
+        self.runs.adopt(list(self.store.live()))  # from a --data file: runs start over
         self.stats: Counter[str] = Counter()
         self._seed_demo()
 
@@ -201,7 +218,7 @@ class Emulator:
 
     def _seed_demo(self) -> None:
         if self.config.demo and len(self.store) == 0:
-            self.store.add_many(demo_jobs())
+            self.runs.adopt(self.store.add_many(demo_jobs()))
 
     def reset(self) -> None:
         """Back to the start-up state: no jobs (demo reseeded), tokens, stats; faults from flags."""
@@ -209,6 +226,7 @@ class Emulator:
         self.tokens.clear()
         self.stats.clear()
         self.faults = self._fresh_faults()
+        self.runs.reset(RunSettings.from_config(self.config))
         self._seed_demo()
 
     def _now(self) -> int:
@@ -225,6 +243,7 @@ class Emulator:
             self._api(PATCH_JOB, self.patch_job),
             self._api(DELETE_JOB, self.delete_job),
             self._api(CLONE_JOB, self.clone_job),
+            self._api(JOB_HISTORY, self.job_history),
         ]
         if self.config.controls:
             routes += [
@@ -234,12 +253,14 @@ class Emulator:
                 Route("/_emulator/stats", self.control_stats, methods=["GET"]),
                 Route("/_emulator/faults", self.control_faults, methods=["GET", "POST"]),
                 Route("/_emulator/tokens/expire", self.control_expire, methods=["POST"]),
+                Route("/_emulator/runs", self.control_runs, methods=["GET", "POST"]),
             ]
         return routes
 
     async def _prelude(self, route: str) -> Decision | Response:
         """Count the request and apply latency; a Response here is the fault reply to send."""
         self.stats[route] += 1
+        self.runs.tick()  # runs due to end (or start) by now have, before anything is read
         decision = self.faults.decide(route)
         if decision.delay_s > 0:
             await asyncio.sleep(decision.delay_s)
@@ -413,16 +434,41 @@ class Emulator:
                 merged["modified_on"] = self._now()
                 merged["modified_by"] = principal.as_ref()
                 job = merged
-        if actions:
-            job = {**job, "status": STATUS_AFTER_ACTION[actions[0]]}
         if job is not current:
             stored = self.store.replace(job)
+        if actions:
+            stored = self.runs.control(job_id, actions[0])
         return self._single(request, stored)
+
+    async def job_history(self, request: Request, principal: Principal) -> Response:
+        """The job's executions, newest first, in the list envelope; a deleted job's too."""
+        job_id = request.path_params["id"]
+        if self.store.get(job_id, include_deleted=True) is None:
+            return self._not_found(job_id)
+        offset = _int_param(request, "offset", 0, minimum=0)
+        limit = min(_int_param(request, "limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
+        executions = self.runs.history(job_id)
+        page = executions[offset : offset + limit]
+        has_more = offset + len(page) < len(executions)
+        base = f"{request.base_url}v1/jobs/{job_id}/history"
+        links: dict[str, Any] = {"self": {"href": f"{base}?offset={offset}&limit={limit}"}}
+        if has_more:
+            links["next"] = {"href": f"{base}?offset={offset + limit}&limit={limit}"}
+        meta = {
+            "offset": offset,
+            "limit": limit,
+            "total_count": len(executions),
+            "has_more": has_more,
+            "links": links,
+        }
+        body = {"status": 200, "type": "executions", "executions": page, "meta": meta}
+        return _json(_dumps(body))
 
     async def delete_job(self, request: Request, principal: Principal) -> Response:
         job_id = request.path_params["id"]
         if not self.store.delete(job_id):
             return self._not_found(job_id)
+        self.runs.deleted(job_id)
         return Response(status_code=204)
 
     # --- /_emulator/ controls (no auth, no faults, not counted) ----------------------------------
@@ -441,6 +487,7 @@ class Emulator:
         except BadRequest as exc:
             return _errors(400, *exc.problems)
         stored = self.store.add_many(jobs)
+        self.runs.adopt(stored)
         return _json(_dumps({"ids": [entry.id for entry in stored]}), 201)
 
     def _seed_jobs(self, raw_jobs: list[Any]) -> list[rules.RawJob]:
@@ -480,6 +527,7 @@ class Emulator:
         return jobs
 
     async def control_jobs(self, request: Request) -> Response:
+        self.runs.tick()
         include_deleted = _flag(request.query_params.get("include_deleted"))
         entries = self.store.everything() if include_deleted else self.store.live()
         jobs = [
@@ -503,6 +551,18 @@ class Emulator:
                 return _errors(400, *exc.problems)
         return _json(_dumps(self.faults.settings.as_json()))
 
+    async def control_runs(self, request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                body = _parse_json_object(await request.body(), required=True)
+                self.runs.tick()  # what was due under the old settings happens first
+                self.runs.settings = self.runs.settings.updated(body)
+            except BadRequest as exc:
+                return _errors(400, *exc.problems)
+            except RunsRejected as exc:
+                return _errors(400, *exc.problems)
+        return _json(_dumps(self.runs.settings.as_json()))
+
     async def control_expire(self, request: Request) -> Response:
         self.tokens.expire_all()
         return Response(status_code=204)
@@ -521,9 +581,18 @@ def create_app(config: EmulatorConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async def tick_forever() -> None:
+            while True:
+                await asyncio.sleep(TICK_SECONDS)
+                emulator.runs.tick()
+
+        ticker = asyncio.create_task(tick_forever())
         try:
             yield
         finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
             emulator.store.close()
 
     app = Starlette(

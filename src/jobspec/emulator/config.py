@@ -40,6 +40,12 @@ class EmulatorConfig:
     fault_drop: float = 0.0
     retry_after: int = DEFAULT_RETRY_AFTER
     seed: int | None = None
+    run_seconds: float = 30.0
+    """How long a started run lasts, in seconds of running time."""
+    auto_interval: float = 0.0
+    """Seconds between the runs of a job on schedule mode auto; 0: no run starts by itself."""
+    cancel_interval: float = 5.0
+    """Seconds between the sweeps that cancel the runs of deleted jobs (0: at once)."""
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
     """Wall clock in epoch seconds; tests inject a fake one to make time move on demand."""
 

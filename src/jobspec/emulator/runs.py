@@ -1,0 +1,256 @@
+"""Job runs: executions that start, last a while and end, on the emulator's own clock.
+
+- `PATCH v1/jobs/{id}?start=1` starts a run: the job goes `running` and gets an `execution`.
+  After `run_seconds` of running time (pauses do not count) the run ends `completed`: the job
+  goes back to `idle`, `execution` is cleared and `previous_execution` holds the run.
+  `pause` keeps the run, `resume` continues it, `cancel` ends it `cancelled`.
+- With `auto_interval` > 0, every job on `schedule.mode: auto` (and not `disabled`) starts by
+  itself `auto_interval` seconds after a tick first saw it on auto, and again that long after
+  each start (later, if its run is still going then). Each tick then looks at every job, so
+  this costs O(jobs) per request; 0 (the default) starts nothing and costs nothing.
+- A deleted job's run is not stopped by the delete: like DryvIQ's nodes, a sweep every
+  `cancel_interval` seconds (counted from the emulator's start) cancels the runs of deleted
+  jobs. Their history is kept.
+- `GET v1/jobs/{id}/history` lists a job's executions, newest first (see app.py).
+
+Executions look like the vendor client's `JobExecution`: `{"id": 1, "job_id": "…",
+"status": "running" | "completed" | "cancelled", "start_time": …, "end_time": … | null,
+"trigger": "manual" | "schedule"}` with epoch-second times. History lives in memory only
+(a `--data` file keeps the job's `previous_execution`, not its history). A job seeded as
+`running` (the demo has one, tests seed them) gets a run that started when it was seeded.
+
+Nothing here reads the wall clock or sleeps: every transition is worked out by `tick()` from
+the injected clock, at the exact time it was due, however late `tick()` is called. The app
+ticks before every request and a background task ticks a few times a second, so tests with a
+fake clock move time and call `tick()` (or make a request) instead of sleeping.
+
+Settings start from the command line and change at run time through `POST /_emulator/runs`
+(a partial JSON update; `GET` reads them). Run lengths are read when a run is checked, so
+shortening `run_seconds` ends longer runs already going.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from jobspec.emulator.config import EmulatorConfig
+from jobspec.emulator.store import JobStore, StoredJob
+
+MAX_CATCH_UP = 1000
+"""Scheduled starts caught up in one tick at most (after a fake clock's long jump)."""
+
+
+class RunsRejected(Exception):
+    """A runs update the emulator refuses; each problem is one error description."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    run_seconds: float = 30.0
+    auto_interval: float = 0.0
+    cancel_interval: float = 5.0
+
+    @classmethod
+    def from_config(cls, config: EmulatorConfig) -> RunSettings:
+        return cls(
+            run_seconds=config.run_seconds,
+            auto_interval=config.auto_interval,
+            cancel_interval=config.cancel_interval,
+        )
+
+    def updated(self, body: Mapping[str, Any]) -> RunSettings:
+        """A partial update; every value a number >= 0. Raises `RunsRejected`."""
+        problems = []
+        changes: dict[str, float] = {}
+        known = asdict(self)
+        for key, value in body.items():
+            if key not in known:
+                problems.append(f"unknown setting {key!r}; known: {', '.join(known)}")
+            elif (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                problems.append(f"{key} must be a number >= 0, got {value!r}")
+            else:
+                changes[key] = float(value)
+        if problems:
+            raise RunsRejected(problems)
+        return replace(self, **changes)
+
+    def as_json(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass
+class _Run:
+    """A run in progress: its execution record, and how much running time it has had."""
+
+    execution: dict[str, Any]
+    ran: float = 0.0  # seconds run before the current stretch
+    since: float | None = None  # start of the current stretch; None while paused
+    deleted_at: float | None = None
+
+
+class Runs:
+    """Every job's runs; changes jobs in `store` as runs start and end."""
+
+    def __init__(self, store: JobStore, settings: RunSettings, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._clock = clock
+        self.reset(settings)
+
+    def reset(self, settings: RunSettings) -> None:
+        """No runs, no history; the sweep grid starts now."""
+        self.settings = settings
+        self._born = self._clock()
+        self._active: dict[str, _Run] = {}
+        self._history: dict[str, list[dict[str, Any]]] = {}
+        self._last_end: dict[str, float] = {}
+        self._next_id = 1
+        self._auto_due: dict[str, float] = {}
+
+    # --- controls (the PATCH ?start=1 family) ---------------------------------------------------
+
+    def control(self, job_id: str, action: str) -> StoredJob:
+        """Carry out start / pause / resume / cancel on a live job; returns it as stored now."""
+        self.tick()
+        now = self._clock()
+        run = self._active.get(job_id)
+        if action in ("start", "resume"):
+            if run is None:
+                return self._start(job_id, now, trigger="manual")
+            if run.since is None:  # paused: carry on
+                run.since = now
+            return self._set(job_id, status="running")
+        if action == "pause":
+            if run is not None and run.since is not None:
+                run.ran += now - run.since
+                run.since = None
+            return self._set(job_id, status="paused")
+        assert action == "cancel"
+        if run is not None:
+            return self._end(job_id, run, at=now, status="cancelled")
+        return self._set(job_id, status="idle")
+
+    def adopt(self, seeded: Iterable[StoredJob]) -> None:
+        """Give each job seeded as running a run of its own, started now."""
+        now = self._clock()
+        for stored in seeded:
+            running = stored.job.get("status") in ("start", "resume", "running")
+            if running and stored.id not in self._active and not stored.deleted:
+                self._start(stored.id, now, trigger="manual")
+
+    def deleted(self, job_id: str) -> None:
+        """The job was deleted now: its run (if any) waits for the next cancel sweep."""
+        run = self._active.get(job_id)
+        if run is not None:
+            run.deleted_at = self._clock()
+        self._auto_due.pop(job_id, None)
+
+    def history(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's executions, newest first, the running one included."""
+        self.tick()
+        return [dict(execution) for execution in reversed(self._history.get(job_id, []))]
+
+    # --- time ---------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Carry out every transition due by now, each at the time it was due."""
+        now = self._clock()
+        self._end_due(now)
+        if self.settings.auto_interval > 0:
+            # catch up run by run when ticks came late (a fake clock jumps), a bounded number
+            for _ in range(MAX_CATCH_UP):
+                if not self._start_scheduled(now):
+                    break
+                self._end_due(now)
+
+    def _end_due(self, now: float) -> None:
+        for job_id, run in list(self._active.items()):
+            ends = self._ends_at(run)
+            cancels = self._cancelled_at(run)
+            if cancels is not None and cancels <= now and (ends is None or cancels < ends):
+                self._end(job_id, run, at=cancels, status="cancelled")
+            elif ends is not None and ends <= now:
+                self._end(job_id, run, at=ends, status="completed")
+
+    def _ends_at(self, run: _Run) -> float | None:
+        if run.since is None:
+            return None
+        return run.since + max(0.0, self.settings.run_seconds - run.ran)
+
+    def _cancelled_at(self, run: _Run) -> float | None:
+        """The first sweep at or after the delete (sweeps are every interval from the start)."""
+        if run.deleted_at is None:
+            return None
+        interval = self.settings.cancel_interval
+        if interval <= 0:
+            return run.deleted_at
+        sweeps = math.ceil((run.deleted_at - self._born) / interval)
+        return self._born + sweeps * interval
+
+    def _start_scheduled(self, now: float) -> bool:
+        """Start every idle scheduled job whose time has come; False if none was due."""
+        interval = self.settings.auto_interval
+        started = False
+        scheduled = set()
+        for stored in self._store.live():
+            job = stored.job
+            schedule = job.get("schedule")
+            if not (isinstance(schedule, dict) and schedule.get("mode") == "auto"):
+                continue
+            if job.get("disabled") is True:
+                continue
+            scheduled.add(stored.id)
+            due = self._auto_due.setdefault(stored.id, now + interval)
+            if due <= now and stored.id not in self._active:
+                # started when due, or when the run that was going then ended
+                at = max(due, self._last_end.get(stored.id, due))
+                self._start(stored.id, at, trigger="schedule")
+                self._auto_due[stored.id] = at + interval
+                started = True
+        for job_id in set(self._auto_due) - scheduled:
+            del self._auto_due[job_id]
+        return started
+
+    # --- changing jobs ------------------------------------------------------------------------
+
+    def _start(self, job_id: str, at: float, *, trigger: str) -> StoredJob:
+        execution = {
+            "id": self._next_id,
+            "job_id": job_id,
+            "status": "running",
+            "start_time": int(at),
+            "end_time": None,
+            "trigger": trigger,
+        }
+        self._next_id += 1
+        self._active[job_id] = _Run(execution=execution, since=at)
+        self._history.setdefault(job_id, []).append(execution)
+        return self._set(job_id, status="running", execution=dict(execution))
+
+    def _end(self, job_id: str, run: _Run, *, at: float, status: str) -> StoredJob:
+        del self._active[job_id]
+        self._last_end[job_id] = at
+        run.execution.update(status=status, end_time=int(at))
+        previous = dict(run.execution)
+        return self._set(job_id, status="idle", execution=None, previous_execution=previous)
+
+    def _set(self, job_id: str, **fields: Any) -> StoredJob:
+        """Write run fields into the stored job (deleted or not); `modified_on` stays: runs are
+        not edits."""
+        stored = self._store.get(job_id, include_deleted=True)
+        assert stored is not None
+        job = {**stored.job, **fields}
+        if job.get("execution") is None:
+            job.pop("execution", None)
+        return self._store.replace(job)
