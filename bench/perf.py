@@ -1,0 +1,473 @@
+"""jobspec's speed against the round-trip limit: plan, fresh apply and re-plan at scale.
+
+    python bench/perf.py                          # N=1,000 specs, M=5,000 jobs, L=20 ms, 5 runs
+    python bench/perf.py --specs 100 --jobs 500 --runs 3     # a quick look while developing
+    python bench/perf.py --scaling                # plan at N = 10, 100, 1,000, 10,000
+
+Starts `jobspec emulator --latency-ms L` in its own process (so the server never shares a GIL
+with the jobspec being measured) on a free port. Each run resets the emulator, seeds M live jobs
+with fixed ids (on `schedule: auto`, so `original: manual` has to PATCH every original), writes
+N specs against N of them spread evenly (so every list page is needed), 100 specs a file, and
+runs the real `jobspec` command line as a subprocess:
+
+  plan          `jobspec plan`                         wall, API requests, CPU, peak RSS
+  apply         `jobspec apply --auto-approve`          wall, API requests, CPU, peak RSS
+  re-plan       `jobspec plan --detailed-exitcode`      wall, API requests; must exit 0
+  start-up      `jobspec --help`                        wall
+
+Requests come from the emulator's own counter (`/_emulator/stats`, token calls included); CPU
+time and peak RSS come from `os.wait4` on that one child. Each figure is the median of the
+runs. Beside each wall time two references are printed:
+
+  lower bound   ceil(requests needed / concurrency) x L, where "needed" is the least the work
+                takes: 1 token + ceil(jobs listed / 1000) list pages (or one GET per job when
+                fewer), plus for a fresh apply 3 calls per spec (clone, read back, retire).
+  sequential    the hand-run workflow, computed (not measured) as calls x L, one call at a time:
+                one GET per source job and one per clone, plus the clone and retire calls.
+
+The in-process phase split (load + validate, plan, render) times jobspec's own functions on
+the same specs and live jobs, with no network, to show where the CPU goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PAGE = 1000  # the largest list page the API serves
+SPECS_PER_FILE = 100
+CONNECTION_A = "2aeae9329f7c4e0b8d5f1a6c3b7e9d01"
+CONNECTION_B = "5dc531df6b2a4c8e9f3d7a1b0c5e8f42"
+
+
+# --- the world: emulator, jobs, specs ---------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _jobspec_command() -> list[str]:
+    script = Path(sys.executable).with_name("jobspec")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "jobspec.cli"]
+
+
+class Emulator:
+    """`jobspec emulator` in a subprocess, and its `/_emulator/` controls."""
+
+    def __init__(self, *, latency_ms: float) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        command = [*_jobspec_command(), "emulator", "--port", str(self.port)]
+        command += ["--latency-ms", str(latency_ms)]
+        self._process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+        self.http = httpx.Client(base_url=self.url, timeout=120)
+        deadline = time.monotonic() + 30
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the emulator exited with {self._process.returncode}")
+            try:
+                self.http.get("_emulator/stats").raise_for_status()
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the emulator did not start in 30 s") from None
+                time.sleep(0.05)  # another process is starting: nothing to wait on but time
+
+    def reset_and_seed(self, jobs: int) -> list[str]:
+        self.http.post("_emulator/reset").raise_for_status()
+        ids = [_job_id(n) for n in range(jobs)]
+        for start in range(0, jobs, 1000):
+            chunk = [_live_job(n) for n in range(start, min(jobs, start + 1000))]
+            self.http.post("_emulator/jobs", json={"jobs": chunk}).raise_for_status()
+        return ids
+
+    def requests(self) -> int:
+        total: int = self.http.get("_emulator/stats").json()["total"]
+        return total
+
+    def all_jobs(self) -> list[dict[str, Any]]:
+        jobs: list[dict[str, Any]] = self.http.get("_emulator/jobs").json()["jobs"]
+        return jobs
+
+    def close(self) -> None:
+        self.http.close()
+        self._process.terminate()
+        self._process.wait(timeout=10)
+
+
+def _job_id(n: int) -> str:
+    return hashlib.md5(f"bench job {n}".encode()).hexdigest()  # looks like a DryvIQ id
+
+
+def _live_job(n: int) -> dict[str, Any]:
+    return {
+        "id": _job_id(n),
+        "kind": "transfer",
+        "name": f"Bench job {n:05d}",
+        "description": "",
+        "schedule": {"mode": "auto"},
+        "stop_policy": {"on_success": 2},
+        "transfer": {
+            "transfer_type": "sync",
+            "source": {"connection": {"id": CONNECTION_A}, "target": {"path": f"/Bench/{n}"}},
+            "destination": {
+                "connection": {"id": CONNECTION_B},
+                "target": {"path": f"/Sites/Bench/{n}"},
+            },
+            "conflict_resolution": "copy",
+            "delete_propagation": ["ignore_destination"],
+            "lock_propagation": "ignore",
+            "permissions": {"policy": "none", "links": True, "failures": "none"},
+            "versioning": {"preserve": "native", "select": "all"},
+        },
+    }
+
+
+def write_specs(directory: Path, count: int, *, jobs: int) -> None:
+    """`count` specs whose sources are spread evenly over the `jobs` live ones."""
+    stride = jobs // count
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    for first in range(0, count, SPECS_PER_FILE):
+        lines = ["version: 1", "jobs:"]
+        for n in range(first, min(count, first + SPECS_PER_FILE)):
+            lines += [
+                f"  bench-{n:05d}:",
+                f'    source: "{_job_id(n * stride)}"',
+                "    original: manual",
+                "    overrides:",
+                f"      name: Bench clone {n:05d}",
+                "      schedule: {mode: manual}",
+                "      transfer:",
+                "        transfer_type: copy",
+                "        lock_propagation: ignore",
+                "        permissions: {policy: none, links: true, failures: none}",
+                "        versioning: {preserve: native, select: all}",
+                f"        destination: {{target: {{path: /Archive/{n:05d}}}}}",
+            ]
+        (directory / f"batch-{first // SPECS_PER_FILE:03d}.yaml").write_text(
+            "\n".join(lines) + "\n"
+        )
+
+
+# --- measuring one command --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall: float  # seconds
+    cpu: float  # seconds, user + system, of the jobspec process
+    rss_mb: float  # peak resident set of the jobspec process
+    requests: int  # counted by the emulator
+    returncode: int
+
+
+def run_jobspec(
+    args: Sequence[str], *, cwd: Path, env: dict[str, str], emulator: Emulator
+) -> Sample:
+    before = emulator.requests()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*_jobspec_command(), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    errors = process.stderr.read()  # drained as it comes, so a chatty apply never blocks
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    sample = Sample(
+        wall=wall,
+        cpu=usage.ru_utime + usage.ru_stime,
+        rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
+        requests=emulator.requests() - before,
+        returncode=process.returncode,
+    )
+    if process.returncode not in (0, 2):
+        sys.stderr.write(errors.decode(errors="replace")[-3000:])
+        raise RuntimeError(f"`jobspec {' '.join(args)}` exited with {process.returncode}")
+    return sample
+
+
+def _env(emulator: Emulator) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOBSPEC_", "SKYSYNC_"))}
+    env |= {
+        "JOBSPEC_SERVER": emulator.url,
+        "JOBSPEC_USERNAME": "admin",
+        "JOBSPEC_PASSWORD": "admin",
+        "NO_COLOR": "1",
+    }
+    return env
+
+
+def _fresh_workdir(root: Path) -> Path:
+    for name in os.listdir(root):
+        if name.startswith("jobspec.state"):
+            (root / name).unlink()
+    return root
+
+
+# --- reference times --------------------------------------------------------------------------
+
+
+def reads_needed(ids: int, listed: int, concurrency: int) -> int:
+    """The fewest reads that see `ids` jobs among `listed` live ones (mirrors the client)."""
+    if ids <= concurrency:
+        return ids
+    return 1 + min(math.ceil(max(0, listed - PAGE) / PAGE), ids)
+
+
+def lower_bound(requests: int, concurrency: int, latency: float) -> float:
+    return math.ceil(requests / concurrency) * latency
+
+
+# --- the main table ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    samples: list[Sample]
+    needed: int
+    sequential_calls: int
+
+
+def _median(samples: list[Sample], pick: Callable[[Sample], float]) -> float:
+    return statistics.median(pick(sample) for sample in samples)
+
+
+def measure(
+    emulator: Emulator, *, specs: int, jobs: int, runs: int, latency: float, concurrency: int
+) -> tuple[list[Row], list[float]]:
+    root = Path(tempfile.mkdtemp(prefix="jobspec-bench-"))
+    write_specs(root / "specs", specs, jobs=jobs)
+    env = _env(emulator)
+    plans: list[Sample] = []
+    applies: list[Sample] = []
+    replans: list[Sample] = []
+    try:
+        for run in range(runs):
+            emulator.reset_and_seed(jobs)
+            work = _fresh_workdir(root)
+            plans.append(run_jobspec(["plan"], cwd=work, env=env, emulator=emulator))
+            applies.append(
+                run_jobspec(["apply", "--auto-approve"], cwd=work, env=env, emulator=emulator)
+            )
+            replan = run_jobspec(
+                ["plan", "--detailed-exitcode"], cwd=work, env=env, emulator=emulator
+            )
+            if replan.returncode != 0:
+                raise RuntimeError(f"run {run + 1}: the plan after apply is not empty")
+            replans.append(replan)
+            print(
+                f"  run {run + 1}/{runs}: plan {plans[-1].wall:.2f} s, "
+                f"apply {applies[-1].wall:.2f} s, re-plan {replan.wall:.2f} s",
+                file=sys.stderr,
+            )
+        startup = []
+        for _ in range(max(runs, 5)):
+            started = time.perf_counter()
+            subprocess.run([*_jobspec_command(), "--help"], check=True, capture_output=True)
+            startup.append(time.perf_counter() - started)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    plan_reads = reads_needed(specs, jobs, concurrency)
+    replan_reads = reads_needed(2 * specs, jobs + specs, concurrency)
+    rows = [
+        Row("plan", plans, 1 + plan_reads, sequential_calls=specs),
+        Row("fresh apply", applies, 1 + plan_reads + 3 * specs, sequential_calls=4 * specs),
+        Row("re-plan after apply", replans, 1 + replan_reads, sequential_calls=2 * specs),
+    ]
+    return rows, startup
+
+
+def table(rows: list[Row], *, latency: float, concurrency: int) -> str:
+    lines = [
+        "| command | wall (median) | CPU | peak RSS | requests | lower bound "
+        "| wall ÷ bound | sequential (computed) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        wall = _median(row.samples, lambda s: s.wall)
+        bound = lower_bound(row.needed, concurrency, latency)
+        lines.append(
+            f"| {row.name} | {wall:.2f} s | {_median(row.samples, lambda s: s.cpu):.2f} s "
+            f"| {_median(row.samples, lambda s: s.rss_mb):.0f} MB "
+            f"| {_median(row.samples, lambda s: s.requests):.0f} "
+            f"| {bound:.2f} s ({row.needed} needed) | {wall / bound:.1f}× "
+            f"| {row.sequential_calls * latency:.1f} s ({row.sequential_calls:,} calls) |"
+        )
+    return "\n".join(lines)
+
+
+# --- the CPU split, in process ----------------------------------------------------------------
+
+
+def phases(emulator: Emulator, *, specs: int, jobs: int, repeat: int = 3) -> dict[str, float]:
+    """Median seconds of load+validate, plan and render on the live jobs, no network."""
+    from jobspec.model import LiveJob
+    from jobspec.planner import make_plan
+    from jobspec.render import render_text
+    from jobspec.spec import collect_problems
+
+    root = Path(tempfile.mkdtemp(prefix="jobspec-phases-"))
+    try:
+        write_specs(root, specs, jobs=jobs)
+        raw = [job for job in emulator.all_jobs() if not job.get("deleted")]
+        for job in raw:
+            job.pop("deleted", None)
+        timings: dict[str, list[float]] = {"load": [], "live": [], "plan": [], "render": []}
+        for _ in range(repeat):
+            started = time.perf_counter()
+            desired, problems = collect_problems(root)
+            assert not problems, problems[:3]
+            timings["load"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            live = {job["id"]: LiveJob.from_raw(job) for job in raw}
+            timings["live"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            plan = make_plan(desired=desired, prior={}, live=live, lineage=None, serial=0)
+            timings["plan"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            render_text(plan, color=False)
+            timings["render"].append(time.perf_counter() - started)
+        return {name: statistics.median(values) for name, values in timings.items()}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def scaling(*, latency: float, runs: int, concurrency: int, sizes: Sequence[int]) -> str:
+    lines = [
+        "| N specs | M jobs | plan wall | requests | lower bound | process CPU "
+        "| load + validate | parse live jobs | plan | render | CPU µs per spec |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    emulator = Emulator(latency_ms=latency * 1000)
+    try:
+        for size in sizes:
+            jobs = max(size, 5000)
+            emulator.reset_and_seed(jobs)
+            root = Path(tempfile.mkdtemp(prefix="jobspec-scale-"))
+            try:
+                write_specs(root / "specs", size, jobs=jobs)
+                env = _env(emulator)
+                samples = [
+                    run_jobspec(["plan"], cwd=root, env=env, emulator=emulator) for _ in range(runs)
+                ]
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            split = phases(emulator, specs=size, jobs=jobs)
+            wall = _median(samples, lambda s: s.wall)
+            needed = 1 + reads_needed(size, jobs, concurrency)
+            work = split["load"] + split["plan"] + split["render"]
+            lines.append(
+                f"| {size:,} | {jobs:,} | {wall:.2f} s "
+                f"| {_median(samples, lambda s: s.requests):.0f} "
+                f"| {lower_bound(needed, concurrency, latency):.2f} s "
+                f"| {_median(samples, lambda s: s.cpu):.2f} s "
+                f"| {split['load']:.3f} s | {split['live']:.3f} s | {split['plan']:.3f} s "
+                f"| {split['render']:.3f} s | {work / size * 1e6:.0f} |"
+            )
+            print(f"  N={size}: plan {wall:.2f} s", file=sys.stderr)
+    finally:
+        emulator.close()
+    return "\n".join(lines)
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs ({model}); "
+        f"Python {platform.python_version()}; load average before the run {load}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--specs", type=int, default=1000, help="N specs [1000]")
+    parser.add_argument("--jobs", type=int, default=5000, help="M live jobs, at least N [5000]")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="L per request [20]")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure; medians [5]")
+    parser.add_argument("--concurrency", type=int, default=8, help="jobspec's default [8]")
+    parser.add_argument(
+        "--scaling", action="store_true", help="plan at N = 10, 100, 1,000 and 10,000 instead"
+    )
+    args = parser.parse_args()
+    latency = args.latency_ms / 1000
+    print(machine())
+    if args.scaling:
+        print(f"\nplan scaling, L = {args.latency_ms:g} ms, median of {args.runs} runs\n")
+        print(
+            scaling(
+                latency=latency,
+                runs=args.runs,
+                concurrency=args.concurrency,
+                sizes=(10, 100, 1000, 10000),
+            )
+        )
+        return
+    if args.jobs < args.specs:
+        parser.error("--jobs must be at least --specs (each spec clones its own live job)")
+    emulator = Emulator(latency_ms=args.latency_ms)
+    try:
+        rows, startup = measure(
+            emulator,
+            specs=args.specs,
+            jobs=args.jobs,
+            runs=args.runs,
+            latency=latency,
+            concurrency=args.concurrency,
+        )
+        split = phases(emulator, specs=args.specs, jobs=args.jobs)
+    finally:
+        emulator.close()
+    print(
+        f"\nN = {args.specs:,} specs, M = {args.jobs:,} live jobs, L = {args.latency_ms:g} ms, "
+        f"concurrency {args.concurrency}, median of {args.runs} runs\n"
+    )
+    print(table(rows, latency=latency, concurrency=args.concurrency))
+    print(
+        f"\nplan CPU split (in process, no network): load + validate {split['load']:.3f} s, "
+        f"parse live jobs {split['live']:.3f} s, plan {split['plan']:.3f} s, "
+        f"render {split['render']:.3f} s"
+    )
+    print(f"`jobspec --help`: {statistics.median(startup):.3f} s (median of {len(startup)})")
+    print(json.dumps({"load_after": os.getloadavg()}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Group commit: records appended inside `deferred_sync()` are durable once `sync()` returns.
+
+`_datasync` is replaced by a recorder that notes how many journal bytes each fdatasync
+covers (the file's size when it ran), so "durable" is checked against what reached the call,
+not assumed. The applier's use (an intent synced before its call) is checked end to end with
+the in-process emulator in `test_applier_syncs_each_intent_before_its_call`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from jobspec import state as state_module
+from jobspec.state import FileStateStore, GroupCommit
+
+from .helpers import make_entry
+
+
+class DiskRecorder:
+    """Stands in for fdatasync: records the journal size each call made durable."""
+
+    def __init__(self, *, hold: threading.Event | None = None) -> None:
+        self.synced_sizes: list[int] = []
+        self.threads: list[str] = []
+        self.entered = threading.Event()
+        self._hold = hold
+
+    def __call__(self, fd: int) -> None:
+        self.threads.append(threading.current_thread().name)
+        self.synced_sizes.append(os.fstat(fd).st_size)  # what this call is sure to cover
+        self.entered.set()
+        if self._hold is not None:
+            assert self._hold.wait(5), "the test never released the disk"
+
+
+async def _until(event: threading.Event) -> None:
+    """Poll (the event is set from a worker thread) until set, within a deadline."""
+    for _ in range(5000):
+        if event.is_set():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("the journal sync never started")
+
+
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> DiskRecorder:
+    recorder = DiskRecorder()
+    monkeypatch.setattr(state_module, "_datasync", recorder)
+    return recorder
+
+
+def test_a_file_session_offers_group_commit(tmp_path: Path) -> None:
+    with FileStateStore(tmp_path / "s.json").lock(operation="apply") as session:
+        assert isinstance(session, GroupCommit)
+
+
+def test_outside_the_block_every_write_is_synced_on_return(
+    tmp_path: Path, disk: DiskRecorder
+) -> None:
+    store = FileStateStore(tmp_path / "s.json")
+    with store.lock(operation="apply") as session:
+        intent = session.record_intent("a", "clone", target="f" * 32, name="A")
+        assert disk.synced_sizes[-1] == store.journal_path.stat().st_size
+        session.complete(intent, put=make_entry(1))
+        assert disk.synced_sizes[-1] == store.journal_path.stat().st_size
+
+
+def test_inside_the_block_sync_makes_what_was_appended_durable(
+    tmp_path: Path, disk: DiskRecorder
+) -> None:
+    store = FileStateStore(tmp_path / "s.json")
+
+    async def run() -> None:
+        with store.lock(operation="apply") as session, session.deferred_sync():
+            session.record_intent("a", "clone", target="f" * 32, name="A")  # header: synced
+            synced_before = len(disk.synced_sizes)
+            session.record_intent("b", "clone", target="e" * 32, name="B")
+            assert len(disk.synced_sizes) == synced_before, "a deferred write waited for disk"
+            await session.sync()
+            assert disk.synced_sizes[-1] == store.journal_path.stat().st_size
+            assert disk.threads[-1] != threading.main_thread().name, "synced on the event loop"
+
+    asyncio.run(run())
+
+
+def test_concurrent_waiters_share_one_fdatasync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileStateStore(tmp_path / "s.json")
+    release = threading.Event()
+
+    async def run() -> None:
+        with store.lock(operation="apply") as session:
+            session.record_intent("first", "clone", target="f" * 32)  # creates the journal
+            recorder = DiskRecorder(hold=release)
+            monkeypatch.setattr(state_module, "_datasync", recorder)
+            with session.deferred_sync():
+                for n in range(8):
+                    session.record_intent(f"a{n}", "clone", target="f" * 32)
+                waiters = [asyncio.ensure_future(session.sync()) for _ in range(8)]
+                await asyncio.sleep(0)  # let every waiter reach the one sync in flight
+                release.set()
+                await asyncio.gather(*waiters)
+                assert len(recorder.synced_sizes) == 1
+                assert recorder.synced_sizes[0] == store.journal_path.stat().st_size
+
+    asyncio.run(run())
+
+
+def test_a_write_after_a_sync_started_gets_a_sync_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileStateStore(tmp_path / "s.json")
+    release = threading.Event()
+
+    async def run() -> None:
+        with store.lock(operation="apply") as session:
+            session.record_intent("first", "clone", target="f" * 32)
+            recorder = DiskRecorder(hold=release)
+            monkeypatch.setattr(state_module, "_datasync", recorder)
+            with session.deferred_sync():
+                session.record_intent("a", "clone", target="f" * 32)
+                covered_a = store.journal_path.stat().st_size
+                early = asyncio.ensure_future(session.sync())
+                await _until(recorder.entered)  # the first sync is in flight, covering `a`
+                session.record_intent("b", "clone", target="e" * 32)
+                late = asyncio.ensure_future(session.sync())
+                release.set()
+                await asyncio.gather(early, late)
+                size = store.journal_path.stat().st_size
+                assert recorder.synced_sizes == [covered_a, size]
+
+    asyncio.run(run())
+
+
+def test_leaving_the_block_syncs_what_nobody_waited_for(tmp_path: Path, disk: DiskRecorder) -> None:
+    store = FileStateStore(tmp_path / "s.json")
+    with store.lock(operation="apply") as session:
+        session.record_intent("first", "clone", target="f" * 32)
+        with session.deferred_sync():
+            session.record_intent("a", "clone", target="f" * 32)
+            size = store.journal_path.stat().st_size
+            assert disk.synced_sizes[-1] < size
+        assert disk.synced_sizes[-1] == size
+
+
+def test_deferred_records_read_back_like_any_others(tmp_path: Path, disk: DiskRecorder) -> None:
+    store = FileStateStore(tmp_path / "s.json")
+
+    async def run() -> None:
+        with store.lock(operation="apply") as session, session.deferred_sync():
+            intent = session.record_intent("a", "clone", target="f" * 32, name="A")
+            await session.sync()
+            session.complete(intent, put=make_entry(1))
+            await session.sync()
+
+    asyncio.run(run())
+    assert store.read().entries == {"a": make_entry(1)}
+    assert store.read().pending_intents() == []
