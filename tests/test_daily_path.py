@@ -44,7 +44,14 @@ def test_schema_command_prints_the_json_schema() -> None:
     assert document == spec_json_schema()
     job = document["$defs"]["JobSpec"]
     assert job["additionalProperties"] is False
-    assert set(job["properties"]) == {"source", "original", "overrides", "passthrough"}
+    assert set(job["properties"]) == {
+        "source",
+        "original",
+        "overrides",
+        "passthrough",
+        "allow_overlap_with",
+        "wait_for_idle",
+    }
 
 
 def _pipeline_commands(path: Path) -> list[list[str]]:

@@ -23,14 +23,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobspec import diff
 from jobspec.errors import ApiError, JobspecError, OutcomeUnknown
+from jobspec.idle import IdleWait, wait_until_idle
 from jobspec.model import LiveJob, RetireHow, StateEntry, digest
 from jobspec.plan import Action, ActionKind, Plan, Step, StepOp
-from jobspec.state import Intent, StateSession
+from jobspec.state import GroupCommit, Intent, StateSession
 
 CLOCK_MARGIN_SECONDS = 2
 """Server timestamps have one-second resolution, and a cluster's nodes may differ a little."""
@@ -91,20 +93,29 @@ async def apply_plan(
     settle: float,
     report: Report | None = None,
     on_done: Callable[[str, bool], None] | None = None,
+    idle: IdleWait | None = None,
 ) -> ApplyResult:
     """Run every action; a failing address stops alone and is listed, the others go on.
 
     `report` hears each step as it completes; `on_done(address, ok)` each finished action.
+    `idle` says which deletes wait for their job to stop running (default: those whose spec
+    asked, `wait_for_idle`), and for how long.
     """
+    waits = idle or IdleWait()
     result = ApplyResult()
-    gate = asyncio.Semaphore(concurrency)
+    # Twice as many addresses as requests in flight (the client bounds those): while one
+    # address waits for the journal or between its steps, another has a request ready, so the
+    # request slots stay full.
+    gate = asyncio.Semaphore(2 * concurrency)
     say = report or (lambda address, message: None)
     done = on_done or (lambda address, ok: None)
 
     async def run(action: Action) -> None:
         async with gate:
             try:
-                await _run_action(action, api=api, journal=journal, say=say, settle=settle)
+                await _run_action(
+                    action, api=api, journal=journal, say=say, settle=settle, idle=waits
+                )
             except JobspecError as exc:
                 result.counts["failed"] += 1
                 result.failures.append((action.address, exc.message))
@@ -116,18 +127,25 @@ async def apply_plan(
             say(action.address, _DONE_WORD[action.kind])
         done(action.address, True)
 
-    await asyncio.gather(*(run(action) for action in plan.actions))
+    # Group commit: the tasks' journal records share fdatasyncs, run off the event loop.
+    with journal.deferred_sync() if isinstance(journal, GroupCommit) else nullcontext():
+        await asyncio.gather(*(run(action) for action in plan.actions))
     result.failures.sort()
     return result
 
 
 async def _run_action(
-    action: Action, *, api: Api, journal: StateSession, say: Report, settle: float
+    action: Action, *, api: Api, journal: StateSession, say: Report, settle: float, idle: IdleWait
 ) -> None:
     if not action.steps:
         return
     entry = journal.entries.get(action.address)
     for step in action.steps:
+        if idle.applies_to(step):  # a delete that must not cut a running transfer short
+            kept = entry.clone_id if entry else None
+            await wait_until_idle(
+                api, step, wait=idle, say=lambda text: say(action.address, text), kept=kept
+            )
         entry = await _run_step(
             action, step, entry, api=api, journal=journal, say=say, settle=settle
         )
@@ -147,10 +165,9 @@ async def _run_step(
     address = action.address
     if step.op is StepOp.clone:
         assert step.job_id is not None and step.body is not None
-        clone = await _clone(
+        clone, intent = await _clone(
             action, step.job_id, step.body, api=api, journal=journal, settle=settle
         )
-        say(address, f"cloned {step.job_id} → {clone.id}")
         superseded = list(entry.superseded) if entry else []
         if action.clone_id and action.kind is ActionKind.replace:
             superseded.append(action.clone_id)
@@ -164,7 +181,11 @@ async def _run_step(
             source_digest=action.source_digest,
             superseded=superseded,
         )
-        _record(journal, address, new_entry)
+        # One record closes the intent and stores the clone id: a death between the two
+        # would leave a made clone that neither state nor a pending intent knows of.
+        journal.complete(intent, put=new_entry)
+        await _saved(journal)
+        say(address, f"cloned {step.job_id} → {clone.id}")
         return new_entry
 
     if step.op is StepOp.verify:
@@ -188,11 +209,13 @@ async def _run_step(
     if step.op is StepOp.patch:
         assert entry is not None and step.job_id is not None and step.body is not None
         intent = journal.record_intent(address, "patch", target=step.job_id)
+        await _saved(journal)
         await api.patch(step.job_id, step.body)
         new_entry = entry.model_copy(
             update={"applied": action.applied, "applied_digest": digest(action.applied)}
         )
         journal.complete(intent, put=new_entry)
+        await _saved(journal)
         say(address, f"patched {step.job_id}")
         return new_entry
 
@@ -201,20 +224,33 @@ async def _run_step(
         intent = journal.record_intent(
             address, f"retire_{step.how.value}", target=step.job_id, role=step.role
         )
+        await _saved(journal)
         if step.how is RetireHow.deleted:
             await api.delete(step.job_id)
         else:
             await api.patch(step.job_id, step.body or {"schedule": {"mode": "manual"}})
         retired = _after_retire(entry, step)
         journal.complete(intent, put=retired)
+        await _saved(journal)
         say(address, f"retired {step.role.replace('_', ' ')} {step.job_id} ({step.how.value})")
         return retired
 
     assert step.op is StepOp.forget
     intent = journal.record_intent(address, "forget")
     journal.complete(intent, remove=True)
+    await _saved(journal)
     say(address, "forgotten")
     return None
+
+
+async def _saved(journal: StateSession) -> None:
+    """Wait until what was just journaled is on disk; nothing moves on before that.
+
+    A group-commit session shares the wait with the other tasks and syncs off the event loop;
+    any other session was durable when its method returned.
+    """
+    if isinstance(journal, GroupCommit):
+        await journal.sync()
 
 
 def _after_retire(entry: StateEntry | None, step: Step) -> StateEntry | None:
@@ -228,11 +264,6 @@ def _after_retire(entry: StateEntry | None, step: Step) -> StateEntry | None:
     return entry
 
 
-def _record(journal: StateSession, address: str, entry: StateEntry) -> None:
-    intent = journal.record_intent(address, "record", target=entry.clone_id)
-    journal.complete(intent, put=entry)
-
-
 async def _clone(
     action: Action,
     base_id: str,
@@ -241,8 +272,12 @@ async def _clone(
     api: Api,
     journal: StateSession,
     settle: float,
-) -> LiveJob:
-    """Clone once: journal the intent, call, and on a lost reply look before anything else."""
+) -> tuple[LiveJob, Intent]:
+    """Clone once: journal the intent, call, and on a lost reply look before anything else.
+
+    Returns the clone and its still-pending intent: the caller closes the intent in the same
+    journal record that stores the clone id.
+    """
     intent = journal.record_intent(
         action.address,
         "clone",
@@ -253,6 +288,7 @@ async def _clone(
         not_before=api.server_time,
         recorded_at=time.time(),
     )
+    await _saved(journal)  # the intent is on disk before the call can reach the server
     try:
         clone = await api.clone(base_id, body)
     except OutcomeUnknown as lost:
@@ -265,8 +301,7 @@ async def _clone(
                 hint="run apply again: it looks for the clone once more before cloning",
             ) from lost
         clone = found
-    journal.complete(intent)
-    return clone
+    return clone, intent
 
 
 async def look_for_clone(

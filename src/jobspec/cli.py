@@ -125,6 +125,27 @@ def cli(verbose: int, log_level: str | None, no_color: bool) -> None:
 @click.option("--retry-after", default=1, show_default=True, type=click.IntRange(min=0))
 @click.option("--seed", default=None, type=int, help="Seed for reproducible faults.")
 @click.option(
+    "--run-seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="How long a started run lasts before the job is idle again.",
+)
+@click.option(
+    "--auto-interval",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between runs of jobs on schedule mode auto (0: they never start by themselves).",
+)
+@click.option(
+    "--cancel-interval",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds between the sweeps that cancel the runs of deleted jobs.",
+)
+@click.option(
     "--log-level",
     default="warning",
     show_default=True,
@@ -216,7 +237,8 @@ def _connection_options(func: F) -> F:
             "--state",
             "state_path",
             default=None,
-            help="State file [default: jobspec.state.json].",
+            help="State file or postgresql:// URL [default: $JOBSPEC_STATE, else `state` in "
+            "jobspec.toml, else jobspec.state.json].",
         ),
         click.option("--server", default=None, help="DryvIQ server root (else JOBSPEC_SERVER)."),
         click.option(
@@ -271,8 +293,8 @@ def _resolve(
     import os
     from pathlib import Path
 
-    from jobspec.settings import load_settings
-    from jobspec.state import FileStateStore
+    from jobspec.settings import load_settings, state_location
+    from jobspec.stores import open_state_store
 
     settings = load_settings(
         env=os.environ,
@@ -282,8 +304,12 @@ def _resolve(
         insecure=insecure,
     )
     specs = Path(specs_dir) if specs_dir else settings.specs_dir
-    state = Path(state_path) if state_path else settings.state_path
-    return _Run(settings=settings, specs_dir=specs, store=FileStateStore(state), targets=targets)
+    location = (
+        settings.state_path if state_path is None else state_location(env={}, flag=state_path)
+    )
+    return _Run(
+        settings=settings, specs_dir=specs, store=open_state_store(location), targets=targets
+    )
 
 
 def _load_specs(directory: Any) -> Any:
@@ -420,6 +446,36 @@ def plan(
         sys.exit(2)
 
 
+_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """Seconds from `90`, `90s`, `10m` or `1h` (a click callback, so any click version)."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    factor = _DURATION_UNITS.get(text[-1:])
+    try:
+        seconds = float(text[:-1] if factor else text) * (factor or 1.0)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a duration (like 300, 90s, 10m); to wait the default time, "
+            "put --wait-for-idle after the plan file, or write --wait-for-idle=SECONDS",
+            ctx=ctx,
+            param=param,
+        ) from None
+    if not 0 <= seconds < float("inf"):
+        raise click.BadParameter(f"{value!r} is not zero seconds or more", ctx=ctx, param=param)
+    return seconds
+
+
+def _idle_wait(timeout: float | None) -> Any:
+    """What `--wait-for-idle` asks of deletes: every one waits, or only the specs' own."""
+    from jobspec.idle import IdleWait
+
+    return IdleWait() if timeout is None else IdleWait(timeout=timeout, every_delete=True)
+
+
 @cli.command()
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
 @_connection_options
@@ -432,11 +488,31 @@ def plan(
     type=click.FloatRange(min=0),
     help="Seconds to wait for the state lock (0: fail at once, naming the holder).",
 )
+@click.option(
+    "--wait-for-idle",
+    "wait_for_idle",
+    is_flag=False,
+    flag_value="600",
+    default=None,
+    callback=_duration,
+    metavar="[=SECONDS]",
+    help="Delete an original (or a replaced clone) only once it is not running, waiting up "
+    "to SECONDS (also 10m, 1h) [default: 600].",
+)
 @_report_errors
 def apply(
-    plan_file: str | None, auto_approve: bool, prune: bool, lock_timeout: float, **flags: Any
+    plan_file: str | None,
+    auto_approve: bool,
+    prune: bool,
+    lock_timeout: float,
+    wait_for_idle: float | None,
+    **flags: Any,
 ) -> None:
-    """Make it so: run a saved plan exactly, or plan and apply (asking first on a terminal)."""
+    """Make it so: run a saved plan exactly, or plan and apply (asking first on a terminal).
+
+    A running job is deleted at once unless --wait-for-idle (or `wait_for_idle: true` in its
+    spec) asks to wait; a wait that times out leaves the delete for the next apply.
+    """
     import asyncio
 
     from jobspec.errors import UsageError
@@ -505,6 +581,7 @@ def apply(
                         settle=run.settings.clone_settle,
                         report=progress.report,
                         on_done=progress.done,
+                        idle=_idle_wait(wait_for_idle),
                     )
 
     result = asyncio.run(go())
@@ -561,22 +638,27 @@ def show(plan_file: str, output_format: str) -> None:
 
 
 def _state_option(func: F) -> F:
-    return click.option("--state", "state_path", default="jobspec.state.json", show_default=True)(
-        func
-    )
+    return click.option(
+        "--state",
+        "state_path",
+        default=None,
+        help="State file or postgresql:// URL [default: $JOBSPEC_STATE, else `state` in "
+        "./jobspec.toml, else jobspec.state.json].",
+    )(func)
 
 
-def _open_store(state_path: str) -> Any:
-    from pathlib import Path
+def _open_store(state_path: str | None) -> Any:
+    import os
 
-    from jobspec.state import FileStateStore
+    from jobspec.settings import state_location
+    from jobspec.stores import open_state_store
 
-    return FileStateStore(Path(state_path))
+    return open_state_store(state_location(env=os.environ, flag=state_path))
 
 
 @cli.group()
 def state() -> None:
-    """Inspect or edit the state file. Never touches the server."""
+    """Inspect, edit or move the state (a file, or PostgreSQL). Never touches the server."""
 
 
 @state.command("list")
@@ -627,6 +709,76 @@ def state_rm(address: str, state_path: str, lock_timeout: float) -> None:
         clone = session.entries[address].clone_id
         session.remove(address)
     click.echo(f"forgot {address}; its clone {clone} was left on the server as it is")
+
+
+_FORCE_HELP = "Replace a state of another lineage, or a newer one (its content is lost)."
+
+
+@state.command("push")
+@click.argument("source")
+@_state_option
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_report_errors
+def state_push(source: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
+    """Copy the whole state in SOURCE (a state file) into the state (e.g. PostgreSQL).
+
+    Refused when the two are different states (lineage) or SOURCE is older, unless --force.
+    """
+    _transfer(source=source, target=None, state_path=state_path, force=force, timeout=lock_timeout)
+
+
+@state.command("pull")
+@click.argument("target")
+@_state_option
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_report_errors
+def state_pull(target: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
+    """Copy the whole state (e.g. in PostgreSQL) into TARGET (a state file).
+
+    Refused when the two are different states (lineage) or TARGET is newer, unless --force.
+    """
+    _transfer(source=None, target=target, state_path=state_path, force=force, timeout=lock_timeout)
+
+
+def _transfer(
+    *, source: str | None, target: str | None, state_path: str | None, force: bool, timeout: float
+) -> None:
+    from pathlib import Path
+
+    from jobspec.errors import UsageError
+    from jobspec.state_url import is_database_url
+    from jobspec.stores import open_state_store, transfer_state
+
+    what = "push" if target is None else "pull"
+    for given in (source, target):
+        if given is not None and not is_database_url(given) and not Path(given).parent.is_dir():
+            raise UsageError(f"directory {Path(given).parent} does not exist")
+    if source is not None and not is_database_url(source) and not Path(source).exists():
+        raise UsageError(f"state file {source} does not exist", hint="nothing to push")
+    configured = _open_store(state_path)
+    origin = configured if source is None else open_state_store(source)
+    destination = configured if target is None else open_state_store(target)
+    done = transfer_state(
+        source=origin, target=destination, force=force, what=what, lock_timeout=timeout
+    )
+    if done.after is None:
+        click.echo(
+            f"{destination.location} already holds this state (serial {done.before.serial}); "
+            "nothing copied"
+        )
+        return
+    replaced = (
+        "an empty state"
+        if done.before.lineage is None
+        else f"lineage {done.before.lineage} serial {done.before.serial}"
+    )
+    click.echo(
+        f"copied {_count(len(done.after.entries), 'address')} from {origin.location} to "
+        f"{destination.location}: lineage {done.after.lineage} serial {done.after.serial} "
+        f"(replaced {replaced})"
+    )
 
 
 @cli.command("import")

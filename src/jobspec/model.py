@@ -260,6 +260,19 @@ class JobSpec(_Strict):
         description="Escape hatch: fields jobspec does not model, deep-merged into the clone "
         "body unchecked and managed like overrides.",
     )
+    allow_overlap_with: list[Annotated[str, Field(pattern=ADDRESS_PATTERN)]] = Field(
+        default_factory=list,
+        description="Overlaps to accept: job ids (32 hex digits) or addresses of other specs. "
+        "The plan refuses two jobs on schedule mode auto that write into the same folder (same "
+        "destination connection, one path equal to or inside the other; a source too under "
+        "transfer_type move or sync); a job listed here is shown as a warning instead.",
+    )
+    wait_for_idle: bool = Field(
+        default=False,
+        description="Delete the original (or a replaced clone) only once it is not running, "
+        "waiting up to apply's --wait-for-idle timeout; as `apply --wait-for-idle` does for "
+        "every address.",
+    )
 
     def managed_body(self) -> dict[str, Any]:
         """The body jobspec owns on the clone: overrides deep-merged with passthrough."""
@@ -320,6 +333,11 @@ class LiveJob(BaseModel):
         )
 
     @property
+    def is_running(self) -> bool:
+        """A run is in progress: deleting the job now would cancel it."""
+        return self.status in RUNNING_STATUSES
+
+    @property
     def schedule_mode(self) -> str | None:
         schedule = self.raw.get("schedule")
         return schedule.get("mode") if isinstance(schedule, dict) else None
@@ -334,6 +352,8 @@ class LiveJob(BaseModel):
 
 
 VOLATILE_FIELDS = frozenset({"status", "execution", "previous_execution", "links"})
+RUNNING_STATUSES = frozenset({"start", "resume", "running"})
+"""Job statuses of a run in progress (the vendor client's `start`, `resume`, `running`)."""
 
 
 class RetireHow(StrEnum):

@@ -14,7 +14,7 @@ from jobspec.client import DryvIQClient
 from jobspec.errors import StalePlanError, UsageError
 from jobspec.model import DesiredJob, LiveJob, StateEntry, digest
 from jobspec.plan import Plan
-from jobspec.planner import make_plan, needed_job_ids
+from jobspec.planner import make_plan, needed_job_ids, needs_every_job
 from jobspec.state import State, StateSession
 
 
@@ -50,11 +50,18 @@ async def observe(
     prune: bool = False,
     targets: Collection[str] | None = None,
 ) -> Observed:
-    """Read the live jobs the specs and state name, in bulk where cheaper, and plan."""
+    """Read the live jobs the specs and state name, in bulk where cheaper, and plan.
+
+    When a desired clone may run on a schedule, every live job is read instead (one paged
+    listing: 5 requests for 5,000 jobs), so the plan can refuse transfer conflicts.
+    """
     select(desired, state.entries, targets)
     wanted = {a: d for a, d in desired.items() if not targets or a in targets}
     prior = {a: e for a, e in state.entries.items() if not targets or a in targets}
-    live = await api.get_jobs(needed_job_ids(wanted, prior))
+    if needs_every_job(wanted):  # a clone may run on a schedule: check it against every job
+        live = {job.id: job for job in await api.list_jobs()}
+    else:
+        live = await api.get_jobs(needed_job_ids(wanted, prior))
     plan = make_plan(
         desired=desired,
         prior=state.entries,

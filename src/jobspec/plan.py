@@ -87,6 +87,10 @@ class Step(_Value):
     role: Role
     body: dict[str, Any] | None = None
     how: RetireHow | None = None
+    wait_for_idle: bool = Field(
+        default=False,
+        description="A delete that waits until the job is not running (the spec asked).",
+    )
 
 
 class Action(_Value):

@@ -2,7 +2,9 @@
 
 Pure and deterministic: no clock, no I/O, no randomness. Everything it needs is passed in,
 so every row of DESIGN.md's plan table is a small table test. The caller fetches the live jobs
-named by `needed_job_ids`; a job missing from `live` is taken to not exist.
+named by `needed_job_ids`; a job missing from `live` is taken to not exist. When
+`needs_every_job(desired)` says so, `live` must hold every live job: the transfer-conflict
+check (`jobspec.conflicts`) compares each scheduled clone with all of them.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from jobspec import diff
+from jobspec.conflicts import Party, find_conflicts, is_scheduled, may_be_scheduled
 from jobspec.errors import PlanError
-from jobspec.model import DesiredJob, LiveJob, OriginalPolicy, RetireHow, StateEntry
+from jobspec.model import DesiredJob, LiveJob, OriginalPolicy, RetireHow, StateEntry, deep_merge
 from jobspec.plan import Action, ActionKind, FieldChange, Plan, PlanWarning, Role, Step, StepOp
 
 
@@ -24,6 +27,15 @@ def needed_job_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateE
         ids.add(entry.clone_id)
         ids.update(entry.superseded)
     return ids
+
+
+def needs_every_job(desired: Mapping[str, DesiredJob]) -> bool:
+    """Does the plan need every live job? Yes when a desired clone may run on a schedule.
+
+    Only a scheduled clone can be in a transfer conflict, so when every spec says `schedule:
+    {mode: manual}` (or `ad-hoc`, or `disabled: true`) the jobs the specs name are enough.
+    """
+    return any(may_be_scheduled(job.spec.managed_body()) for job in desired.values())
 
 
 def make_plan(
@@ -43,6 +55,7 @@ def make_plan(
     actions: list[Action] = []
     warnings: list[PlanWarning] = []
     problems: list[str] = []
+    planned: list[tuple[DesiredJob, Action]] = []
     for address in addresses:
         wanted = desired.get(address)
         entry = prior.get(address)
@@ -55,13 +68,20 @@ def make_plan(
         except _CannotPlan as exc:
             problems.append(f"{wanted.location}: {address}: {exc}")
             continue
+        if wanted.spec.wait_for_idle:
+            action = _waiting_for_idle(action)
         actions.append(action)
-        warnings.extend(_warnings(wanted, action, live))
+        planned.append((wanted, action))
+    refused, accepted = _transfer_conflicts(planned, actions, desired, prior, live)
+    problems.extend(refused)
+    warnings.extend(accepted)
     if problems:
         raise PlanError(problems)
+    warnings.extend(_running_warnings(actions, live))
+    chosen = set(addresses)  # a set: `in` on the list made this step quadratic
     relevant = needed_job_ids(
-        {a: d for a, d in desired.items() if a in addresses},
-        {a: e for a, e in prior.items() if a in addresses},
+        {a: d for a, d in desired.items() if a in chosen},
+        {a: e for a, e in prior.items() if a in chosen},
     )
     fingerprints = {
         job_id: (live[job_id].fingerprint() if job_id in live else None)
@@ -343,25 +363,124 @@ def _orphan(address: str, entry: StateEntry, live: Mapping[str, LiveJob], *, pru
     )
 
 
-def _warnings(wanted: DesiredJob, action: Action, live: Mapping[str, LiveJob]) -> list[PlanWarning]:
-    """`original: keep` while the clone runs on an automatic schedule: both jobs would run."""
-    spec = wanted.spec
-    if spec.original != OriginalPolicy.keep:
-        return []
-    mode = diff.lookup(spec.managed_body(), ("schedule", "mode"))
-    if diff.is_missing(mode):
-        base = live.get(action.clone_id or "") or live.get(spec.source)
-        mode = base.schedule_mode if base else None
-    source = live.get(spec.source)
-    if mode != "auto" or source is None or source.schedule_mode == "manual":
-        return []
-    return [
-        PlanWarning(
-            address=wanted.address,
-            location=str(wanted.location),
-            message=(
-                f"original: keep leaves {spec.source} on its schedule while the clone runs on "
-                "schedule mode auto: both jobs would run and may conflict"
-            ),
-        )
+def _waiting_for_idle(action: Action) -> Action:
+    """Mark the action's deletes to wait until their job is not running (`wait_for_idle`)."""
+    steps = [
+        step.model_copy(update={"wait_for_idle": True})
+        if step.op is StepOp.retire and step.how is RetireHow.deleted
+        else step
+        for step in action.steps
     ]
+    return action.model_copy(update={"steps": steps})
+
+
+def _running_warnings(actions: list[Action], live: Mapping[str, LiveJob]) -> list[PlanWarning]:
+    """A job this plan retires is running right now: say what retiring it does to that run."""
+    warnings = []
+    for action in actions:
+        for step in action.steps:
+            job = live.get(step.job_id or "") if step.op is StepOp.retire else None
+            if job is None or not job.is_running:
+                continue
+            what = f"{step.role.replace('_', ' ')} {job.id}"
+            if step.how is not RetireHow.deleted:
+                message = (
+                    f"{what} is running right now: setting its schedule to manual lets this "
+                    "run finish and stops the next ones"
+                )
+            elif step.wait_for_idle:
+                message = f"{what} is running right now: apply deletes it once the run ends"
+            else:
+                message = (
+                    f"{what} is running right now: deleting it cancels that transfer within "
+                    "seconds; `apply --wait-for-idle` (or `wait_for_idle: true` in the spec) "
+                    "deletes it once the run ends"
+                )
+            warnings.append(
+                PlanWarning(address=action.address, location=action.location, message=message)
+            )
+    return warnings
+
+
+def _transfer_conflicts(
+    planned: list[tuple[DesiredJob, Action]],
+    actions: list[Action],
+    desired: Mapping[str, DesiredJob],
+    prior: Mapping[str, StateEntry],
+    live: Mapping[str, LiveJob],
+) -> tuple[list[str], list[PlanWarning]]:
+    """Scheduled clones that would write where another scheduled job writes, once applied.
+
+    The world after the plan: each planned clone as it will be (its base job with the managed
+    body merged in), and every live job that no step retires and that is not one of those
+    clones. Returns refusals (plan errors) and accepted overlaps (warnings).
+    """
+    wanted_by_address: dict[str, DesiredJob] = {}
+    parties: list[Party] = []
+    for wanted, action in planned:
+        clone = _clone_after(action, live)
+        if clone is not None and is_scheduled(clone):
+            wanted_by_address[wanted.address] = wanted
+            names = (wanted.address, action.clone_id) if action.clone_id else (wanted.address,)
+            allows = tuple(wanted.spec.allow_overlap_with)
+            parties.append(Party(wanted.address, clone, names, allows, desired=True))
+    if not parties:
+        return [], []
+
+    gone = {step.job_id for a in actions for step in a.steps if step.op is StepOp.retire}
+    gone.update(action.clone_id for _, action in planned if action.clone_id)
+    clone_of: dict[str, list[str]] = {}
+    for address, entry in sorted(prior.items()):
+        clone_of.setdefault(entry.clone_id, []).append(address)
+    original_of: dict[str, list[str]] = {}
+    for address, other in sorted(desired.items()):
+        original_of.setdefault(other.spec.source, []).append(address)
+    for job in live.values():
+        if job.id not in gone and is_scheduled(job.raw):
+            parties.append(Party(job.id, job.raw, (job.id, *clone_of.get(job.id, ()))))
+
+    def label(party: Party) -> str:
+        if party.desired:
+            return f"the clone of {party.key}"
+        roles = [f"the clone of {address}" for address in clone_of.get(party.key, ())]
+        roles += [f"the original of {address}" for address in original_of.get(party.key, ())]
+        job = live[party.key]
+        return f"job {job.id} {job.name!r} ({' and '.join(roles) or 'not managed by jobspec'})"
+
+    refused: list[str] = []
+    accepted: list[PlanWarning] = []
+    for conflict in find_conflicts(parties):
+        first, second = conflict.first, conflict.second
+        wanted = wanted_by_address[first.key]
+        where = f" ({wanted_by_address[second.key].location})" if second.desired else ""
+        text = (
+            f"transfer conflict: {label(first)} writes to {conflict.first_place.describe()}, "
+            f"which {conflict.relation} {conflict.second_place.describe()} written by "
+            f"{label(second)}{where}; both run on schedule mode auto"
+        )
+        if conflict.accepted:
+            accepted.append(
+                PlanWarning(
+                    address=first.key,
+                    location=str(wanted.location),
+                    message=f"{text} (accepted by allow_overlap_with)",
+                )
+            )
+        else:
+            refused.append(
+                f"{wanted.location}: {first.key}: {text} "
+                f"(if this is intended, add {second.key} to allow_overlap_with)"
+            )
+    return refused, accepted
+
+
+def _clone_after(action: Action, live: Mapping[str, LiveJob]) -> dict[str, Any] | None:
+    """What the conflict check reads of the clone once the action is done: its base job's
+    schedule, `disabled` and transfer, with the managed body merged in."""
+    cloned_from = next((step.job_id for step in action.steps if step.op is StepOp.clone), None)
+    base = live.get(cloned_from or action.clone_id or "")
+    if base is None:
+        return None
+    read = ("schedule", "disabled", "transfer")
+    slim: dict[str, Any] = {key: base.raw[key] for key in read if key in base.raw}
+    return deep_merge(slim, action.applied)

@@ -69,7 +69,8 @@ def describe_step(step: Step) -> str:
         return "forget the address in state"
     what = "delete" if step.how and step.how.value == "deleted" else "set schedule to manual on"
     label = step.role.replace("_", " ")
-    return f"{what} {label} {_short(step.job_id)}"
+    waits = " once it is not running (wait_for_idle)" if step.wait_for_idle else ""
+    return f"{what} {label} {_short(step.job_id)}{waits}"
 
 
 def _change_line(change: FieldChange, kind: ActionKind) -> str:

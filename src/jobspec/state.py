@@ -27,6 +27,12 @@ checkpoint writes them into the snapshot's `pending_intents`, so compaction neve
 Crash safety, the argument:
 1. A record is committed when its line, newline included, is on disk (write + fdatasync),
    before the call returns, so before the applier makes the API call an intent announces.
+   Group commit (`GroupCommit`, what the applier uses) only moves that wait: inside
+   `deferred_sync()` a write appends its line and returns, and `await sync()` returns once
+   every line appended so far is on disk, one fdatasync in a worker thread serving every
+   task waiting at that moment. The applier awaits it before each API call and after each
+   completion, so no call is sent before its intent is durable, and the event loop keeps
+   serving the other tasks' HTTP while the disk works.
 2. A crash mid-append tears at most the last line. Reading ignores a torn last line, and the
    next lock holder truncates it before appending. A bad line anywhere else is corruption.
 3. A checkpoint hard-links the old snapshot to a temp name, writes the new one to a temp file
@@ -50,6 +56,7 @@ share state through the PostgreSQL backend, not through a shared file.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import getpass
 import json
@@ -64,7 +71,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -75,6 +82,7 @@ __all__ = [
     "DEFAULT_STATE_PATH",
     "FORMAT_VERSION",
     "FileStateStore",
+    "GroupCommit",
     "Intent",
     "IntentRef",
     "LockInfo",
@@ -231,6 +239,23 @@ class StateSession(Protocol):
     def pending_intents(self) -> list[Intent]: ...
 
     def checkpoint(self) -> None: ...
+
+    def replace(self, state: State) -> None: ...
+
+
+@runtime_checkable
+class GroupCommit(Protocol):
+    """A session that can share one durable write among concurrent writers (optional).
+
+    Inside `deferred_sync()`, `record_intent`, `complete`, … append and return at once; the
+    writer then awaits `sync()`, which returns when everything appended so far is durable.
+    Leaving the block makes whatever is left durable. A backend without this capability is
+    simply used with its durable-on-return methods.
+    """
+
+    def deferred_sync(self) -> AbstractContextManager[None]: ...
+
+    async def sync(self) -> None: ...
 
 
 class StateStore(Protocol):
@@ -1049,6 +1074,10 @@ class _FileSession:
         self._journal_exists = False
         self._journal_size = 0
         self._journal_records = 0
+        self._deferred = False  # inside deferred_sync(): append now, fdatasync in sync()
+        self._appended = 0  # bytes appended in this session, across checkpoints
+        self._synced = 0  # of those, bytes known to be on disk
+        self._syncing: asyncio.Future[None] | None = None
         journal = loaded.journal
         if journal is not None and loaded.journal_live:
             self._journal_exists = True
@@ -1179,6 +1208,85 @@ class _FileSession:
             self._journal_exists = False
             self._journal_size = 0
             self._journal_records = 0
+            self._synced = self._appended  # the snapshot, fsynced, holds every record
+
+    @contextmanager
+    def deferred_sync(self) -> Iterator[None]:
+        """Writes in this block append without waiting for the disk; `await sync()` does.
+
+        On the way out, anything still unsynced is made durable before the block ends.
+        """
+        with self._mutex:
+            if self._deferred:
+                raise RuntimeError("deferred_sync() does not nest")
+            self._deferred = True
+        try:
+            yield
+        finally:
+            with self._mutex:
+                self._deferred = False
+                unsynced = self._synced < self._appended and self._fd is not None
+                if unsynced and self._store.sync and not self._broken:
+                    assert self._fd is not None
+                    _datasync(self._fd)
+                self._synced = self._appended
+
+    async def sync(self) -> None:
+        """Return once every record appended so far is on disk (group commit).
+
+        The fdatasync runs in a worker thread, so the event loop serves other tasks meanwhile;
+        callers arriving during a sync wait for it and, if they appended after it started,
+        for one more sync that covers them all.
+        """
+        target = self._appended
+        while self._synced < target:
+            if self._syncing is None:
+                self._syncing = asyncio.ensure_future(self._sync_once())
+            await asyncio.shield(self._syncing)
+
+    async def _sync_once(self) -> None:
+        try:
+            with self._mutex:
+                upto = self._appended
+                if not self._store.sync or self._fd is None:  # nothing to sync, or folded in
+                    self._synced = max(self._synced, upto)
+                    return
+                fd = os.dup(self._fd)  # a checkpoint may close the session's own fd meanwhile
+            try:
+                await asyncio.to_thread(_datasync, fd)
+            except OSError as exc:
+                self._broken = True
+                journal = self._store.journal_path
+                raise StateError(
+                    f"could not sync the journal {journal}: {exc.strerror or exc}",
+                    hint="recent changes may not be on disk; run again once the disk is healthy",
+                ) from exc
+            finally:
+                os.close(fd)
+            self._synced = max(self._synced, upto)
+        finally:
+            self._syncing = None
+
+    def replace(self, state: State) -> None:
+        """Make `state` the whole state (lineage, serial, entries, pending intents) at once.
+
+        For `jobspec state push` / `pull`. The journal is folded in first, then the snapshot
+        is replaced atomically (the old one becomes the backup), so a crash at any point
+        leaves the old state or the new one.
+        """
+        if state.lineage is None:
+            raise ValueError("replace() needs a state with a lineage")
+        with self._mutex:
+            self.checkpoint()
+            self._store._check_held(self._held)
+            self._store._write_snapshot(state)
+            self._working = _Working(
+                lineage=state.lineage,
+                serial=state.serial,
+                entries=dict(state.entries),
+                pending={intent.intent_id: intent for intent in state.pending},
+            )
+            self._cached = None
 
     def close(self) -> None:
         with self._mutex:
@@ -1228,7 +1336,7 @@ class _FileSession:
         try:
             fd = self._journal_fd()
             _write_all(fd, line)
-            if store.sync:
+            if store.sync and not self._deferred:
                 _datasync(fd)
         except OSError as exc:
             if self._fd is not None:
@@ -1242,6 +1350,9 @@ class _FileSession:
             ) from exc
         self._journal_size += len(line)
         self._journal_records += 1
+        self._appended += len(line)
+        if not self._deferred:
+            self._synced = self._appended
 
     def _journal_fd(self) -> int:
         if self._fd is not None:

@@ -1,4 +1,7 @@
-"""A workspace for end-to-end runs: spec files, a state file, and the emulator over a socket.
+"""A workspace for end-to-end runs: spec files, a state, and the emulator over a socket.
+
+`ws` runs every test twice: with a state file, and with a PostgreSQL workspace of its own
+(`JOBSPEC_STATE`; skipped where no test database is available).
 
 Commands run in process through click's runner (fast), or as a real `jobspec` subprocess when
 a test needs to kill it.
@@ -20,6 +23,8 @@ from click.testing import CliRunner, Result
 
 from jobspec.cli import cli
 from jobspec.model import deep_merge
+from jobspec.state import StateStore
+from jobspec.stores import open_state_store
 from tests.helpers import EmulatorHandle, make_job
 
 MUTATING_ROUTES = ("POST /v1/jobs/{id}/clone", "PATCH /v1/jobs/{id}", "DELETE /v1/jobs/{id}")
@@ -29,6 +34,7 @@ MUTATING_ROUTES = ("POST /v1/jobs/{id}/clone", "PATCH /v1/jobs/{id}", "DELETE /v
 class Workspace:
     root: Path
     emulator: EmulatorHandle
+    state_url: str | None = None  # a postgresql:// workspace; None: the state file
     sources: dict[str, str] = field(default_factory=dict)
     specs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -40,6 +46,7 @@ class Workspace:
             "JOBSPEC_PASSWORD": "admin",
             "JOBSPEC_CLONE_SETTLE": "1",
             "NO_COLOR": "1",
+            **({"JOBSPEC_STATE": self.state_url} if self.state_url else {}),
         }
 
     @property
@@ -47,8 +54,18 @@ class Workspace:
         return self.root / "jobspec.state.json"
 
     def seed_source(self, address: str, **changes: Any) -> str:
-        """A live job to clone, named after the address so tests can tell them apart."""
-        body = make_job(name=f"Source of {address}", **changes)
+        """A live job to clone, named after the address so tests can tell them apart.
+
+        Each source syncs folders of its own: clones on schedule mode auto beside other
+        addresses' kept originals are then no transfer conflict (jobspec/conflicts.py).
+        """
+        own = {
+            "transfer": {
+                "source": {"target": {"path": f"/Sources/{address}"}},
+                "destination": {"target": {"path": f"/Sites/{address}"}},
+            }
+        }
+        body = make_job(name=f"Source of {address}", **deep_merge(own, changes))
         (job_id,) = self.emulator.seed([body])
         self.sources[address] = job_id
         return job_id
@@ -100,11 +117,29 @@ class Workspace:
         requests = self.emulator.stats()["requests"]
         return sum(requests.get(route, 0) for route in MUTATING_ROUTES)
 
-    def state(self) -> dict[str, Any]:
-        from jobspec.state import FileStateStore
+    def store(self) -> StateStore:
+        return open_state_store(self.state_url or self.state_path)
 
-        current = FileStateStore(self.state_path).read()
+    def state(self) -> dict[str, Any]:
+        current = self.store().read()
         return {address: entry for address, entry in current.entries.items()}
+
+    def journal_records(self) -> list[dict[str, Any]]:
+        """The journal's committed records now (a line being written is skipped)."""
+        if self.state_url is not None:
+            from tests.pg.support import journal_records
+
+            return journal_records(self.state_url)
+        journal = self.state_path.with_name(self.state_path.name + ".journal")
+        if not journal.exists():
+            return []
+        records = []
+        for line in journal.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:  # a line being written right now
+                continue
+        return records
 
     def assert_converged(self) -> None:
         """Exactly one live clone per spec, originals retired, state equal to the server."""
@@ -131,9 +166,10 @@ class Workspace:
         assert replan.stdout.startswith("No changes.")
 
 
-@pytest.fixture
-def ws(tmp_path: Path, emulator: EmulatorHandle) -> Workspace:
-    return Workspace(root=tmp_path, emulator=emulator)
+@pytest.fixture(params=["file", "postgresql"])
+def ws(request: pytest.FixtureRequest, tmp_path: Path, emulator: EmulatorHandle) -> Workspace:
+    url = request.getfixturevalue("pg_state_url") if request.param == "postgresql" else None
+    return Workspace(root=tmp_path, emulator=emulator, state_url=url)
 
 
 def standard_specs(ws: Workspace) -> None:

@@ -148,10 +148,8 @@ def test_saved_plan_is_stale_when_a_job_it_read_changed(ws: Workspace) -> None:
 
 
 def test_second_apply_fails_at_once_naming_the_lock_holder(ws: Workspace) -> None:
-    from jobspec.state import FileStateStore
-
     standard_specs(ws)
-    with FileStateStore(ws.state_path).lock(operation="apply") as session:
+    with ws.store().lock(operation="apply") as session:
         result = ws.cli("apply", "--auto-approve", expect=1)
         assert session.lock_info.id in result.stderr
         assert "pid" in result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from jobspec.state import FileStateStore
 from tests.e2e.conftest import Workspace, standard_specs
 
 
@@ -58,7 +57,7 @@ def test_state_list_show_and_rm(ws: Workspace) -> None:
 
 
 def test_unlock_breaks_a_lock_by_its_id_only(ws: Workspace) -> None:
-    store = FileStateStore(ws.state_path)
+    store = ws.store()
     with store.lock(operation="apply") as session:
         lock_id = session.lock_info.id
         wrong = ws.cli("unlock", "not-the-id", expect=1)

@@ -11,10 +11,8 @@ retired per its policy, and the state matches the server.
 
 from __future__ import annotations
 
-import json
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -26,17 +24,9 @@ STEPS = 5
 HOLD_MS = 300
 
 
-def mutating_intents(journal: Path) -> int:
-    if not journal.exists():
-        return 0
-    count = 0
-    for line in journal.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:  # a line being written right now
-            continue
-        count += record.get("kind") == "intent" and record.get("op") in MUTATING_OPS
-    return count
+def mutating_intents(ws: Workspace) -> int:
+    records = ws.journal_records()
+    return sum(r.get("kind") == "intent" and r.get("op") in MUTATING_OPS for r in records)
 
 
 def wait_for(condition: object, *, what: str, seconds: float = 30.0) -> None:
@@ -52,11 +42,10 @@ def wait_for(condition: object, *, what: str, seconds: float = 30.0) -> None:
 def test_sigkill_during_mutating_step(ws: Workspace, step: int) -> None:
     standard_specs(ws)
     ws.emulator.faults(latency_ms=HOLD_MS)
-    journal = ws.state_path.with_name(ws.state_path.name + ".journal")
     process = ws.spawn("apply", "--auto-approve", "--concurrency", "1")
     try:
         wait_for(
-            lambda: mutating_intents(journal) >= step or process.poll() is not None,
+            lambda: mutating_intents(ws) >= step or process.poll() is not None,
             what=f"mutating step {step}",
         )
         assert process.poll() is None, "apply finished before the step: " + process.stderr.read()

@@ -280,11 +280,11 @@ def test_original_policy_decides_the_retirement(policy: str, expected: list[Reti
     assert hows == expected
 
 
-def test_keep_with_an_automatic_clone_warns() -> None:
+def test_keep_with_an_automatic_clone_into_the_same_folder_is_refused() -> None:
+    # more cases, and the accepted form, in tests/planner/test_conflicts.py
     auto = deep_merge(OVERRIDES, {"schedule": {"mode": "auto"}})
-    plan = plan_of(desired(overrides=auto, original="keep"), {}, [live_job(SOURCE)])
-    (warning,) = plan.warnings
-    assert "both jobs would run" in warning.message
+    with pytest.raises(PlanError, match="transfer conflict"):
+        plan_of(desired(overrides=auto, original="keep"), {}, [live_job(SOURCE)])
     quiet = plan_of(desired(overrides=OVERRIDES, original="keep"), {}, [live_job(SOURCE)])
     assert quiet.warnings == []
 
@@ -398,5 +398,6 @@ def test_matching_clone_plans_no_changes(
     clone = live_job(CLONE, **server_shape(deep_merge(overrides, passthrough)))
     spec_body = want["finance"].spec.managed_body()
     prior = entry(spec_body, original="keep", original_retired=None)
-    plan = plan_of(want, prior, [live_job(SOURCE), clone])
+    # the kept original is on manual: an automatic clone beside it is no transfer conflict
+    plan = plan_of(want, prior, [RETIRED_SOURCE, clone])
     assert plan.actions[0].kind is ActionKind.noop, plan.actions[0]

@@ -38,7 +38,13 @@ def every_kind_plan() -> Plan:
     want |= desired("edited", overrides=deep_merge(OVERRIDES, {"name": "Finance (2027)"}))
     moved = deep_merge(OVERRIDES, {"transfer": {"destination": {"target": {"path": "/Archive"}}}})
     want |= desired("moved", overrides=moved)
-    want |= desired("kept", overrides={"schedule": {"mode": "auto"}}, original="keep")
+    # an automatic clone beside gone-spec's clone, accepted: the plan's one warning
+    want |= desired(
+        "kept",
+        overrides={"schedule": {"mode": "auto"}},
+        original="keep",
+        allow_overlap_with=[other],
+    )
     prior = {
         "edited": entry()["finance"],
         "moved": entry()["finance"],
