@@ -131,3 +131,22 @@ def test_drift_classifies_spec_server_and_source_changes(ws: Workspace) -> None:
     assert any(detail.startswith('name: clone has "Renamed"') for detail in server)
     assert any("original" in detail and "'auto'" in detail for detail in server)
     assert ws.mutations() == 5 + 3  # the apply and three hand edits: drift changed nothing
+
+
+def test_target_limits_plan_and_apply(ws: Workspace) -> None:
+    standard_specs(ws)
+    plan = json.loads(ws.cli("plan", "--target", "hr", "--format", "json").stdout)
+    assert [a["address"] for a in plan["actions"]] == ["hr"]
+    ws.cli("apply", "--auto-approve", "--target", "hr")
+    assert set(ws.state()) == {"hr"}
+    unknown = ws.cli("plan", "--target", "nope", expect=1)
+    assert "--target names no spec and no state entry: nope" in unknown.stderr
+
+
+def test_verbose_logs_to_stderr_and_no_color_wins_on_a_terminal(ws: Workspace) -> None:
+    standard_specs(ws)
+    quiet = ws.spawn("plan").communicate(timeout=60)
+    loud = ws.spawn("-vv", "plan").communicate(timeout=60)
+    assert "DEBUG" not in quiet[1] and "DEBUG" in loud[1]
+    assert loud[0] == quiet[0]  # logs never mix into the plan on stdout
+    assert "\x1b[" not in ws.cli("--no-color", "plan").stdout
