@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jobspec import diff
 from jobspec.errors import ApiError, JobspecError, OutcomeUnknown
 from jobspec.idle import IdleWait, wait_until_idle
-from jobspec.model import LiveJob, RetireHow, StateEntry, digest
+from jobspec.model import LiveJob, OriginalPolicy, RetireHow, StateEntry, digest
 from jobspec.plan import Action, ActionKind, Plan, Step, StepOp
 from jobspec.state import GroupCommit, Intent, StateSession
 
@@ -129,7 +129,11 @@ async def apply_plan(
 
     # Group commit: the tasks' journal records share fdatasyncs, run off the event loop.
     with journal.deferred_sync() if isinstance(journal, GroupCommit) else nullcontext():
-        await asyncio.gather(*(run(action) for action in plan.actions))
+        # A TaskGroup, not gather: if a bug raises, the other addresses are cancelled before
+        # the lock is released, instead of running on unlocked.
+        async with asyncio.TaskGroup() as tasks:
+            for action in plan.actions:
+                tasks.create_task(run(action))
     result.failures.sort()
     return result
 
@@ -168,19 +172,7 @@ async def _run_step(
         clone, intent = await _clone(
             action, step.job_id, step.body, api=api, journal=journal, settle=settle
         )
-        superseded = list(entry.superseded) if entry else []
-        if action.clone_id and action.kind is ActionKind.replace:
-            superseded.append(action.clone_id)
-        new_entry = StateEntry(
-            source_id=action.source_id,
-            clone_id=clone.id,
-            original=action.original,
-            applied=action.applied,
-            applied_digest=digest(action.applied),
-            original_retired=None,
-            source_digest=action.source_digest,
-            superseded=superseded,
-        )
+        new_entry = clone_entry(intent, clone.id, previous=entry)
         # One record closes the intent and stores the clone id: a death between the two
         # would leave a made clone that neither state nor a pending intent knows of.
         journal.complete(intent, put=new_entry)
@@ -210,7 +202,8 @@ async def _run_step(
         assert entry is not None and step.job_id is not None and step.body is not None
         intent = journal.record_intent(address, "patch", target=step.job_id)
         await _saved(journal)
-        await api.patch(step.job_id, step.body)
+        async with _closed_on_failure(journal, intent):
+            await api.patch(step.job_id, step.body)
         new_entry = entry.model_copy(
             update={"applied": action.applied, "applied_digest": digest(action.applied)}
         )
@@ -225,10 +218,11 @@ async def _run_step(
             address, f"retire_{step.how.value}", target=step.job_id, role=step.role
         )
         await _saved(journal)
-        if step.how is RetireHow.deleted:
-            await api.delete(step.job_id)
-        else:
-            await api.patch(step.job_id, step.body or {"schedule": {"mode": "manual"}})
+        async with _closed_on_failure(journal, intent):
+            if step.how is RetireHow.deleted:
+                await api.delete(step.job_id)
+            else:
+                await api.patch(step.job_id, step.body or {"schedule": {"mode": "manual"}})
         retired = _after_retire(entry, step)
         journal.complete(intent, put=retired)
         await _saved(journal)
@@ -241,6 +235,20 @@ async def _run_step(
     await _saved(journal)
     say(address, "forgotten")
     return None
+
+
+@asynccontextmanager
+async def _closed_on_failure(journal: StateSession, intent: Intent) -> AsyncIterator[None]:
+    """Abandon the intent of an idempotent call that failed: the next plan redoes what is left.
+
+    Left pending, it would make every saved plan stale until an apply without one settled it.
+    """
+    try:
+        yield
+    except JobspecError as exc:
+        journal.abandon(intent, f"failed: {exc.message}")
+        await _saved(journal)
+        raise
 
 
 async def _saved(journal: StateSession) -> None:
@@ -283,10 +291,8 @@ async def _clone(
         "clone",
         target=base_id,
         name=body["name"],
-        source_id=action.source_id,
-        original=action.original.value,
         not_before=api.server_time,
-        recorded_at=time.time(),
+        **_entry_details(action),
     )
     await _saved(journal)  # the intent is on disk before the call can reach the server
     try:
@@ -301,7 +307,67 @@ async def _clone(
                 hint="run apply again: it looks for the clone once more before cloning",
             ) from lost
         clone = found
+    except JobspecError as exc:  # the server refused it: nothing was made
+        journal.abandon(intent, f"failed: {exc.message}")
+        await _saved(journal)
+        raise
     return clone, intent
+
+
+def _entry_details(action: Action) -> dict[str, Any]:
+    """What the state entry of a new clone needs, journaled with the clone's intent.
+
+    So the entry is built the same way whether the reply came back or the clone was found
+    after a crash.
+    """
+    retires_original = any(
+        step.op is StepOp.retire and step.role == "original" for step in action.steps
+    )
+    already = None
+    if not retires_original and action.original is not OriginalPolicy.keep:
+        # the original is already as the policy wants it (on manual, or gone)
+        already = (
+            RetireHow.deleted if action.original is OriginalPolicy.delete else RetireHow.manual
+        ).value
+    return {
+        "source_id": action.source_id,
+        "original": action.original.value,
+        "applied": action.applied,
+        "source_digest": action.source_digest,
+        "replaces": action.clone_id if action.kind is ActionKind.replace else None,
+        "original_already": already,
+    }
+
+
+def clone_entry(intent: Intent, clone_id: str, *, previous: StateEntry | None) -> StateEntry:
+    """The state entry for a clone made under `intent`: the one place such an entry is built.
+
+    A replaced clone joins `superseded` until it is retired; how the original was retired
+    carries over while the source stays the same.
+    """
+    details = intent.details
+    superseded = list(previous.superseded) if previous else []
+    replaces = details.get("replaces")
+    if isinstance(replaces, str) and replaces != clone_id and replaces not in superseded:
+        superseded.append(replaces)
+    source_id = str(details["source_id"])
+    carried = (
+        previous.original_retired
+        if previous is not None and previous.source_id == source_id
+        else None
+    )
+    already = details.get("original_already")
+    applied = details.get("applied") or {}
+    return StateEntry(
+        source_id=source_id,
+        clone_id=clone_id,
+        original=details["original"],
+        applied=applied,
+        applied_digest=digest(applied),
+        original_retired=carried or (RetireHow(already) if already else None),
+        source_digest=details.get("source_digest"),
+        superseded=superseded,
+    )
 
 
 async def look_for_clone(
@@ -345,8 +411,27 @@ async def find_clone(intent: Intent, *, api: Api, known: set[str]) -> LiveJob | 
     if not isinstance(name, str):
         return None
     not_before = intent.details.get("not_before")
+    candidates = _candidates(await api.list_jobs(q=name), intent, name, known, not_before)
+    if not candidates:
+        # How the server's `q` matches names is not documented (punctuation, case, …), and a
+        # miss here would mean cloning again: confirm with the whole list before concluding.
+        candidates = _candidates(await api.list_jobs(), intent, name, known, not_before)
+    if len(candidates) > 1:
+        ids = ", ".join(sorted(job.id for job in candidates))
+        raise ApiError(
+            f"{len(candidates)} jobs named {name!r} could be the clone of {intent.address}: {ids}",
+            call=f"GET v1/jobs?q={name}",
+            hint=f"delete the extra ones, or adopt one with `jobspec import {intent.address} ID`",
+        )
+    return candidates[0] if candidates else None
+
+
+def _candidates(
+    jobs: list[LiveJob], intent: Intent, name: str, known: set[str], not_before: Any
+) -> list[LiveJob]:
+    """Jobs that may be the intent's clone: its exact name, new since the call, not known."""
     candidates = []
-    for job in await api.list_jobs(q=name):
+    for job in jobs:
         if job.name != name or job.id in known or job.id == intent.details.get("target"):
             continue
         created = job.raw.get("created_on")
@@ -357,14 +442,7 @@ async def find_clone(intent: Intent, *, api: Api, known: set[str]) -> LiveJob | 
         ):
             continue
         candidates.append(job)
-    if len(candidates) > 1:
-        ids = ", ".join(sorted(job.id for job in candidates))
-        raise ApiError(
-            f"{len(candidates)} jobs named {name!r} could be the clone of {intent.address}: {ids}",
-            call=f"GET v1/jobs?q={name}",
-            hint=f"delete the extra ones, or adopt one with `jobspec import {intent.address} ID`",
-        )
-    return candidates[0] if candidates else None
+    return candidates
 
 
 async def recover(journal: StateSession, *, api: Api, settle: float) -> list[str]:
@@ -389,18 +467,6 @@ async def recover(journal: StateSession, *, api: Api, settle: float) -> list[str
 
 
 def _adopt(journal: StateSession, intent: Intent, clone: LiveJob) -> None:
-    """Record a found clone as the address's clone, keeping what state knew about the rest."""
-    previous = journal.entries.get(intent.address)
-    superseded = list(previous.superseded) if previous else []
-    if previous and previous.clone_id != clone.id:
-        superseded.append(previous.clone_id)
-    entry = StateEntry(
-        source_id=str(intent.details["source_id"]),
-        clone_id=clone.id,
-        original=intent.details["original"],
-        applied={},
-        applied_digest=digest({}),
-        original_retired=None,
-        superseded=superseded,
-    )
+    """Record a found clone as the address's clone, as if its reply had come back."""
+    entry = clone_entry(intent, clone.id, previous=journal.entries.get(intent.address))
     journal.complete(intent, put=entry)

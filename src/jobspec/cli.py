@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from jobspec import __version__
-from jobspec.errors import JobspecError
+from jobspec.errors import JobspecError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -440,7 +440,13 @@ def plan(
 
         from jobspec.state import atomic_write
 
-        atomic_write(Path(out_path), [result.to_json().encode()])
+        try:
+            atomic_write(Path(out_path), [result.to_json().encode()])
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the plan to {out_path}: {exc.strerror}",
+                hint="--out names a file in a folder that exists",
+            ) from None
         click.echo(f"saved plan to {out_path}; apply it with `jobspec apply {out_path}`", err=True)
     if detailed_exitcode and result.has_changes:
         sys.exit(2)

@@ -19,7 +19,20 @@ bug and keeps its traceback.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_URL_USERINFO = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@\s:]*)(?::[^/@\s]*)?@", re.I
+)
+
+
+def redact_credentials(text: str) -> str:
+    """`text` with the password part of any `scheme://user:password@` in it replaced.
+
+    For messages that quote an address a user typed (or a driver's message quoting it).
+    """
+    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
 
 
 class JobspecError(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import typing
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -233,6 +234,7 @@ class Overrides(_Strict):
     name: str | None = Field(
         default=None,
         min_length=1,
+        pattern=r"\S",  # DryvIQ refuses a blank name
         description="The clone's name; without it jobspec sends `<source name> (<address>)`.",
     )
     description: str | None = None
@@ -273,6 +275,20 @@ class JobSpec(_Strict):
         "waiting up to apply's --wait-for-idle timeout; as `apply --wait-for-idle` does for "
         "every address.",
     )
+
+    @field_validator("passthrough")
+    @classmethod
+    def _passthrough_only_unknown(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Known fields go under `overrides`, where they are checked: not around the checks."""
+        known = _known_paths(value, Overrides)
+        if known:
+            shown = ", ".join(f"`{path}`" for path in known)
+            raise ValueError(
+                f"{shown} {'is a field' if len(known) == 1 else 'are fields'} jobspec knows: "
+                f"set {'it' if len(known) == 1 else 'them'} under `overrides`, where values "
+                "are checked"
+            )
+        return value
 
     def managed_body(self) -> dict[str, Any]:
         """The body jobspec owns on the clone: overrides deep-merged with passthrough."""
@@ -383,6 +399,29 @@ class StateEntry(BaseModel):
         default_factory=list,
         description="Old clones replaced by this one and not yet retired (create before destroy).",
     )
+
+
+def _known_paths(body: dict[str, Any], model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Dotted paths in `body` that name a field `model` (or its sub-models) already types."""
+    found = []
+    for key, value in body.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            continue
+        inner = _sub_model(field.annotation)
+        if inner is not None and isinstance(value, dict):
+            found.extend(_known_paths(value, inner, f"{prefix}{key}."))
+        else:
+            found.append(f"{prefix}{key}")
+    return found
+
+
+def _sub_model(annotation: Any) -> type[BaseModel] | None:
+    """The model class in `X | None`, if the field holds a model."""
+    for option in (*typing.get_args(annotation), annotation):
+        if isinstance(option, type) and issubclass(option, BaseModel):
+            return option
+    return None
 
 
 def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def make_plan(
         addresses = [address for address in addresses if address in targets]
     actions: list[Action] = []
     warnings: list[PlanWarning] = []
-    problems: list[str] = []
+    problems: list[str] = _shared_sources_deleted(desired)
     planned: list[tuple[DesiredJob, Action]] = []
     for address in addresses:
         wanted = desired.get(address)
@@ -98,6 +98,33 @@ def make_plan(
 
 class _CannotPlan(Exception):
     pass
+
+
+def _shared_sources_deleted(desired: Mapping[str, DesiredJob]) -> list[str]:
+    """`original: delete` on a source other specs also clone would delete it under them.
+
+    Addresses run concurrently, so the delete could come before their clones; and a clone
+    deleted later could never be made again. Refused, naming every spec involved.
+    """
+    by_source: dict[str, list[DesiredJob]] = {}
+    for wanted in desired.values():
+        by_source.setdefault(wanted.spec.source, []).append(wanted)
+    problems = []
+    for source, sharing in sorted(by_source.items()):
+        if len(sharing) < 2:
+            continue
+        for wanted in sharing:
+            if wanted.spec.original != OriginalPolicy.delete:
+                continue
+            others = ", ".join(
+                f"{other.address} ({other.location})" for other in sharing if other is not wanted
+            )
+            problems.append(
+                f"{wanted.location}: {wanted.address}: `original: delete` would delete source "
+                f"{source}, which {others} also clone; use `original: manual` on every spec "
+                "that shares a source"
+            )
+    return problems
 
 
 def _plan_address(
@@ -351,6 +378,8 @@ def _orphan(address: str, entry: StateEntry, live: Mapping[str, LiveJob], *, pru
     steps: list[Step] = []
     if clone is not None and entry.original != OriginalPolicy.keep:
         steps.append(_retire_step(clone, "clone", _old_clone_retirement(entry.original)))
+    # old clones a replace left behind go too, or nothing would ever retire them
+    steps.extend(_retire_superseded(entry.original, entry, live)[0])
     steps.append(Step(op=StepOp.forget, role="clone"))
     return Action(
         kind=ActionKind.prune,

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-from jobspec.errors import UsageError
+from jobspec.errors import UsageError, redact_credentials
 
 CONFIG_FILE = "jobspec.toml"
 DEFAULT_STATE = Path("jobspec.state.json")
@@ -240,24 +240,26 @@ def _state_location(raw: str | None, *, origin: str | None, base_dir: Path) -> P
 def normalize_server(raw: str) -> str:
     """`raw` as a server root URL ending in `/`; `UsageError` if it is not an http(s) URL."""
     text = raw.strip()
+    shown = redact_credentials(text)  # what messages may quote
     hint = "write it as https://host[:port]/ (the server root, without /v1)"
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as exc:
-        raise UsageError(f"malformed server address {text!r}: {exc}", hint=hint) from exc
+        message = redact_credentials(str(exc))
+        raise UsageError(f"malformed server address {shown!r}: {message}", hint=hint) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"malformed server address {text!r}", hint=hint)
+        raise UsageError(f"malformed server address {shown!r}", hint=hint)
     if parts.username is not None or parts.password is not None:
         # Never echo the address: it holds credentials.
         raise UsageError(
             "the server address contains credentials", hint=f"remove them; {CREDENTIALS_HINT}"
         )
     if parts.query or parts.fragment:
-        raise UsageError(f"malformed server address {text!r}: unexpected ? or #", hint=hint)
+        raise UsageError(f"malformed server address {shown!r}: unexpected ? or #", hint=hint)
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     if path.rstrip("/").endswith("/v1"):
-        raise UsageError(f"the server address {text!r} includes the API path /v1", hint=hint)
+        raise UsageError(f"the server address {shown!r} includes the API path /v1", hint=hint)
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 

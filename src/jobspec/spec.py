@@ -167,7 +167,31 @@ def _load_files(files: list[Path]) -> tuple[dict[str, DesiredJob], list[Problem]
                 desired[address] = job
         file_problems.sort(key=lambda p: (p.line, p.column))
         problems.extend(file_problems)
+    problems.extend(_shared_clone_names(desired))
     return dict(sorted(desired.items())), problems
+
+
+def _shared_clone_names(desired: dict[str, DesiredJob]) -> list[Problem]:
+    """Two specs that give their clones one name: refused, because a clone whose reply was
+    lost is recognised by its name, and one spec could then adopt the other's clone."""
+    first_by_name: dict[str, DesiredJob] = {}
+    problems = []
+    for address in sorted(desired):
+        wanted = desired[address]
+        name = wanted.spec.overrides.name
+        if name is None:
+            continue  # the default name carries the address, so it is unique
+        first = first_by_name.setdefault(name, wanted)
+        if first is not wanted:
+            problems.append(
+                _problem(
+                    wanted.location,
+                    f"clone name {name!r} is also the name of `{first.address}`'s clone "
+                    f"({first.location})",
+                    "give each clone its own name: jobspec recognises its clones by name",
+                )
+            )
+    return problems
 
 
 def spec_files(directory: Path) -> list[Path]:
@@ -714,11 +738,15 @@ def _message(
         )
     if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == JOB_ID_PATTERN:
         return f"{shown_path}: {_describe(value)} is not a job id (32 lowercase hex digits)", None
-    if kind == "string_too_short":
-        return f"{shown_path}: must not be empty", None
+    if kind == "string_too_short" or (
+        kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == r"\S"
+    ):
+        return f"{shown_path}: must not be empty or blank", None
     if kind in _TYPE_WORDS and not at_key:
         hint = _QUOTE if kind == "string_type" and isinstance(value, int | float | bool) else None
         return f"{shown_path}: expected {_TYPE_WORDS[kind]}, not {_describe(value)}", hint
+    if kind == "value_error" and "error" in error.get("ctx", {}):
+        return f"{shown_path}: {error['ctx']['error']}", None  # our own validators' words
     text = str(error["msg"])
     return f"{shown_path}: {text[:1].lower()}{text[1:]}", None
 

@@ -608,6 +608,19 @@ def _identity(stat: os.stat_result) -> tuple[int, int]:
     return (stat.st_dev, stat.st_ino)
 
 
+def _unreadable(path: Path, exc: OSError) -> StateError:
+    what = (
+        "is a directory"
+        if isinstance(exc, IsADirectoryError)
+        else f"cannot be read: {exc.strerror}"
+    )
+    return StateError(
+        f"state file {path} {what}",
+        hint="--state (or `state` in jobspec.toml) names the state file itself, "
+        "e.g. state/jobspec.state.json",
+    )
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -723,6 +736,8 @@ class FileStateStore:
                 data = handle.read()
         except FileNotFoundError:
             return None, None
+        except OSError as exc:  # a directory, no permission, …: the user's to fix
+            raise _unreadable(self.path, exc) from None
         try:
             return data.decode("utf-8"), identity
         except UnicodeDecodeError as exc:
@@ -743,6 +758,8 @@ class FileStateStore:
             return path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise _unreadable(path, exc) from None
 
     def _backup_hint(self) -> str:
         if self.backup_path.exists():
@@ -1240,6 +1257,14 @@ class _FileSession:
         """
         target = self._appended
         while self._synced < target:
+            if self._broken:
+                # After a failed fdatasync a second one may succeed with the data lost (Linux
+                # drops the dirty pages): nothing appended before it counts as durable.
+                raise StateError(
+                    f"a sync of the journal {self._store.journal_path} failed; "
+                    "what was written since is not known to be on disk",
+                    hint="run again once the disk is healthy",
+                )
             if self._syncing is None:
                 self._syncing = asyncio.ensure_future(self._sync_once())
             await asyncio.shield(self._syncing)

@@ -60,7 +60,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from jobspec.errors import LockError, StateError, UsageError
+from jobspec.errors import LockError, StateError, UsageError, redact_credentials
 from jobspec.model import StateEntry
 from jobspec.state import (
     DEFAULT_CHECKPOINT_LINES,
@@ -177,8 +177,11 @@ def _advisory_key(lock_id: str) -> int:
 
 
 def _message(exc: BaseException) -> str:
-    """A database error as one line (libpq's messages never contain the password)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """A database error as one line, any password in a URI it quotes masked.
+
+    libpq's connection errors leave the password out, but its URI parser quotes the URI whole.
+    """
+    return redact_credentials(" ".join(str(exc).split())) or type(exc).__name__
 
 
 # --- the store ----------------------------------------------------------------------------------

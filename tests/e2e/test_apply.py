@@ -171,17 +171,17 @@ def test_import_adopts_an_existing_clone(ws: Workspace) -> None:
 
 def test_a_failing_address_is_listed_and_the_others_complete(ws: Workspace) -> None:
     standard_specs(ws)
-    # the emulator refuses an unknown enum value with 400, so this one clone fails
+    # the emulator refuses an unknown `kind` (a field jobspec passes through) with 400
     ws.specs["broken"] = {
         "source": ws.seed_source("broken"),
         "overrides": {"name": "Clone of broken"},
-        "passthrough": {"transfer": {"audit_level": "loud"}},
+        "passthrough": {"kind": "bogus"},
     }
     ws.write_specs()
     result = ws.cli("apply", "--auto-approve", expect=1)
     assert "3 created" in result.stdout and "1 failed" in result.stdout
     assert "failed: broken: POST v1/jobs/" in result.stderr
-    assert "audit_level" in result.stderr
+    assert "400 Bad Request: kind:" in result.stderr
     assert "Traceback" not in result.stderr
     assert set(ws.state()) == {"finance", "hr", "sales"}
     del ws.specs["broken"]

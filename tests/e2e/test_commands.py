@@ -150,3 +150,42 @@ def test_verbose_logs_to_stderr_and_no_color_wins_on_a_terminal(ws: Workspace) -
     assert "DEBUG" not in quiet[1] and "DEBUG" in loud[1]
     assert loud[0] == quiet[0]  # logs never mix into the plan on stdout
     assert "\x1b[" not in ws.cli("--no-color", "plan").stdout
+
+
+def test_drift_sees_an_original_rescheduled_after_a_replace(ws: Workspace) -> None:
+    standard_specs(ws)
+    ws.cli("apply", "--auto-approve")
+    ws.add_spec(
+        "finance",
+        transfer={
+            "lock_propagation": "mirror_lock",
+            "destination": {"target": {"path": "/Sites/finance/Archive"}},
+        },
+    )
+    ws.cli("apply", "--auto-approve")
+    assert ws.state()["finance"].original_retired is not None  # carried over the replace
+    token = {"Authorization": f"Bearer {ws.emulator.token()}"}
+    ws.emulator.http.patch(
+        f"{ws.emulator.url}v1/jobs/{ws.sources['finance']}",
+        json={"schedule": {"mode": "auto"}},
+        headers=token,
+    ).raise_for_status()
+    found = ws.cli("drift", expect=2).stdout
+    assert f"finance: edited on the server: original {ws.sources['finance']}" in found
+
+
+def test_a_refused_call_leaves_no_pending_intent_to_block_saved_plans(ws: Workspace) -> None:
+    standard_specs(ws)
+    ws.cli("apply", "--auto-approve")
+    ws.add_spec("finance", transfer={"lock_propagation": "mirror_owner"})
+    # the PATCH of the clone keeps being refused (429 on every attempt, then given up)
+    ws.emulator.faults(
+        retry_after=0,
+        targets=[{"route": "PATCH /v1/jobs/{id}", "fault": "429", "count": 50}],
+    )
+    ws.cli("apply", "--auto-approve", expect=1)
+    ws.emulator.faults(targets=[])
+    assert ws.store().read().pending_intents() == []
+    ws.cli("plan", "--out", "plan.json")
+    ws.cli("apply", "plan.json")
+    ws.assert_converged()

@@ -401,3 +401,26 @@ def test_matching_clone_plans_no_changes(
     # the kept original is on manual: an automatic clone beside it is no transfer conflict
     plan = plan_of(want, prior, [RETIRED_SOURCE, clone])
     assert plan.actions[0].kind is ActionKind.noop, plan.actions[0]
+
+
+def test_delete_on_a_source_other_specs_share_is_refused() -> None:
+    both = {
+        **desired("finance", overrides=OVERRIDES, original="delete"),
+        **desired("hr", overrides={"name": "HR"}, original="manual"),
+    }
+    with pytest.raises(PlanError) as caught:
+        plan_of(both, {}, [live_job(SOURCE, schedule={"mode": "manual"})])
+    (problem,) = caught.value.problems
+    assert problem.startswith("specs/finance.yaml:3:1: finance: `original: delete`")
+    assert "hr (specs/finance.yaml:3:1) also clone" in problem
+
+
+def test_prune_retires_superseded_clones_before_forgetting() -> None:
+    prior = entry(superseded=[OTHER])
+    jobs = [RETIRED_SOURCE, applied_clone(), live_job(OTHER)]
+    (action,) = plan_of({}, prior, jobs, prune=True).actions
+    assert [(s.op, s.job_id, s.role) for s in action.steps] == [
+        (StepOp.retire, CLONE, "clone"),
+        (StepOp.retire, OTHER, "old_clone"),
+        (StepOp.forget, None, "clone"),
+    ]

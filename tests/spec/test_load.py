@@ -152,6 +152,34 @@ def test_duplicate_address_of_valid_jobs(write_specs: WriteSpecs) -> None:
     assert str(desired["same"].location) == "specs/a.yaml:3:3"
 
 
+def test_two_specs_naming_their_clones_alike_are_refused(write_specs: WriteSpecs) -> None:
+    first = f"  first:\n    source: {SOURCE}\n    overrides: {{name: Archive}}\n"
+    second = f"  second:\n    source: {'a' * 32}\n    overrides: {{name: Archive}}\n"
+    directory = write_specs({"a.yaml": HEAD + first, "b.yaml": HEAD + second})
+    _, problems = collect_problems(directory)
+    assert str(only_problem(problems)) == (
+        "specs/b.yaml:3:3: clone name 'Archive' is also the name of `first`'s clone "
+        "(specs/a.yaml:3:3) (give each clone its own name: jobspec recognises its clones by name)"
+    )
+
+
+def test_passthrough_refuses_fields_that_overrides_check(write_specs: WriteSpecs) -> None:
+    job = (
+        f"  a:\n    source: {SOURCE}\n    passthrough:\n"
+        "      schedule: {mode: sometimes}\n      transfer: {new_option: 1}\n"
+    )
+    _, problems = collect_problems(write_specs({"a.yaml": HEAD + job}))
+    problem = only_problem(problems)
+    assert (problem.line, problem.column) == (6, 7)  # where the passthrough mapping starts
+    assert problem.message == (
+        "jobs.a.passthrough: `schedule.mode` is a field jobspec knows: set it under "
+        "`overrides`, where values are checked"
+    )
+    # an unknown field, even below a known mapping, is what passthrough is for
+    fine = f"  a:\n    source: {SOURCE}\n    passthrough: {{transfer: {{new_option: 1}}}}\n"
+    assert collect_problems(write_specs({"a.yaml": HEAD + fine}))[1] == []
+
+
 # --- a table of bad inputs --------------------------------------------------------------------
 
 JOB = f"  a:\n    source: {SOURCE}\n"
@@ -315,7 +343,14 @@ BAD_INPUTS: list[tuple[str, str | bytes, int, int, list[str]]] = [
         HEAD + JOB + "    overrides: {name: ''}\n",
         5,
         23,
-        ["overrides.name: must not be empty"],
+        ["overrides.name: must not be empty or blank"],
+    ),
+    (
+        "blank name",
+        HEAD + JOB + "    overrides: {name: '   '}\n",
+        5,
+        23,
+        ["overrides.name: must not be empty or blank"],
     ),
     (
         "range",

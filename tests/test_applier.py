@@ -1,0 +1,97 @@
+"""The applier's recognition and entry rules, against a real state file and a small fake API.
+
+The fake is a plain class with the `Api` protocol's methods, standing for a server whose
+search behaves differently from the emulator's; nothing inside jobspec is patched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from jobspec.applier import clone_entry, find_clone
+from jobspec.model import LiveJob, RetireHow, StateEntry
+from jobspec.state import FileStateStore
+
+SOURCE = "a" * 32
+OLD = "b" * 32
+NEW = "c" * 32
+
+
+class PickySearchApi:
+    """A server whose `q` search matches nothing with punctuation in it."""
+
+    def __init__(self, jobs: list[dict[str, Any]]) -> None:
+        self.jobs = [LiveJob.from_raw(job) for job in jobs]
+        self.searches: list[str | None] = []
+        self.server_time: float | None = 1000.0
+
+    async def list_jobs(self, *, q: str | None = None) -> list[LiveJob]:
+        self.searches.append(q)
+        if q is not None and not q.isalnum():
+            return []
+        return [job for job in self.jobs if q is None or q.lower() in job.name.lower()]
+
+
+def _intent(tmp_path: Path, **details: Any) -> Any:
+    store = FileStateStore(tmp_path / "state.json")
+    with store.lock(operation="test") as session:
+        return session.record_intent("finance", "clone", **details)
+
+
+def test_a_clone_the_search_misses_is_found_in_the_full_list(tmp_path: Path) -> None:
+    name = "Finance (2026) — archive"
+    api = PickySearchApi(
+        [
+            {"id": NEW, "name": name, "created_on": 1001},
+            {"id": OLD, "name": name, "created_on": 10},  # older than the call: not ours
+        ]
+    )
+    intent = _intent(tmp_path, target=SOURCE, name=name, not_before=1000.0)
+    found = asyncio.run(find_clone(intent, api=api, known=set()))
+    assert found is not None and found.id == NEW
+    assert api.searches == [name, None]
+
+
+def test_no_clone_anywhere_is_none(tmp_path: Path) -> None:
+    api = PickySearchApi([{"id": OLD, "name": "Something else", "created_on": 1001}])
+    intent = _intent(tmp_path, target=SOURCE, name="Finance archive", not_before=1000.0)
+    assert asyncio.run(find_clone(intent, api=api, known=set())) is None
+
+
+def _details(**changes: Any) -> dict[str, Any]:
+    details = {
+        "target": SOURCE,
+        "name": "Finance archive",
+        "source_id": SOURCE,
+        "original": "manual",
+        "applied": {"name": "Finance archive"},
+        "source_digest": "d1",
+        "replaces": None,
+        "original_already": None,
+    }
+    return details | changes
+
+
+def test_a_replace_keeps_how_the_original_was_retired(tmp_path: Path) -> None:
+    previous = StateEntry(
+        source_id=SOURCE,
+        clone_id=OLD,
+        original="manual",
+        applied={},
+        applied_digest="x",
+        original_retired=RetireHow.manual,
+    )
+    intent = _intent(tmp_path, **_details(replaces=OLD))
+    entry = clone_entry(intent, NEW, previous=previous)
+    assert entry.original_retired is RetireHow.manual
+    assert entry.superseded == [OLD]
+    assert entry.applied == {"name": "Finance archive"} and entry.source_digest == "d1"
+
+
+def test_an_original_already_on_manual_is_recorded_as_retired(tmp_path: Path) -> None:
+    intent = _intent(tmp_path, **_details(original_already="manual"))
+    assert clone_entry(intent, NEW, previous=None).original_retired is RetireHow.manual
+    pending = _intent(tmp_path, **_details())
+    assert clone_entry(pending, NEW, previous=None).original_retired is None
