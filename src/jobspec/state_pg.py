@@ -65,7 +65,7 @@ from jobspec.model import StateEntry
 from jobspec.state import (
     DEFAULT_CHECKPOINT_LINES,
     Intent,
-    IntentRef,
+    JournalSession,
     LockInfo,
     State,
     StateSession,
@@ -550,8 +550,15 @@ def _gone_from_this_host(holder: LockInfo, host: str) -> bool:
 # --- the session --------------------------------------------------------------------------------
 
 
-class _PgSession:
+class _PgSession(JournalSession):
     """The state under the lock. Each write is one INSERT on the holder's connection."""
+
+    @property
+    def _where(self) -> str:
+        return self._store.location
+
+    def _now(self) -> float:
+        return self._store.clock()
 
     def __init__(
         self,
@@ -591,78 +598,6 @@ class _PgSession:
     def pending_intents(self) -> list[Intent]:
         with self._mutex:
             return list(self._working.pending.values())
-
-    def record_intent(self, address: str, op: str, **details: Any) -> Intent:
-        """Journal a mutating call before making it; committed when this returns."""
-        target = details.get("target")
-        if target is not None and not isinstance(target, str):
-            raise TypeError(f"target must be a job id string, not {target!r}")
-        with self._mutex:
-            intent = Intent(
-                intent_id=uuid.uuid4().hex,
-                address=address,
-                op=op,
-                details=json.loads(json.dumps(details, allow_nan=False)),
-                started_at=self._store.clock(),
-            )
-            self._write({"kind": "intent", "serial": self._next(), **intent.to_json()})
-            self._working.pending[intent.intent_id] = intent
-            self._wrote()
-            return intent
-
-    def complete(
-        self, intent: IntentRef, *, put: StateEntry | None = None, remove: bool = False
-    ) -> None:
-        if put is not None and remove:
-            raise ValueError("complete() takes put= or remove=, not both")
-        with self._mutex:
-            pending = self._pending(intent)
-            change: dict[str, Any] | None = None
-            if put is not None:
-                change = {"put": pending.address, "entry": put.model_dump(mode="json")}
-            elif remove:
-                change = {"remove": pending.address}
-            record = {"kind": "done", "serial": self._next(), "intent_id": pending.intent_id}
-            self._write({**record, "change": change})
-            del self._working.pending[pending.intent_id]
-            if put is not None:
-                self._working.entries[pending.address] = put
-            elif remove:
-                self._working.entries.pop(pending.address, None)
-            self._wrote()
-
-    def abandon(self, intent: IntentRef, reason: str) -> None:
-        with self._mutex:
-            self._pending(intent)
-            serial = self._next()
-            self._write(
-                {
-                    "kind": "abandon",
-                    "serial": serial,
-                    "intent_id": intent.intent_id,
-                    "reason": reason,
-                }
-            )
-            del self._working.pending[intent.intent_id]
-            self._wrote()
-
-    def put(self, address: str, entry: StateEntry) -> None:
-        with self._mutex:
-            record = {"kind": "put", "serial": self._next(), "address": address}
-            self._write({**record, "entry": entry.model_dump(mode="json")})
-            self._working.entries[address] = entry
-            self._wrote()
-
-    def remove(self, address: str) -> None:
-        with self._mutex:
-            if address not in self._working.entries:
-                raise StateError(
-                    f"no entry for `{address}` in state {self._store.location}",
-                    hint="`jobspec state list` shows the addresses in state",
-                )
-            self._write({"kind": "remove", "serial": self._next(), "address": address})
-            del self._working.entries[address]
-            self._wrote()
 
     def checkpoint(self) -> None:
         """Fold the journal into the snapshot: a compare-and-swap on the serial, one transaction."""
@@ -727,20 +662,6 @@ class _PgSession:
             raise self._store._db_error(exc) from exc
         self._base_serial = state.serial
         self._journal_records = 0
-
-    def _next(self) -> int:
-        self._require_open()
-        return self._working.serial + 1
-
-    def _require_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("this state session is closed (the lock was released)")
-
-    def _pending(self, ref: IntentRef) -> Intent:
-        intent = self._working.pending.get(ref.intent_id)
-        if intent is None:
-            raise ValueError(f"intent {ref.intent_id} is not pending")
-        return intent
 
     def _wrote(self) -> None:
         self._working.serial += 1
