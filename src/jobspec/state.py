@@ -1101,6 +1101,17 @@ class JournalSession:
     def _wrote(self) -> None:
         raise NotImplementedError
 
+    def _become(self, state: State) -> None:
+        """Take `state` as the session's whole state (after `replace` stored it)."""
+        assert state.lineage is not None
+        self._working = _Working(
+            lineage=state.lineage,
+            serial=state.serial,
+            entries=dict(state.entries),
+            pending={intent.intent_id: intent for intent in state.pending},
+        )
+        self._cached = None
+
     def record_intent(self, address: str, op: str, **details: Any) -> Intent:
         """Journal a mutating call before making it; durable when this returns.
 
@@ -1355,13 +1366,7 @@ class _FileSession(JournalSession):
             self.checkpoint()
             self._store._check_held(self._held)
             self._store._write_snapshot(state)
-            self._working = _Working(
-                lineage=state.lineage,
-                serial=state.serial,
-                entries=dict(state.entries),
-                pending={intent.intent_id: intent for intent in state.pending},
-            )
-            self._cached = None
+            self._become(state)
 
     def close(self) -> None:
         with self._mutex:

@@ -618,13 +618,7 @@ class _PgSession(JournalSession):
         with self._mutex:
             self._require_open()
             self._swap(state)
-            self._working = _Working(
-                lineage=state.lineage,
-                serial=state.serial,
-                entries=dict(state.entries),
-                pending={intent.intent_id: intent for intent in state.pending},
-            )
-            self._cached = None
+            self._become(state)
 
     def close(self) -> None:
         with self._mutex:
