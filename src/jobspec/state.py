@@ -1087,6 +1087,27 @@ class JournalSession:
     _working: _Working
     _closed: bool
     _cached: State | None
+    _warnings: list[str]
+
+    @property
+    def state(self) -> State:
+        with self._mutex:
+            if self._cached is None:
+                self._cached = self._working.freeze()
+            return self._cached
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._warnings
+
+    @property
+    def entries(self) -> Mapping[str, StateEntry]:
+        """The entries now (a read-only view, cheaper than `.state` on a hot path)."""
+        return MappingProxyType(self._working.entries)
+
+    def pending_intents(self) -> list[Intent]:
+        with self._mutex:
+            return list(self._working.pending.values())
 
     @property
     def _where(self) -> str:
@@ -1246,28 +1267,8 @@ class _FileSession(JournalSession):
                 _fsync_dir(store.path.parent)
 
     @property
-    def state(self) -> State:
-        with self._mutex:
-            if self._cached is None:
-                self._cached = self._working.freeze()
-            return self._cached
-
-    @property
-    def warnings(self) -> list[str]:
-        return self._warnings
-
-    @property
     def lock_info(self) -> LockInfo:
         return self._held.info
-
-    def pending_intents(self) -> list[Intent]:
-        with self._mutex:
-            return list(self._working.pending.values())
-
-    @property
-    def entries(self) -> Mapping[str, StateEntry]:
-        """The entries now (a read-only view, cheaper than `.state` on a hot path)."""
-        return MappingProxyType(self._working.entries)
 
     def checkpoint(self) -> None:
         """Fold the journal into a new snapshot (the old one becomes the backup)."""

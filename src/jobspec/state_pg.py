@@ -54,17 +54,14 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from jobspec.errors import LockError, StateError, UsageError, redact_credentials
-from jobspec.model import StateEntry
 from jobspec.state import (
     DEFAULT_CHECKPOINT_LINES,
-    Intent,
     JournalSession,
     LockInfo,
     State,
@@ -577,27 +574,8 @@ class _PgSession(JournalSession):
         self._working, self._base_serial, self._journal_records = store._load(conn)
 
     @property
-    def state(self) -> State:
-        with self._mutex:
-            if self._cached is None:
-                self._cached = self._working.freeze()
-            return self._cached
-
-    @property
-    def warnings(self) -> list[str]:
-        return self._warnings
-
-    @property
     def lock_info(self) -> LockInfo:
         return self._info
-
-    @property
-    def entries(self) -> Mapping[str, StateEntry]:
-        return MappingProxyType(self._working.entries)
-
-    def pending_intents(self) -> list[Intent]:
-        with self._mutex:
-            return list(self._working.pending.values())
 
     def checkpoint(self) -> None:
         """Fold the journal into the snapshot: a compare-and-swap on the serial, one transaction."""
