@@ -71,7 +71,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -837,15 +837,8 @@ class FileStateStore:
             self._release(held)
             raise
         try:
-            yield session
-        except BaseException as exc:
-            try:
-                session.close()
-            except Exception as close_exc:
-                exc.add_note(f"(the state journal was kept; checkpoint failed: {close_exc})")
-            raise
-        else:
-            session.close()
+            with closing_session(session):
+                yield session
         finally:
             self._release(held)
 
@@ -1074,6 +1067,28 @@ class FileStateStore:
                     os.unlink(self.path.parent / name)
 
 
+S = TypeVar("S", bound="JournalSession")
+
+
+@contextmanager
+def closing_session(session: S) -> Iterator[S]:
+    """Close (checkpoint) the session on the way out, even when the block failed.
+
+    A failed checkpoint after a failure is noted on the first error, not raised over it:
+    the journal is kept, so nothing is lost.
+    """
+    try:
+        yield session
+    except BaseException as exc:
+        try:
+            session.close()
+        except Exception as close_exc:
+            exc.add_note(f"(the state journal was kept; checkpoint failed: {close_exc})")
+        raise
+    else:
+        session.close()
+
+
 class JournalSession:
     """What every state session shares: the records a write journals, and their bookkeeping.
 
@@ -1120,6 +1135,9 @@ class JournalSession:
         raise NotImplementedError
 
     def _wrote(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
         raise NotImplementedError
 
     def _become(self, state: State) -> None:

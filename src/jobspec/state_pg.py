@@ -72,6 +72,7 @@ from jobspec.state import (
     _replay,
     _user,
     _Working,
+    closing_session,
     dumps_state,
 )
 from jobspec.state_url import parse_location
@@ -373,16 +374,8 @@ class PostgresStateStore:
                 session = _PgSession(self, conn, info, warnings)
             except psycopg.Error as exc:
                 raise self._db_error(exc) from exc
-            try:
+            with closing_session(session):
                 yield session
-            except BaseException as exc:
-                try:
-                    session.close()
-                except Exception as close_exc:
-                    exc.add_note(f"(the state journal was kept; checkpoint failed: {close_exc})")
-                raise
-            else:
-                session.close()
         finally:
             if info is not None:
                 with suppress(psycopg.Error):  # a broken connection: the server ends the session
