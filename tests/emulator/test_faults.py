@@ -231,3 +231,28 @@ def test_deliberate_drops_are_kept_out_of_the_uvicorn_error_log() -> None:
 
     assert logger.filter(record(ReplyDropped("dropped"))) is False
     assert logger.filter(record(RuntimeError("a real bug"))) is not False
+
+
+def test_the_error_log_hides_drops_and_hung_up_clients_but_not_bugs() -> None:
+    import logging
+
+    from starlette.requests import ClientDisconnect
+
+    from jobspec.emulator.app import _HideDroppedReplies
+    from jobspec.emulator.faults import ReplyDropped
+
+    def record(exc: BaseException) -> logging.LogRecord:
+        return logging.LogRecord(
+            "uvicorn.error",
+            logging.ERROR,
+            __file__,
+            1,
+            "Exception in ASGI application",
+            (),
+            (type(exc), exc, None),
+        )
+
+    hide = _HideDroppedReplies()
+    assert not hide.filter(record(ReplyDropped("drop")))
+    assert not hide.filter(record(ClientDisconnect()))
+    assert hide.filter(record(ValueError("a real bug")))

@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
@@ -125,11 +125,15 @@ class _DroppedReply(Response):
 
 
 class _HideDroppedReplies(logging.Filter):
-    """Keep uvicorn's "Exception in ASGI application" for deliberate drops out of the log."""
+    """Keep uvicorn's "Exception in ASGI application" out of the log when nothing is wrong.
+
+    That is a deliberate drop, or a client that hung up before its body arrived (it timed out
+    during a latency spike): there is nobody left to answer, and no bug to show.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, ReplyDropped)
+        return not isinstance(exc, ReplyDropped | ClientDisconnect)
 
 
 def hide_dropped_reply_errors() -> None:
