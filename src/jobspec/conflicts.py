@@ -122,11 +122,6 @@ class Conflict:
         return "is inside"
 
 
-def places(job: Mapping[str, Any]) -> list[Place]:
-    """Where a job writes: its destination, and its source under move or sync."""
-    return [Place(*end, normalise_path(end[2])) for end in _endpoints(job)]
-
-
 def _endpoints(job: Mapping[str, Any]) -> list[tuple[Side, str, str]]:
     """(side, connection id, path as written) of each side the job writes; cheap, no keys."""
     transfer = job.get("transfer")

@@ -26,12 +26,6 @@ ADDRESS_RE = re.compile(ADDRESS_PATTERN)
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, description="A DryvIQ job id: 32 hex digits.")]
 
 
-class JobKind(StrEnum):
-    transfer = "transfer"
-    folder_mapping = "folder_mapping"
-    personal_drive = "personal_drive"
-
-
 class TransferType(StrEnum):
     sync = "sync"
     copy = "copy"
