@@ -36,6 +36,15 @@ def merged(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def is_plain_json(value: object) -> bool:
+    """Only the exact JSON types, all the way down: no enum member posing as a string."""
+    if isinstance(value, dict):
+        return all(type(k) is str and is_plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(is_plain_json(item) for item in value)
+    return value is None or type(value) in (str, int, float, bool)
+
+
 def make_job(**overrides: Any) -> dict[str, Any]:
     """A realistic transfer job body without an id; `overrides` are deep-merged over it."""
     job: dict[str, Any] = {

@@ -10,9 +10,21 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from jobspec.applier import clone_entry, find_clone
-from jobspec.model import LiveJob, RetireHow, StateEntry
+from jobspec.applier import apply_plan, clone_entry, find_clone
+from jobspec.model import (
+    DesiredJob,
+    JobSpec,
+    LiveJob,
+    OriginalPolicy,
+    RetireHow,
+    SourceLocation,
+    StateEntry,
+    deep_merge,
+    digest,
+)
+from jobspec.planner import make_plan
 from jobspec.state import FileStateStore
+from tests.helpers import is_plain_json
 
 SOURCE = "a" * 32
 OLD = "b" * 32
@@ -95,3 +107,98 @@ def test_an_original_already_on_manual_is_recorded_as_retired(tmp_path: Path) ->
     assert clone_entry(intent, NEW, previous=None).original_retired is RetireHow.manual
     pending = _intent(tmp_path, **_details())
     assert clone_entry(pending, NEW, previous=None).original_retired is None
+
+
+class RecordingApi:
+    """A server that keeps its jobs in a dict and records every body it is sent."""
+
+    def __init__(self, *jobs: dict[str, Any]) -> None:
+        self.jobs = {job["id"]: job for job in jobs}
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+        self.server_time: float | None = None
+
+    async def get_job(self, job_id: str) -> LiveJob | None:
+        raw = self.jobs.get(job_id)
+        return LiveJob.from_raw(raw) if raw is not None else None
+
+    async def list_jobs(self, *, q: str | None = None) -> list[LiveJob]:
+        return [LiveJob.from_raw(raw) for raw in self.jobs.values()]
+
+    async def clone(self, source_id: str, body: dict[str, Any]) -> LiveJob:
+        self.sent.append(("clone", source_id, body))
+        raw = deep_merge(self.jobs[source_id], body) | {"id": NEW}
+        self.jobs[NEW] = raw
+        return LiveJob.from_raw(raw)
+
+    async def patch(self, job_id: str, body: dict[str, Any]) -> LiveJob:
+        self.sent.append(("patch", job_id, body))
+        self.jobs[job_id] = deep_merge(self.jobs[job_id], body)
+        return LiveJob.from_raw(self.jobs[job_id])
+
+    async def delete(self, job_id: str) -> bool:
+        return self.jobs.pop(job_id, None) is not None
+
+
+def test_bodies_sent_to_the_server_are_plain_json_and_state_keeps_the_enum(
+    tmp_path: Path,
+) -> None:
+    source = {
+        "id": SOURCE,
+        "name": "Finance",
+        "kind": "transfer",
+        "schedule": {"mode": "auto"},
+        "transfer": {"transfer_type": "sync"},
+    }
+    spec = JobSpec.model_validate(
+        {
+            "source": SOURCE,
+            "original": "manual",
+            "overrides": {
+                "schedule": {"mode": "manual"},
+                "transfer": {"transfer_type": "copy", "delete_propagation": "mirror"},
+            },
+        }
+    )
+    wanted = DesiredJob(
+        address="finance", spec=spec, location=SourceLocation(file="specs/a.yaml", line=3)
+    )
+    plan = make_plan(
+        desired={"finance": wanted},
+        prior={},
+        live={SOURCE: LiveJob.from_raw(source)},
+        lineage=None,
+        serial=0,
+    )
+    api = RecordingApi(source)
+    store = FileStateStore(tmp_path / "state.json")
+    with store.lock(operation="test") as session:
+        result = asyncio.run(apply_plan(plan, api=api, journal=session, concurrency=1, settle=0))
+    assert result.ok, result.failures
+    assert api.sent == [
+        (
+            "clone",
+            SOURCE,
+            {
+                "name": "Finance (finance)",
+                "schedule": {"mode": "manual"},
+                "transfer": {"transfer_type": "copy", "delete_propagation": ["mirror"]},
+            },
+        ),
+        (
+            "patch",
+            SOURCE,
+            {"kind": "transfer", "transfer_type": "sync", "schedule": {"mode": "manual"}},
+        ),
+    ]
+    assert all(is_plain_json(body) for _, _, body in api.sent)
+    saved = store.read().entries["finance"]
+    assert saved.original is OriginalPolicy.manual
+    assert saved.original_retired is RetireHow.manual
+    assert saved.applied == spec.managed_body() and is_plain_json(saved.applied)
+    assert saved.applied_digest == digest(
+        {
+            "schedule": {"mode": "manual"},
+            "transfer": {"transfer_type": "copy", "delete_propagation": ["mirror"]},
+        }
+    )
+    assert '"original": "manual"' in (tmp_path / "state.json").read_text()

@@ -1,3 +1,30 @@
-"""jobspec: declarative reconciliation for DryvIQ transfer jobs."""
+"""jobspec: declarative reconciliation for DryvIQ transfer jobs.
+
+The package, top layer first; a module imports only from the layers below it (enforced by
+the import-linter contracts in pyproject.toml):
+
+    cli.py          parsing, wiring, printing and exit codes (the only click/rich importer)
+    operations.py   the sequences behind the commands: plan, apply, import, drift, state …
+    views.py        each command's human and JSON output, as plain strings
+    emulator/       the local DryvIQ-compatible server (Starlette; only the CLI imports it)
+    applier.py      runs a plan: journals every call, saves after every step, recovers
+    idle.py         waiting for a running job before deleting it
+    client.py       the DryvIQ API client (the only httpx importer): auth, paging, retries
+    settings.py     flags, environment and jobspec.toml merged into Settings
+    state/          the state stores (file, PostgreSQL) and their codecs; see its docstring
+    spec.py         loading and validating spec files (the only ruamel importer)
+    files.py        atomic file writes
+    planner.py      make_plan(desired, prior, live) -> Plan: pure, deterministic
+    drift.py        classifying drift: who moved (spec, server, source job)
+    render.py       plans as text, JSON and markdown
+    conflicts.py    the pure transfer-conflict check
+    diff.py         managed-field comparison
+    schema.py       the JSON Schema of spec files and the field reference
+    api.py          the Api protocol the core takes (DryvIQClient is the real one)
+    plan.py         Plan, Action, Step: serialisable values
+    model.py        specs, live jobs and state entries as typed values; the enums
+    errors.py       the error tree: each error knows its exit code and hint
+    netaddr.py      is_loopback, shared by settings and the emulator
+"""
 
 __version__ = "0.1.0"

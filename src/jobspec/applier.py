@@ -25,34 +25,18 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from jobspec import diff
+from jobspec.api import Api
 from jobspec.errors import ApiError, JobspecError, OutcomeUnknown
 from jobspec.idle import IdleWait, wait_until_idle
-from jobspec.model import LiveJob, OriginalPolicy, RetireHow, StateEntry, digest
+from jobspec.model import LiveJob, OriginalPolicy, RetireHow, ScheduleMode, StateEntry, digest
 from jobspec.plan import Action, ActionKind, Plan, Step, StepOp
 from jobspec.state import GroupCommit, Intent, StateSession
 
 CLOCK_MARGIN_SECONDS = 2
 """Server timestamps have one-second resolution, and a cluster's nodes may differ a little."""
-
-
-class Api(Protocol):
-    """What the applier needs from the API client."""
-
-    @property
-    def server_time(self) -> float | None: ...
-
-    async def get_job(self, job_id: str) -> LiveJob | None: ...
-
-    async def list_jobs(self, *, q: str | None = None) -> list[LiveJob]: ...
-
-    async def clone(self, source_id: str, body: dict[str, Any]) -> LiveJob: ...
-
-    async def patch(self, job_id: str, body: dict[str, Any]) -> LiveJob: ...
-
-    async def delete(self, job_id: str) -> bool: ...
 
 
 Report = Callable[[str, str], None]
@@ -222,7 +206,8 @@ async def _run_step(
             if step.how is RetireHow.deleted:
                 await api.delete(step.job_id)
             else:
-                await api.patch(step.job_id, step.body or {"schedule": {"mode": "manual"}})
+                manual = {"schedule": {"mode": ScheduleMode.manual.value}}
+                await api.patch(step.job_id, step.body or manual)
         retired = _after_retire(entry, step)
         journal.complete(intent, put=retired)
         await _saved(journal)

@@ -1,30 +1,48 @@
 """Argument parsing and wiring: the one place that prints and chooses exit codes.
 
-Heavy modules (pydantic models, httpx, ruamel, uvicorn, rich) are imported inside the commands
-so that `jobspec --help` starts fast.
+Each command resolves its inputs (flags, environment, `jobspec.toml`), calls one sequence in
+`operations`, and prints what `views` makes of the result. Heavy modules (pydantic models,
+httpx, ruamel, uvicorn, rich) are imported inside the commands so that `jobspec --help` starts
+fast; their types are imported under TYPE_CHECKING, so mypy still checks every use.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Unpack
 
 import click
 
 from jobspec import __version__
-from jobspec.errors import JobspecError, UsageError
+from jobspec.errors import JobspecError
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from rich.progress import Progress, TaskID
+
+    from jobspec.api import Api
+    from jobspec.idle import IdleWait
+    from jobspec.model import DesiredJob
+    from jobspec.plan import Plan
+    from jobspec.settings import Settings
+    from jobspec.state import LockInfo, StateStore
+    from jobspec.views import Screen
+
+P = ParamSpec("P")
+R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _report_errors(func: F) -> F:
+def _report_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn a `JobspecError` into `error: …` / `hint: …` and its exit code; bugs keep tracebacks."""
 
     @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except JobspecError as exc:
@@ -33,7 +51,15 @@ def _report_errors(func: F) -> F:
                 click.echo(f"hint: {exc.hint}", err=True)
             sys.exit(exc.exit_code)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
+
+
+def _show(screen: Screen) -> None:
+    """Print a view: its result on stdout, its notes on stderr."""
+    if screen.out:
+        click.echo(screen.out, nl=False)
+    if screen.err:
+        click.echo(screen.err, nl=False, err=True)
 
 
 def _format_option(
@@ -191,42 +217,33 @@ def validate(specs_dir: str, output_format: str) -> None:
     from pathlib import Path
 
     from jobspec.spec import collect_problems, spec_files
+    from jobspec.views import validate_report
 
     directory = Path(specs_dir)
     desired, problems = collect_problems(directory)
-    if not problems:
-        files = len(spec_files(directory))
-        click.echo(f"ok: {_count(len(desired), 'job')} in {_count(files, 'file')}")
-        return
-    for problem in problems:
-        click.echo(_github_annotation(problem) if output_format == "github" else str(problem))
-    files = len({problem.file for problem in problems})
-    click.echo(f"{_count(len(problems), 'problem')} in {_count(files, 'file')}", err=True)
-    sys.exit(1)
-
-
-def _count(number: int, noun: str) -> str:
-    plural = noun + ("es" if noun.endswith("s") else "s")
-    return f"{number:,} {noun if number == 1 else plural}"
-
-
-def _github_annotation(problem: Any) -> str:
-    """`::error file=…,line=…,col=…::message`, escaped per the workflow-command rules."""
-
-    def data(text: str) -> str:
-        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-    def prop(text: str) -> str:
-        return data(text).replace(":", "%3A").replace(",", "%2C")
-
-    message = f"{problem.message} ({problem.hint})" if problem.hint else problem.message
-    return (
-        f"::error file={prop(problem.file)},line={problem.line},col={problem.column}"
-        f"::{data(message)}"
+    files = 0 if problems else len(spec_files(directory))
+    _show(
+        validate_report(
+            jobs=len(desired), files=files, problems=problems, output_format=output_format
+        )
     )
+    if problems:
+        sys.exit(1)
 
 
 # --- plan, apply and around them ----------------------------------------------------------------
+
+
+class ConnectionFlags(TypedDict):
+    """The flags `_connection_options` adds, as click passes them."""
+
+    specs_dir: str | None
+    state_path: str | None
+    server: str | None
+    insecure: bool
+    concurrency: int | None
+    config_path: str | None
+    targets: tuple[str, ...]
 
 
 def _connection_options(func: F) -> F:
@@ -270,67 +287,77 @@ def _connection_options(func: F) -> F:
     return func
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Run:
     """What a plan or apply command works with, resolved from flags, environment and config."""
 
-    settings: Any
-    specs_dir: Any
-    store: Any
+    settings: Settings
+    specs_dir: Path
+    store: StateStore
     targets: tuple[str, ...]
 
+    def with_api(self, work: Callable[[Api], Awaitable[R]]) -> R:
+        """Run `work` with a client for the configured server, on a fresh event loop."""
+        import asyncio
 
-def _resolve(
-    *,
-    specs_dir: str | None,
-    state_path: str | None,
-    server: str | None,
-    insecure: bool,
-    concurrency: int | None,
-    config_path: str | None,
-    targets: tuple[str, ...],
-) -> _Run:
+        from jobspec.client import DryvIQClient
+
+        async def go() -> R:
+            async with DryvIQClient(self.settings) as api:
+                return await work(api)
+
+        return asyncio.run(go())
+
+
+def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
     import os
     from pathlib import Path
 
     from jobspec.settings import load_settings, state_location
-    from jobspec.stores import open_state_store
+    from jobspec.state import open_state_store
 
+    config_path = flags["config_path"]
     settings = load_settings(
         env=os.environ,
         config_path=Path(config_path) if config_path else None,
-        server=server,
-        concurrency=concurrency,
-        insecure=insecure,
+        server=flags["server"],
+        concurrency=flags["concurrency"],
+        insecure=flags["insecure"],
     )
-    specs = Path(specs_dir) if specs_dir else settings.specs_dir
+    specs_dir, state_path = flags["specs_dir"], flags["state_path"]
     location = (
         settings.state_path if state_path is None else state_location(env={}, flag=state_path)
     )
     return _Run(
-        settings=settings, specs_dir=specs, store=open_state_store(location), targets=targets
+        settings=settings,
+        specs_dir=Path(specs_dir) if specs_dir else settings.specs_dir,
+        store=open_state_store(location),
+        targets=flags["targets"],
     )
 
 
-def _load_specs(directory: Any) -> Any:
+def _load_specs(directory: Path) -> dict[str, DesiredJob]:
     """Every spec problem, printed in full, before anything touches the network."""
+    from jobspec.errors import SpecError
     from jobspec.spec import collect_problems
+    from jobspec.views import spec_problems
 
     desired, problems = collect_problems(directory)
     if problems:
-        for problem in problems:
-            click.echo(str(problem), err=True)
-        from jobspec.errors import SpecError
-
+        _show(spec_problems(problems))
         raise SpecError(problems)
     return desired
 
 
-def _use_color(stream: Any) -> bool:
-    if _no_color():
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+def _no_color() -> bool:
+    import os
+
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def _use_color() -> bool:
+    """Colour on stdout only on a terminal, and never under NO_COLOR / --no-color."""
+    return not _no_color() and sys.stdout.isatty()
 
 
 def _progress(address: str, message: str) -> None:
@@ -340,64 +367,67 @@ def _progress(address: str, message: str) -> None:
     click.echo(f"{time.strftime('%H:%M:%S')} {address}: {message}", err=True)
 
 
-class _ApplyProgress:
-    """A live bar on a terminal (rich); plain timestamped lines elsewhere (CI logs)."""
+class _ApplyListener:
+    """Apply as a person sees it: the plan, a question, and a live bar on a terminal (rich) or
+    plain timestamped lines elsewhere (CI logs)."""
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, *, auto_approve: bool) -> None:
+        self._auto_approve = auto_approve
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def lock_wait(self, holder: LockInfo) -> None:
+        from jobspec.views import lock_waiting
+
+        _show(lock_waiting(holder))
+
+    def warning(self, text: str) -> None:
+        click.echo(f"warning: {text}", err=True)
+
+    def planned(self, plan: Plan) -> None:
+        from jobspec.views import plan_view
+
+        _show(plan_view(plan, output_format="text", color=_use_color()))
+
+    def confirm(self, plan: Plan) -> bool:
+        return self._auto_approve or click.confirm("Apply these changes?")
+
+    @contextmanager
+    def applying(self, plan: Plan) -> Iterator[None]:
         import os
 
-        self._total = sum(1 for action in plan.actions if action.steps)
-        self._live = sys.stderr.isatty() and not os.environ.get("CI") and self._total > 0
-        self._bar: Any = None
+        total = sum(1 for action in plan.actions if action.steps)
+        if not (sys.stderr.isatty() and not os.environ.get("CI") and total > 0):
+            yield
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    def __enter__(self) -> _ApplyProgress:
-        if self._live:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        self._bar = Progress(
+            TextColumn("applying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[last]}"),
+            console=Console(stderr=True, no_color=_no_color()),
+            transient=True,
+        )
+        self._task = self._bar.add_task("apply", total=total, last="")
+        with self._bar:
+            try:
+                yield
+            finally:
+                self._bar = None
 
-            console = Console(stderr=True, no_color=_no_color())
-            self._bar = Progress(
-                TextColumn("applying"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[last]}"),
-                console=console,
-                transient=True,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task("apply", total=self._total, last="")
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-    def report(self, address: str, message: str) -> None:
-        if self._bar is None:
+    def step(self, address: str, message: str) -> None:
+        if self._bar is None or self._task is None:
             _progress(address, message)
             return
         self._bar.console.print(f"{address}: {message}", markup=False, highlight=False)
         self._bar.update(self._task, last=address)
 
     def done(self, address: str, ok: bool) -> None:
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
-
-
-def _no_color() -> bool:
-    import os
-
-    return bool(os.environ.get("NO_COLOR"))
-
-
-def _render(plan: Any, output_format: str) -> str:
-    from jobspec.render import render_json, render_markdown, render_text
-
-    if output_format == "json":
-        return str(render_json(plan))
-    if output_format == "markdown":
-        return str(render_markdown(plan))
-    return str(render_text(plan, color=_use_color(sys.stdout)))
 
 
 @cli.command()
@@ -410,44 +440,33 @@ def _render(plan: Any, output_format: str) -> str:
 )
 @_report_errors
 def plan(
-    out_path: str | None, output_format: str, prune: bool, detailed_exitcode: bool, **flags: Any
+    out_path: str | None,
+    output_format: str,
+    prune: bool,
+    detailed_exitcode: bool,
+    **flags: Unpack[ConnectionFlags],
 ) -> None:
     """Show what apply would do: specs vs state vs the live jobs. Changes nothing."""
-    import asyncio
+    from pathlib import Path
+
+    from jobspec import operations, views
 
     run = _resolve(**flags)
     desired = _load_specs(run.specs_dir)
     state = run.store.read()
 
-    async def observe() -> Any:
-        from jobspec.client import DryvIQClient
-        from jobspec.operations import observe
-
-        async with DryvIQClient(run.settings) as api:
-            return (
-                await observe(api, desired=desired, state=state, prune=prune, targets=run.targets)
-            ).plan
-
-    result = asyncio.run(observe())
-    for intent in state.pending_intents():
-        click.echo(
-            f"note: {intent.address}: a `{intent.op}` call was interrupted; apply settles it first",
-            err=True,
+    async def observe(api: Api) -> Plan:
+        observed = await operations.observe(
+            api, desired=desired, state=state, prune=prune, targets=run.targets
         )
-    click.echo(_render(result, output_format), nl=False)
+        return observed.plan
+
+    result = run.with_api(observe)
+    _show(views.interrupted_notes(state.pending_intents()))
+    _show(views.plan_view(result, output_format=output_format, color=_use_color()))
     if out_path:
-        from pathlib import Path
-
-        from jobspec.state import atomic_write
-
-        try:
-            atomic_write(Path(out_path), [result.to_json().encode()])
-        except OSError as exc:
-            raise UsageError(
-                f"cannot write the plan to {out_path}: {exc.strerror}",
-                hint="--out names a file in a folder that exists",
-            ) from None
-        click.echo(f"saved plan to {out_path}; apply it with `jobspec apply {out_path}`", err=True)
+        operations.save_plan_file(result, Path(out_path))
+        _show(views.plan_saved(out_path))
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
 
@@ -475,7 +494,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return seconds
 
 
-def _idle_wait(timeout: float | None) -> Any:
+def _idle_wait(timeout: float | None) -> IdleWait:
     """What `--wait-for-idle` asks of deletes: every one waits, or only the specs' own."""
     from jobspec.idle import IdleWait
 
@@ -512,28 +531,25 @@ def apply(
     prune: bool,
     lock_timeout: float,
     wait_for_idle: float | None,
-    **flags: Any,
+    **flags: Unpack[ConnectionFlags],
 ) -> None:
     """Make it so: run a saved plan exactly, or plan and apply (asking first on a terminal).
 
     A running job is deleted at once unless --wait-for-idle (or `wait_for_idle: true` in its
     spec) asks to wait; a wait that times out leaves the delete for the next apply.
     """
-    import asyncio
+    from pathlib import Path
 
+    from jobspec import operations, views
     from jobspec.errors import UsageError
 
     run = _resolve(**flags)
     saved = None
+    desired = None
     if plan_file:
-        from pathlib import Path
-
-        from jobspec.plan import Plan
-
-        saved = _read_plan(Path(plan_file), Plan)
+        saved = operations.read_plan_file(Path(plan_file))
         if run.targets or prune:
             raise UsageError("--target and --prune shape a new plan; a saved plan runs as it is")
-        desired = None
     else:
         desired = _load_specs(run.specs_dir)
         if not auto_approve and not sys.stdin.isatty():
@@ -541,93 +557,25 @@ def apply(
                 "not on a terminal, so there is nobody to confirm the plan",
                 hint="pass --auto-approve in pipelines, or apply a reviewed plan file",
             )
-
-    async def go() -> Any:
-        from jobspec.applier import apply_plan
-        from jobspec.client import DryvIQClient
-        from jobspec.operations import check_fresh, observe, settle_interrupted
-        from jobspec.render import render_text
-
-        def waiting(holder: Any) -> None:
-            click.echo(f"waiting for the state lock held by {holder.describe()}", err=True)
-
-        async with DryvIQClient(run.settings) as api:
-            with run.store.lock(
-                timeout=lock_timeout, operation="apply", on_wait=waiting
-            ) as session:
-                for warning in session.warnings:
-                    click.echo(f"warning: {warning}", err=True)
-                if saved is not None:
-                    await check_fresh(saved, session.state, api)
-                    plan = saved
-                else:
-                    assert desired is not None
-                    await settle_interrupted(
-                        session, api, _progress, settle=run.settings.clone_settle
-                    )
-                    observed = await observe(
-                        api,
-                        desired=desired,
-                        state=session.state,
-                        prune=prune,
-                        targets=run.targets,
-                    )
-                    plan = observed.plan
-                    click.echo(render_text(plan, color=_use_color(sys.stdout)), nl=False)
-                    if not plan.has_changes:
-                        return None
-                    if not auto_approve and not click.confirm("Apply these changes?"):
-                        raise UsageError("apply cancelled; nothing was changed")
-                with _ApplyProgress(plan) as progress:
-                    return await apply_plan(
-                        plan,
-                        api=api,
-                        journal=session,
-                        concurrency=run.settings.concurrency,
-                        settle=run.settings.clone_settle,
-                        report=progress.report,
-                        on_done=progress.done,
-                        idle=_idle_wait(wait_for_idle),
-                    )
-
-    result = asyncio.run(go())
-    if result is None:
+    options = operations.ApplyOptions(
+        concurrency=run.settings.concurrency,
+        settle=run.settings.clone_settle,
+        lock_timeout=lock_timeout,
+        prune=prune,
+        targets=run.targets,
+        idle=_idle_wait(wait_for_idle),
+    )
+    listener = _ApplyListener(auto_approve=auto_approve)
+    outcome = run.with_api(
+        lambda api: operations.apply(
+            api, run.store, desired=desired, saved=saved, options=options, listener=listener
+        )
+    )
+    if outcome.result is None:
         return
-    counts = ", ".join(f"{number} {word}" for word, number in result.counts.items())
-    click.echo(f"Apply {'complete' if result.ok else 'finished with failures'}: {counts}.")
-    if not result.ok:
-        for address, message in result.failures:
-            click.echo(f"failed: {address}: {message}", err=True)
-        click.echo(
-            "hint: every completed step is saved; fix the cause and run apply again", err=True
-        )
+    _show(views.apply_summary(outcome.result))
+    if not outcome.result.ok:
         sys.exit(1)
-
-
-def _read_plan(path: Any, plan_type: Any) -> Any:
-    from pydantic import ValidationError
-
-    from jobspec.errors import UsageError
-    from jobspec.plan import PLAN_FORMAT_VERSION
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read plan file {path}: {exc.strerror}") from exc
-    try:
-        plan = plan_type.from_json(text)
-    except (ValidationError, ValueError) as exc:
-        raise UsageError(
-            f"{path} is not a jobspec plan file",
-            hint="save one with `jobspec plan --out FILE`",
-        ) from exc
-    if plan.format_version > PLAN_FORMAT_VERSION:
-        raise UsageError(
-            f"{path} has plan format {plan.format_version}; this jobspec reads "
-            f"{PLAN_FORMAT_VERSION}",
-            hint="apply it with the jobspec version that made it",
-        )
-    return plan
 
 
 @cli.command()
@@ -638,9 +586,11 @@ def show(plan_file: str, output_format: str) -> None:
     """Print a saved plan file. Calls nothing."""
     from pathlib import Path
 
-    from jobspec.plan import Plan
+    from jobspec.operations import read_plan_file
+    from jobspec.views import plan_view
 
-    click.echo(_render(_read_plan(Path(plan_file), Plan), output_format), nl=False)
+    saved = read_plan_file(Path(plan_file))
+    _show(plan_view(saved, output_format=output_format, color=_use_color()))
 
 
 def _state_option(func: F) -> F:
@@ -653,11 +603,11 @@ def _state_option(func: F) -> F:
     )(func)
 
 
-def _open_store(state_path: str | None) -> Any:
+def _open_store(state_path: str | None) -> StateStore:
     import os
 
     from jobspec.settings import state_location
-    from jobspec.stores import open_state_store
+    from jobspec.state import open_state_store
 
     return open_state_store(state_location(env=os.environ, flag=state_path))
 
@@ -670,34 +620,26 @@ def state() -> None:
 @state.command("list")
 @_state_option
 @_report_errors
-def state_list(state_path: str) -> None:
+def state_list(state_path: str | None) -> None:
     """One line per address: clone id, source id, how the original was retired."""
-    current = _open_store(state_path).read()
-    for address, entry in sorted(current.entries.items()):
-        retired = entry.original_retired.value if entry.original_retired else "not retired"
-        click.echo(
-            f"{address}\tclone {entry.clone_id}\tsource {entry.source_id}\t"
-            f"original {entry.original}: {retired}"
-        )
-    click.echo(
-        f"{_count(len(current.entries), 'address')} (serial {current.serial}, "
-        f"lineage {current.lineage or 'none'})",
-        err=True,
-    )
+    from jobspec.views import state_list as view
+
+    _show(view(_open_store(state_path).read()))
 
 
 @state.command("show")
 @click.argument("address")
 @_state_option
 @_report_errors
-def state_show(address: str, state_path: str) -> None:
+def state_show(address: str, state_path: str | None) -> None:
     """The whole state entry of one address, as JSON."""
     from jobspec.errors import UsageError
+    from jobspec.views import state_entry
 
     entry = _open_store(state_path).read().entries.get(address)
     if entry is None:
         raise UsageError(f"no state entry for {address}", hint="see `jobspec state list`")
-    click.echo(entry.model_dump_json(indent=2))
+    _show(state_entry(entry))
 
 
 @state.command("rm")
@@ -705,16 +647,13 @@ def state_show(address: str, state_path: str) -> None:
 @_state_option
 @click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
 @_report_errors
-def state_rm(address: str, state_path: str, lock_timeout: float) -> None:
+def state_rm(address: str, state_path: str | None, lock_timeout: float) -> None:
     """Forget an address without touching the server (its clone stays as it is)."""
-    from jobspec.errors import UsageError
+    from jobspec.operations import forget
+    from jobspec.views import state_forgotten
 
-    with _open_store(state_path).lock(timeout=lock_timeout, operation="state rm") as session:
-        if address not in session.entries:
-            raise UsageError(f"no state entry for {address}", hint="see `jobspec state list`")
-        clone = session.entries[address].clone_id
-        session.remove(address)
-    click.echo(f"forgot {address}; its clone {clone} was left on the server as it is")
+    clone = forget(_open_store(state_path), address=address, lock_timeout=lock_timeout)
+    _show(state_forgotten(address, clone))
 
 
 _FORCE_HELP = "Replace a state of another lineage, or a newer one (its content is lost)."
@@ -731,7 +670,9 @@ def state_push(source: str, state_path: str | None, force: bool, lock_timeout: f
 
     Refused when the two are different states (lineage) or SOURCE is older, unless --force.
     """
-    _transfer(source=source, target=None, state_path=state_path, force=force, timeout=lock_timeout)
+    _copy_state(
+        source=source, target=None, state_path=state_path, force=force, timeout=lock_timeout
+    )
 
 
 @state.command("pull")
@@ -745,46 +686,21 @@ def state_pull(target: str, state_path: str | None, force: bool, lock_timeout: f
 
     Refused when the two are different states (lineage) or TARGET is newer, unless --force.
     """
-    _transfer(source=None, target=target, state_path=state_path, force=force, timeout=lock_timeout)
+    _copy_state(
+        source=None, target=target, state_path=state_path, force=force, timeout=lock_timeout
+    )
 
 
-def _transfer(
+def _copy_state(
     *, source: str | None, target: str | None, state_path: str | None, force: bool, timeout: float
 ) -> None:
-    from pathlib import Path
+    from jobspec.operations import copy_state
+    from jobspec.views import state_copied
 
-    from jobspec.errors import UsageError
-    from jobspec.state_url import is_database_url
-    from jobspec.stores import open_state_store, transfer_state
-
-    what = "push" if target is None else "pull"
-    for given in (source, target):
-        if given is not None and not is_database_url(given) and not Path(given).parent.is_dir():
-            raise UsageError(f"directory {Path(given).parent} does not exist")
-    if source is not None and not is_database_url(source) and not Path(source).exists():
-        raise UsageError(f"state file {source} does not exist", hint="nothing to push")
-    configured = _open_store(state_path)
-    origin = configured if source is None else open_state_store(source)
-    destination = configured if target is None else open_state_store(target)
-    done = transfer_state(
-        source=origin, target=destination, force=force, what=what, lock_timeout=timeout
+    done = copy_state(
+        _open_store(state_path), source=source, target=target, force=force, lock_timeout=timeout
     )
-    if done.after is None:
-        click.echo(
-            f"{destination.location} already holds this state (serial {done.before.serial}); "
-            "nothing copied"
-        )
-        return
-    replaced = (
-        "an empty state"
-        if done.before.lineage is None
-        else f"lineage {done.before.lineage} serial {done.before.serial}"
-    )
-    click.echo(
-        f"copied {_count(len(done.after.entries), 'address')} from {origin.location} to "
-        f"{destination.location}: lineage {done.after.lineage} serial {done.after.serial} "
-        f"(replaced {replaced})"
-    )
+    _show(state_copied(done.origin, done.destination, done.transfer))
 
 
 @cli.command("import")
@@ -793,90 +709,61 @@ def _transfer(
 @_connection_options
 @click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
 @_report_errors
-def import_(address: str, job_id: str, lock_timeout: float, **flags: Any) -> None:
+def import_(
+    address: str, job_id: str, lock_timeout: float, **flags: Unpack[ConnectionFlags]
+) -> None:
     """Adopt an existing job as ADDRESS's clone; the next plan verifies its fields."""
-    import asyncio
+    from jobspec import operations
+    from jobspec.views import imported
 
-    from jobspec.errors import UsageError
-    from jobspec.model import JOB_ID_RE
-
-    if not JOB_ID_RE.match(job_id):
-        raise UsageError(f"{job_id!r} is not a job id (32 hex digits)")
+    operations.check_job_id(job_id)
     run = _resolve(**flags)
     desired = _load_specs(run.specs_dir)
-    if address not in desired:
-        raise UsageError(
-            f"no spec has the address {address}", hint="import needs the spec written first"
+    operations.check_import(desired, address=address, job_id=job_id)
+    entry = run.with_api(
+        lambda api: operations.import_job(
+            api,
+            run.store,
+            desired=desired,
+            address=address,
+            job_id=job_id,
+            lock_timeout=lock_timeout,
         )
-
-    async def go() -> Any:
-        from jobspec.client import DryvIQClient
-        from jobspec.operations import import_clone
-
-        async with DryvIQClient(run.settings) as api:
-            with run.store.lock(timeout=lock_timeout, operation="import") as session:
-                if address in session.entries:
-                    raise UsageError(
-                        f"{address} already has clone {session.entries[address].clone_id}",
-                        hint=f"`jobspec state rm {address}` first to replace it",
-                    )
-                return await import_clone(session, api, wanted=desired[address], job_id=job_id)
-
-    entry = asyncio.run(go())
-    click.echo(f"imported {entry.clone_id} as {address}; run `jobspec plan` to verify it")
+    )
+    _show(imported(address, entry))
 
 
 @cli.command()
 @click.argument("lock_id")
 @_state_option
 @_report_errors
-def unlock(lock_id: str, state_path: str) -> None:
+def unlock(lock_id: str, state_path: str | None) -> None:
     """Break the state lock on purpose (only if LOCK_ID matches the holder's id)."""
-    holder = _open_store(state_path).unlock(lock_id)
-    click.echo(f"broke the lock held by {holder.describe()}")
+    from jobspec.views import lock_broken
+
+    _show(lock_broken(_open_store(state_path).unlock(lock_id)))
 
 
 @cli.command()
 @_connection_options
 @_format_option(["text", "json"], default="text")
 @_report_errors
-def drift(output_format: str, **flags: Any) -> None:
+def drift(output_format: str, **flags: Unpack[ConnectionFlags]) -> None:
     """Report what changed outside jobspec (read-only). Exit 2 when there is drift.
 
     Each finding says who moved: the spec (edited, not applied yet), the server (the clone or
     the original edited, deleted or rescheduled by hand) or the source job.
     """
-    import asyncio
-    import json
+    from jobspec import operations
+    from jobspec.views import drift_report
 
     run = _resolve(**flags)
     desired = _load_specs(run.specs_dir)
     state = run.store.read()
-
-    async def look() -> Any:
-        from jobspec.client import DryvIQClient
-        from jobspec.drift import find_drift
-        from jobspec.operations import observe
-
-        async with DryvIQClient(run.settings) as api:
-            observed = await observe(api, desired=desired, state=state, targets=run.targets)
-        return find_drift(observed.plan, prior=state.entries, live=observed.live)
-
-    found = asyncio.run(look())
-    if output_format == "json":
-        document = {
-            "drift": bool(found),
-            "findings": [
-                {"address": d.address, "kind": d.kind.name, "detail": d.detail} for d in found
-            ],
-        }
-        click.echo(json.dumps(document, indent=2))
-    elif not found:
-        click.echo("No drift: the server matches the specs and the state.")
-    else:
-        for item in found:
-            click.echo(f"{item.address}: {item.kind.value}: {item.detail}")
-        click.echo(f"{_count(len(found), 'finding')} of drift", err=True)
+    found = run.with_api(
+        lambda api: operations.drift(api, desired=desired, state=state, targets=run.targets)
+    )
+    _show(drift_report(found, output_format=output_format))
     if found:
         sys.exit(2)
 
@@ -903,25 +790,14 @@ def fmt(specs_dir: str, check: bool) -> None:
     """Rewrite spec files in canonical form, keeping comments and key order."""
     from pathlib import Path
 
-    from jobspec.spec import format_spec_text, spec_files
-    from jobspec.state import atomic_write
+    from jobspec.operations import format_specs
+    from jobspec.views import fmt_report
 
     directory = Path(specs_dir)
     _load_specs(directory)  # only valid specs are rewritten
-    changed = []
-    for path in spec_files(directory):
-        text = path.read_text(encoding="utf-8")
-        formatted = format_spec_text(text)
-        if formatted == text:
-            continue
-        changed.append(path)
-        if check:
-            click.echo(f"would reformat {path}")
-        else:
-            atomic_write(path, [formatted.encode("utf-8")])
-            click.echo(f"reformatted {path}")
+    changed = format_specs(directory, check=check)
+    _show(fmt_report(changed, check=check))
     if check and changed:
-        click.echo(f"{_count(len(changed), 'file')} would change; run `jobspec fmt`", err=True)
         sys.exit(1)
 
 

@@ -35,9 +35,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from jobspec.model import ScheduleMode, TransferType
+
 Side = Literal["destination", "source"]
 
-WRITES_SOURCE = frozenset({"move", "sync"})
+WRITES_SOURCE = frozenset({TransferType.move, TransferType.sync})
 """Transfer types that change their source as well as their destination."""
 
 
@@ -59,7 +61,7 @@ def is_scheduled(job: Mapping[str, Any]) -> bool:
     """Will this job run by itself? `schedule.mode: auto` and not `disabled`."""
     schedule = job.get("schedule")
     mode = schedule.get("mode") if isinstance(schedule, dict) else None
-    return mode == "auto" and job.get("disabled") is not True
+    return mode == ScheduleMode.auto and job.get("disabled") is not True
 
 
 def may_be_scheduled(body: Mapping[str, Any]) -> bool:
@@ -71,7 +73,7 @@ def may_be_scheduled(body: Mapping[str, Any]) -> bool:
         return False
     schedule = body.get("schedule")
     mode = schedule.get("mode") if isinstance(schedule, dict) else None
-    return mode is None or mode == "auto"
+    return mode is None or mode == ScheduleMode.auto
 
 
 class Party(NamedTuple):

@@ -18,18 +18,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from jobspec.api import JobReader
 from jobspec.errors import IdleTimeout
-from jobspec.model import LiveJob, RetireHow
+from jobspec.model import RetireHow
 from jobspec.plan import Step, StepOp
 
 DEFAULT_IDLE_TIMEOUT = 600.0
 """Seconds `--wait-for-idle` (or `wait_for_idle: true`) waits when no timeout is given."""
-
-
-class JobReader(Protocol):
-    async def get_job(self, job_id: str) -> LiveJob | None: ...
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,6 +4,11 @@ Everything here is a frozen value with no I/O, so the planner can be a pure func
 Enums follow `dryviq-api.md`; unknown keys in specs are errors (`extra="forbid"`) because a typo
 that silently does nothing is the worst failure in a reviewed config. `passthrough` is the
 explicit escape hatch for fields jobspec does not model yet.
+
+Fields hold enum members end to end (`StrEnum`, so messages show the value); plain values
+appear only where a model meets JSON: `managed_body()` (request bodies, digests), the schema,
+and the state and plan files, which pydantic dumps in JSON mode. Live jobs stay raw dicts:
+the server may send values jobspec does not know, so they are compared with enum members.
 """
 
 from __future__ import annotations
@@ -124,7 +129,10 @@ class OriginalPolicy(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
+    """Fields keep their enum members (`spec.original is OriginalPolicy.keep` holds); values
+    appear only where a model is dumped to JSON (`managed_body`, the schema)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Ref(_Strict):
@@ -349,6 +357,8 @@ class LiveJob(BaseModel):
 
     @property
     def schedule_mode(self) -> str | None:
+        """The mode as the server wrote it, which may be one jobspec does not know: a plain
+        string, compared with `ScheduleMode` members and shown as written."""
         schedule = self.raw.get("schedule")
         return schedule.get("mode") if isinstance(schedule, dict) else None
 

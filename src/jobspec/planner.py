@@ -15,7 +15,15 @@ from typing import Any
 from jobspec import diff
 from jobspec.conflicts import Party, find_conflicts, is_scheduled, may_be_scheduled
 from jobspec.errors import PlanError
-from jobspec.model import DesiredJob, LiveJob, OriginalPolicy, RetireHow, StateEntry, deep_merge
+from jobspec.model import (
+    DesiredJob,
+    LiveJob,
+    OriginalPolicy,
+    RetireHow,
+    ScheduleMode,
+    StateEntry,
+    deep_merge,
+)
 from jobspec.plan import Action, ActionKind, FieldChange, Plan, PlanWarning, Role, Step, StepOp
 
 
@@ -114,7 +122,7 @@ def _shared_sources_deleted(desired: Mapping[str, DesiredJob]) -> list[str]:
         if len(sharing) < 2:
             continue
         for wanted in sharing:
-            if wanted.spec.original != OriginalPolicy.delete:
+            if wanted.spec.original is not OriginalPolicy.delete:
                 continue
             others = ", ".join(
                 f"{other.address} ({other.location})" for other in sharing if other is not wanted
@@ -247,19 +255,19 @@ def _retire_original(
     policy: OriginalPolicy, source: LiveJob | None, entry: StateEntry | None
 ) -> tuple[list[Step], list[str]]:
     """Steps that bring the original in line with `policy`, and why (drift if done before)."""
-    if source is None or policy == OriginalPolicy.keep:
+    if source is None or policy is OriginalPolicy.keep:
         return [], []
     again = (
         entry is not None and entry.source_id == source.id and entry.original_retired is not None
     )
-    if policy == OriginalPolicy.delete:
+    if policy is OriginalPolicy.delete:
         why = (
             f"drift: original {source.id} still exists"
             if again
             else f"original: delete → delete original {source.id}"
         )
         return [_retire_step(source, "original", RetireHow.deleted)], [why]
-    if source.schedule_mode == "manual":
+    if source.schedule_mode == ScheduleMode.manual:
         return [], []
     why = (
         f"drift: original {source.id} is back on schedule {source.schedule_mode!r}"
@@ -278,7 +286,7 @@ def _retire_superseded(
     how = _old_clone_retirement(policy)
     for job_id in entry.superseded:
         old = live.get(job_id)
-        if old is None or (how == RetireHow.manual and old.schedule_mode == "manual"):
+        if old is None or (how is RetireHow.manual and old.schedule_mode == ScheduleMode.manual):
             continue
         steps.append(_retire_step(old, "old_clone", how))
         reasons.append(f"replaced clone {job_id} is not retired yet")
@@ -287,11 +295,11 @@ def _retire_superseded(
 
 def _old_clone_retirement(policy: OriginalPolicy) -> RetireHow:
     """A replaced clone is deleted under `delete`, else taken off its schedule."""
-    return RetireHow.deleted if policy == OriginalPolicy.delete else RetireHow.manual
+    return RetireHow.deleted if policy is OriginalPolicy.delete else RetireHow.manual
 
 
 def _retire_step(job: LiveJob, role: Role, how: RetireHow) -> Step:
-    if how == RetireHow.deleted:
+    if how is RetireHow.deleted:
         return Step(op=StepOp.retire, job_id=job.id, role=role, how=how)
     return Step(
         op=StepOp.retire,
@@ -308,7 +316,7 @@ def manual_schedule_body(job: LiveJob) -> dict[str, Any]:
     transfer = job.raw.get("transfer")
     if isinstance(transfer, dict) and isinstance(transfer.get("transfer_type"), str):
         body["transfer_type"] = transfer["transfer_type"]
-    body["schedule"] = {"mode": "manual"}
+    body["schedule"] = {"mode": ScheduleMode.manual.value}  # a request body: plain JSON
     return body
 
 
@@ -376,7 +384,7 @@ def _orphan(address: str, entry: StateEntry, live: Mapping[str, LiveJob], *, pru
             **common,
         )
     steps: list[Step] = []
-    if clone is not None and entry.original != OriginalPolicy.keep:
+    if clone is not None and entry.original is not OriginalPolicy.keep:
         steps.append(_retire_step(clone, "clone", _old_clone_retirement(entry.original)))
     # old clones a replace left behind go too, or nothing would ever retire them
     steps.extend(_retire_superseded(entry.original, entry, live)[0])

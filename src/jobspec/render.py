@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from jobspec.model import RetireHow
 from jobspec.plan import Action, ActionKind, FieldChange, Plan, Step, StepOp
 
 MARKDOWN_LIMIT = 60_000
@@ -67,7 +68,7 @@ def describe_step(step: Step) -> str:
         return f"patch clone {step.job_id}"
     if step.op is StepOp.forget:
         return "forget the address in state"
-    what = "delete" if step.how and step.how.value == "deleted" else "set schedule to manual on"
+    what = "delete" if step.how is RetireHow.deleted else "set schedule to manual on"
     label = step.role.replace("_", " ")
     waits = " once it is not running (wait_for_idle)" if step.wait_for_idle else ""
     return f"{what} {label} {_short(step.job_id)}{waits}"

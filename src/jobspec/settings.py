@@ -25,7 +25,6 @@ into a message.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import math
 import tomllib
 from collections.abc import Mapping
@@ -37,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import SecretStr
 
 from jobspec.errors import UsageError, redact_credentials
+from jobspec.netaddr import is_loopback
 
 CONFIG_FILE = "jobspec.toml"
 DEFAULT_STATE = Path("jobspec.state.json")
@@ -221,7 +221,7 @@ def state_location(
 
 
 def _state_location(raw: str | None, *, origin: str | None, base_dir: Path) -> Path | str:
-    from jobspec.state_url import is_database_url, parse_location
+    from jobspec.state.location import is_database_url, parse_location
 
     if not raw:
         return DEFAULT_STATE
@@ -261,16 +261,6 @@ def normalize_server(raw: str) -> str:
     if path.rstrip("/").endswith("/v1"):
         raise UsageError(f"the server address {shown!r} includes the API path /v1", hint=hint)
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost`, 127.0.0.0/8 and ::1: traffic that never leaves the machine."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_transport_security(base: str, *, insecure: bool) -> None:

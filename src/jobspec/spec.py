@@ -85,28 +85,32 @@ MAX_NODES = 1_000_000
 MAX_DEPTH = 100
 """Deepest nesting of mappings and lists in one file."""
 
-_FORCE_PURE = False
-"""Tests set this to run the pure-Python parser even where the C parser is installed."""
-
 _CORE = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = (_CORE + t for t in ("str", "int", "float", "bool", "null"))
 _MAP, _SEQ, _MERGE_TAG, _TIMESTAMP = (_CORE + t for t in ("map", "seq", "merge", "timestamp"))
 _PLAIN_STR_TAGS = frozenset({_STR, _TIMESTAMP, _CORE + "value", _CORE + "yaml", "!"})
 
 
-def load_specs(directory: Path) -> dict[str, DesiredJob]:
+def load_specs(directory: Path, *, pure: bool = False) -> dict[str, DesiredJob]:
     """Every job in the spec files of `directory`, by address (sorted).
 
-    Raises `SpecError` carrying every problem found, across all files, in one pass.
+    Raises `SpecError` carrying every problem found, across all files, in one pass. `pure`
+    parses with ruamel's pure-Python parser even where its C parser is installed (the tests
+    run both: they must read every file alike).
     """
-    desired, problems = collect_problems(directory)
+    desired, problems = collect_problems(directory, pure=pure)
     if problems:
         raise SpecError(problems)
     return desired
 
 
-def collect_problems(directory: Path) -> tuple[dict[str, DesiredJob], list[Problem]]:
-    """The valid jobs (by address, sorted) and every problem, in file then position order."""
+def collect_problems(
+    directory: Path, *, pure: bool = False
+) -> tuple[dict[str, DesiredJob], list[Problem]]:
+    """The valid jobs (by address, sorted) and every problem, in file then position order.
+
+    `pure`: as for `load_specs`.
+    """
     shown_dir = _shown(directory)
     if not directory.exists():
         return {}, [Problem(shown_dir, 1, 1, f"spec directory {shown_dir}/ does not exist")]
@@ -124,7 +128,7 @@ def collect_problems(directory: Path) -> tuple[dict[str, DesiredJob], list[Probl
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load_files(files)
+        return _load_files(files, pure=pure)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -147,13 +151,13 @@ def format_spec_text(text: str) -> str:
     return out.getvalue()
 
 
-def _load_files(files: list[Path]) -> tuple[dict[str, DesiredJob], list[Problem]]:
+def _load_files(files: list[Path], *, pure: bool) -> tuple[dict[str, DesiredJob], list[Problem]]:
     desired: dict[str, DesiredJob] = {}
     seen: dict[str, SourceLocation] = {}  # every address written, valid job or not
     problems: list[Problem] = []
     for path in files:
         file_problems: list[Problem] = []
-        for address, location, job in _load_file(path, file_problems):
+        for address, location, job in _load_file(path, file_problems, pure=pure):
             first = seen.setdefault(address, location)
             if first is not location:
                 file_problems.append(
@@ -222,7 +226,7 @@ _Written = tuple[str, SourceLocation, DesiredJob | None]
 """An address as written in a file, where, and its job if the job is valid."""
 
 
-def _load_file(path: Path, problems: list[Problem]) -> list[_Written]:
+def _load_file(path: Path, problems: list[Problem], *, pure: bool) -> list[_Written]:
     shown = _shown(path)
 
     def at(line: int, column: int, message: str, hint: str | None = None) -> None:
@@ -232,7 +236,7 @@ def _load_file(path: Path, problems: list[Problem]) -> list[_Written]:
     if text is None:
         return []
     try:
-        root, spans, root_mark = _build(text, at)
+        root, spans, root_mark = _build(text, at, pure=pure)
     except _Refused:
         return []
     if root is None:
@@ -316,8 +320,10 @@ class _Frame:
 _NO_KEY = object()
 
 
-def _build(text: str, at: _At) -> tuple[Any, _Spans, Any]:
+def _build(text: str, at: _At, *, pure: bool = False) -> tuple[Any, _Spans, Any]:
     """The first document of `text` as plain values, with the positions of its parts.
+
+    `pure` picks ruamel's pure-Python parser over the C one (see `load_specs`).
 
     Raises `_Refused` after recording a problem when the file cannot be used at all.
     """
@@ -351,7 +357,7 @@ def _build(text: str, at: _At) -> tuple[Any, _Spans, Any]:
         else:
             _add_pair(parent, value, mark, mark_at, spans)
 
-    parser = YAML(typ="safe", pure=_FORCE_PURE)
+    parser = YAML(typ="safe", pure=pure)
     try:
         for event in parser.parse(text):
             kind = type(event)

@@ -9,11 +9,13 @@ a test needs to kill it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from jobspec import operations
+from jobspec.api import Api
 from jobspec.cli import cli
+from jobspec.client import DryvIQClient
 from jobspec.model import deep_merge
-from jobspec.state import StateStore
-from jobspec.stores import open_state_store
+from jobspec.settings import load_settings
+from jobspec.spec import collect_problems
+from jobspec.state import StateStore, open_state_store
 from tests.helpers import EmulatorHandle, make_job
 
 MUTATING_ROUTES = ("POST /v1/jobs/{id}/clone", "PATCH /v1/jobs/{id}", "DELETE /v1/jobs/{id}")
@@ -101,6 +107,27 @@ class Workspace:
         if expect is not None:
             assert result.exit_code == expect, result.output + result.stderr
         return result
+
+    def apply_on(
+        self,
+        store: StateStore,
+        *,
+        concurrency: int = 8,
+        wrap: Callable[[DryvIQClient], Api] | None = None,
+    ) -> operations.ApplyOutcome:
+        """`jobspec apply --auto-approve` in process, on a store the test built (a seam);
+        `wrap` puts a test's own `Api` around the real client (another seam)."""
+        settings = load_settings(env={**os.environ, **self.env}, config_path=None)
+        desired, problems = collect_problems(self.root / "specs")
+        assert not problems, problems
+        options = operations.ApplyOptions(concurrency=concurrency, settle=settings.clone_settle)
+
+        async def run() -> operations.ApplyOutcome:
+            async with DryvIQClient(settings) as client:
+                api = wrap(client) if wrap else client
+                return await operations.apply(api, store, desired=desired, options=options)
+
+        return asyncio.run(run())
 
     def spawn(self, *args: str) -> subprocess.Popen[str]:
         """`jobspec ARGS` as a real process (for SIGKILL tests)."""

@@ -1,8 +1,9 @@
 """Group commit in a real apply: every mutating call is sent only after its intent is on disk.
 
-The journal's fdatasync is replaced by a recorder of how many bytes each call made durable;
-the client's mutating calls are wrapped to check, at the moment each is sent, that the
-intent naming its job ends within those bytes.
+The apply runs in process (`Workspace.apply_on`, as the CLI does) on a file store given a recorder
+as its `datasync`, which notes how many bytes each call made durable; the client's mutating
+calls are wrapped to check, at the moment each is sent, that the intent naming its job ends
+within those bytes.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jobspec import state as state_module
 from jobspec.client import DryvIQClient
+from jobspec.model import LiveJob
+from jobspec.state import FileStateStore
 from tests.e2e.conftest import Workspace, standard_specs
 
 
@@ -32,9 +35,42 @@ def _intent_end(journal: Path, target: str) -> int:
     return end
 
 
-def test_each_mutating_call_waits_for_its_intent_on_disk(
-    ws: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
+class CheckedApi:
+    """The real client, with `check(call, job_id)` run as each mutating call is sent."""
+
+    def __init__(self, client: DryvIQClient, check: Callable[[str, str], None]) -> None:
+        self._client = client
+        self._check = check
+
+    @property
+    def server_time(self) -> float | None:
+        return self._client.server_time
+
+    async def get_job(self, job_id: str) -> LiveJob | None:
+        return await self._client.get_job(job_id)
+
+    async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]:
+        return await self._client.get_jobs(ids)
+
+    async def list_jobs(
+        self, *, kind: str | None = None, status: str | None = None, q: str | None = None
+    ) -> list[LiveJob]:
+        return await self._client.list_jobs(kind=kind, status=status, q=q)
+
+    async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob:
+        self._check("clone", source_id)
+        return await self._client.clone(source_id, body)
+
+    async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob:
+        self._check("patch", job_id)
+        return await self._client.patch(job_id, body)
+
+    async def delete(self, job_id: str) -> bool:
+        self._check("delete", job_id)
+        return await self._client.delete(job_id)
+
+
+def test_each_mutating_call_waits_for_its_intent_on_disk(ws: Workspace) -> None:
     if ws.state_url is not None:
         pytest.skip("group commit is the file store's; PostgreSQL commits per statement")
     standard_specs(ws)
@@ -46,22 +82,17 @@ def test_each_mutating_call_waits_for_its_intent_on_disk(
         durable[0] = max(durable[0], os.fstat(fd).st_size)
         off_loop.append(threading.current_thread() is not threading.main_thread())
 
-    monkeypatch.setattr(state_module, "_datasync", recorder)
     checked: list[str] = []
 
-    def guarded(name: str) -> Any:
-        real = getattr(DryvIQClient, name)
+    def check(name: str, job_id: str) -> None:
+        assert _intent_end(journal, job_id) <= durable[0], f"{name} {job_id} before its intent"
+        checked.append(name)
 
-        async def call(self: DryvIQClient, job_id: str, *args: Any, **kwargs: Any) -> Any:
-            assert _intent_end(journal, job_id) <= durable[0], f"{name} {job_id} before its intent"
-            checked.append(name)
-            return await real(self, job_id, *args, **kwargs)
-
-        return call
-
-    for name in ("clone", "patch", "delete"):
-        monkeypatch.setattr(DryvIQClient, name, guarded(name))
-    ws.cli("apply", "--auto-approve")
+    outcome = ws.apply_on(
+        FileStateStore(ws.state_path, datasync=recorder),
+        wrap=lambda client: CheckedApi(client, check),
+    )
+    assert outcome.result is not None and outcome.result.ok
     assert sorted(checked) == ["clone", "clone", "clone", "delete", "patch"]
     assert any(off_loop), "every journal sync ran on the event loop's thread"
     ws.assert_converged()

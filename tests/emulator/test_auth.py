@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from jobspec.cli import cli
 from jobspec.emulator.app import create_app
-from jobspec.emulator.config import EmulatorConfig, check_exposure, is_loopback
+from jobspec.emulator.config import EmulatorConfig, check_exposure
 from jobspec.errors import UsageError
 from tests.emulator.support import PASSWORD_GRANT, FakeClock, asgi_client
 from tests.helpers import CI_CLIENT_ID, CI_CLIENT_SECRET, EmulatorHandle
@@ -154,20 +154,6 @@ async def test_tokens_expire_after_their_ttl() -> None:
         expired = await client.get("v1/jobs", headers=headers)
     assert expired.status_code == 401
     assert expired.json() == {"errors": [{"description": "bearer token expired"}]}
-
-
-@pytest.mark.parametrize(
-    ("host", "loopback"),
-    [
-        ("127.0.0.1", True),
-        ("localhost", True),
-        ("::1", True),
-        ("0.0.0.0", False),
-        ("10.1.2.3", False),
-    ],
-)
-def test_is_loopback(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
 
 
 def test_default_password_is_refused_on_a_public_address() -> None:

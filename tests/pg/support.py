@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from jobspec.state_url import parse_location
+from jobspec.state import parse_location
 
 
 def execute(url: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:

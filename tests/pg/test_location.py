@@ -13,10 +13,15 @@ import pytest
 
 from jobspec.errors import StateError, UsageError
 from jobspec.settings import load_settings, state_location
-from jobspec.state import FileStateStore, State
-from jobspec.state_pg import PostgresStateStore
-from jobspec.state_url import is_database_url, parse_location
-from jobspec.stores import open_state_store, transfer_serial
+from jobspec.state import (
+    FileStateStore,
+    PostgresStateStore,
+    State,
+    is_database_url,
+    open_state_store,
+    parse_location,
+    transfer_serial,
+)
 from tests.state.helpers import make_entry
 
 ENV = {"JOBSPEC_SERVER": "http://localhost:9090", "JOBSPEC_TOKEN": "t"}
@@ -138,8 +143,8 @@ def test_a_url_comes_from_flag_env_or_toml_in_that_order(tmp_path: Path) -> None
 
 def test_file_users_and_help_never_load_psycopg() -> None:
     code = (
-        "import sys, jobspec.cli, jobspec.stores, jobspec.settings\n"
-        "jobspec.stores.open_state_store('postgresql://db/js')\n"
+        "import sys, jobspec.cli, jobspec.state, jobspec.settings\n"
+        "jobspec.state.open_state_store('postgresql://db/js')\n"
         "print('psycopg' in sys.modules)"
     )
     result = subprocess.run(

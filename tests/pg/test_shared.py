@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobspec.state import FileStateStore
-from jobspec.state_pg import PostgresStateStore
+from jobspec.state import FileStateStore, PostgresStateStore
 from tests.e2e.conftest import Workspace
 from tests.e2e.test_crash import wait_for
 from tests.helpers import EmulatorHandle

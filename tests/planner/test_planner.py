@@ -13,14 +13,17 @@ from jobspec.model import (
     DesiredJob,
     JobSpec,
     LiveJob,
+    OriginalPolicy,
     RetireHow,
+    ScheduleMode,
     SourceLocation,
     StateEntry,
     deep_merge,
     digest,
 )
 from jobspec.plan import ActionKind, Plan, StepOp
-from jobspec.planner import make_plan, needed_job_ids
+from jobspec.planner import make_plan, needed_job_ids, needs_every_job
+from tests.helpers import is_plain_json
 
 SOURCE = "a" * 32
 CLONE = "b" * 32
@@ -365,7 +368,8 @@ transfer_overrides = st.fixed_dictionaries(
 overrides_strategy = st.fixed_dictionaries(
     {},
     optional={
-        "name": st.text(min_size=1, max_size=20),
+        # DryvIQ refuses a blank name, and so does the spec model (`\S`)
+        "name": st.text(min_size=1, max_size=20).filter(lambda name: not name.isspace()),
         "description": st.text(max_size=20),
         "priority": st.integers(-5, 5),
         "schedule": st.fixed_dictionaries(
@@ -424,3 +428,33 @@ def test_prune_retires_superseded_clones_before_forgetting() -> None:
         (StepOp.retire, OTHER, "old_clone"),
         (StepOp.forget, None, "clone"),
     ]
+
+
+# --- enums stay enums; request bodies are plain JSON ------------------------------------------
+
+
+@pytest.mark.parametrize("policy", list(OriginalPolicy))
+def test_the_action_carries_the_specs_policy_member(policy: OriginalPolicy) -> None:
+    want = desired(overrides=OVERRIDES, original=policy.value)
+    assert want["finance"].spec.original is policy
+    (action,) = plan_of(want, {}, [live_job(SOURCE)]).actions
+    assert action.original is policy
+    assert all(is_plain_json(step.body) for step in action.steps)
+    assert is_plain_json(action.applied)
+    (again,) = Plan.from_json(plan_of(want, {}, [live_job(SOURCE)]).to_json()).actions
+    assert again.original is policy
+
+
+def test_schedule_modes_are_enum_members_compared_with_live_strings() -> None:
+    want = desired(overrides={"schedule": {"mode": "ad-hoc"}})
+    schedule = want["finance"].spec.overrides.schedule
+    assert schedule is not None and schedule.mode is ScheduleMode.ad_hoc
+    assert not needs_every_job(want)  # ad-hoc never runs by itself
+    # an original already on manual (a plain string from the server) is left alone
+    (action,) = plan_of(want, {}, [live_job(SOURCE, schedule={"mode": "manual"})]).actions
+    assert [step.op for step in action.steps] == [StepOp.clone, StepOp.verify]
+    (action,) = plan_of(want, {}, [live_job(SOURCE, schedule={"mode": "auto"})]).actions
+    retire = action.steps[-1]
+    assert retire.how is RetireHow.manual and retire.body is not None
+    assert retire.body["schedule"] == {"mode": "manual"}
+    assert type(retire.body["schedule"]["mode"]) is str

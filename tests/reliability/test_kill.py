@@ -1,7 +1,8 @@
 """Kills: the process dies at the worst moments, and the next apply finishes without a duplicate.
 
 - In process: the apply "dies" (a BaseException, which nothing catches) right after a clone
-  call's completion is journaled: the clone id must already be in state at that point.
+  call's completion is journaled: the clone id must already be in state at that point. The
+  death is injected by handing the apply a store whose sessions die (no patching).
 - Over real processes: `jobspec apply` is SIGKILLed at seeded random moments on a 100+ spec
   workload and re-run after each kill; no clone is ever made twice. The default run does a
   short round; the full campaign (50+ kills) is `./scripts/test -m slow -k kill_campaign`.
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from jobspec.state import FileStateStore, StateSession
+from jobspec.state import StateSession, StateStore
 from tests.e2e.conftest import Workspace
 from tests.helpers import EmulatorHandle
 from tests.reliability.campaign import duplicate_clones, kill_round, workload
@@ -44,26 +45,30 @@ class DiesAfterCloneCompletes:
             raise Killed
 
 
+class DyingStore:
+    """A store whose locked sessions die right after a clone completes (see above)."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    @contextmanager
+    def lock(self, **kwargs: Any) -> Iterator[Any]:
+        with self._store.lock(**kwargs) as session:
+            yield DiesAfterCloneCompletes(session)
+
+
 # A simulated death abandons the event loop's other coroutines, as a real one would.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-def test_death_right_after_a_clone_completes_leaves_the_clone_in_state(
-    ws: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_death_right_after_a_clone_completes_leaves_the_clone_in_state(ws: Workspace) -> None:
     workload(ws, 3, seed=1)
-    real_lock = FileStateStore.lock
-
-    @contextmanager
-    def dying_lock(self: FileStateStore, **kwargs: Any) -> Iterator[Any]:
-        with real_lock(self, **kwargs) as session:
-            yield DiesAfterCloneCompletes(session)
-
-    monkeypatch.setattr(FileStateStore, "lock", dying_lock)
     # the applier's task group carries the death out, wrapped as a group
     with pytest.raises(BaseExceptionGroup) as died:
-        ws.cli("apply", "--auto-approve", "--concurrency", "1")
+        ws.apply_on(DyingStore(ws.store()), concurrency=1)
     assert died.group_contains(Killed)
-    monkeypatch.undo()
     assert ws.emulator.stats()["requests"]["POST /v1/jobs/{id}/clone"] == 1
     assert len(ws.state()) == 1, "the clone that was made is not in state"
     ws.cli("apply", "--auto-approve")

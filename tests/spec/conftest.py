@@ -8,20 +8,18 @@ from pathlib import Path
 
 import pytest
 
-import jobspec.spec
-
 HAVE_C_PARSER = importlib.util.find_spec("_ruamel_yaml") is not None
 
 WriteSpecs = Callable[[dict[str, str | bytes]], Path]
 
 
-@pytest.fixture(params=["pure", "c"])
-def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run the test with the pure-Python parser, and with the C one where it is installed."""
-    if request.param == "c" and not HAVE_C_PARSER:
+@pytest.fixture(params=[True, False], ids=["pure", "c"])
+def pure(request: pytest.FixtureRequest) -> bool:
+    """The loader's `pure=`: the test runs with the pure-Python parser, and with the C one
+    where it is installed."""
+    if not request.param and not HAVE_C_PARSER:
         pytest.skip("ruamel.yaml.clib is not installed")
-    monkeypatch.setattr(jobspec.spec, "_FORCE_PURE", request.param == "pure")
-    return str(request.param)
+    return bool(request.param)
 
 
 @pytest.fixture

@@ -9,8 +9,16 @@ import pytest
 
 import jobspec.spec
 from jobspec.errors import Problem, SpecError
-from jobspec.model import JobSpec
+from jobspec.model import (
+    DeletePropagation,
+    JobSpec,
+    OriginalPolicy,
+    PermissionPolicy,
+    ScheduleMode,
+    TransferType,
+)
 from jobspec.spec import MAX_DEPTH, MAX_FILE_BYTES, collect_problems, load_specs
+from tests.helpers import is_plain_json
 from tests.spec.conftest import WriteSpecs
 
 DATA = Path(__file__).parent.parent / "data"
@@ -27,10 +35,10 @@ def only_problem(problems: list[Problem]) -> Problem:
 
 
 def test_valid_directory_loads_sorted_with_locations(
-    parser: str, monkeypatch: pytest.MonkeyPatch
+    pure: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(DATA)
-    desired = load_specs(Path("specs-valid"))
+    desired = load_specs(Path("specs-valid"), pure=pure)
     assert list(desired) == ["finance-archive", "finance-archive-2025", "hr.onboarding_v2"]
     assert str(desired["finance-archive"].location) == "specs-valid/finance.yaml:4:3"
     assert str(desired["finance-archive-2025"].location) == "specs-valid/finance.yaml:18:3"
@@ -38,10 +46,10 @@ def test_valid_directory_loads_sorted_with_locations(
 
 
 def test_values_are_normalised_and_merge_keys_apply(
-    parser: str, monkeypatch: pytest.MonkeyPatch
+    pure: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(DATA)
-    spec = load_specs(Path("specs-valid"))["finance-archive-2025"].spec
+    spec = load_specs(Path("specs-valid"), pure=pure)["finance-archive-2025"].spec
     transfer = spec.overrides.transfer
     assert transfer is not None
     assert transfer.delete_propagation == ["ignore_destination"]
@@ -55,9 +63,9 @@ def test_values_are_normalised_and_merge_keys_apply(
     assert spec.original == "delete"
 
 
-def test_yaml_1_2_scalars_and_passthrough(parser: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_yaml_1_2_scalars_and_passthrough(pure: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(DATA)
-    spec = load_specs(Path("specs-valid"))["hr.onboarding_v2"].spec
+    spec = load_specs(Path("specs-valid"), pure=pure)["hr.onboarding_v2"].spec
     assert spec.passthrough == {"transfer": {"audit_level_extra": "loud"}, "on": "yes"}
     assert spec.overrides.schedule is not None
     assert spec.overrides.schedule.start_date == "2026-01-01"  # timestamps stay text
@@ -94,11 +102,11 @@ def test_bom_is_accepted(write_specs: WriteSpecs) -> None:
 
 
 def test_every_problem_in_every_file_in_one_pass(
-    parser: str, monkeypatch: pytest.MonkeyPatch
+    pure: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(DATA)
     with pytest.raises(SpecError) as caught:
-        load_specs(Path("specs-broken"))
+        load_specs(Path("specs-broken"), pure=pure)
     where = [(p.file, p.line, p.column) for p in caught.value.problems]
     assert where == [
         ("specs-broken/a.yaml", 7, 24),  # transfer_type: cpy
@@ -423,7 +431,7 @@ BAD_INPUTS: list[tuple[str, str | bytes, int, int, list[str]]] = [
     [pytest.param(*case[1:], id=case[0]) for case in BAD_INPUTS],
 )
 def test_bad_input_is_a_positioned_problem(
-    parser: str,
+    pure: bool,
     write_specs: WriteSpecs,
     content: str | bytes,
     line: int,
@@ -432,7 +440,7 @@ def test_bad_input_is_a_positioned_problem(
 ) -> None:
     directory = write_specs({"bad.yaml": content})
     with pytest.raises(SpecError) as caught:
-        load_specs(directory)
+        load_specs(directory, pure=pure)
     problems = caught.value.problems
     assert all(p.file == "specs/bad.yaml" for p in problems)
     matching = [p for p in problems if all(f in str(p) for f in fragments)]
@@ -440,10 +448,10 @@ def test_bad_input_is_a_positioned_problem(
     assert (matching[0].line, matching[0].column) == (line, column), str(matching[0])
 
 
-def test_tags_are_never_run(parser: str, write_specs: WriteSpecs) -> None:
+def test_tags_are_never_run(pure: bool, write_specs: WriteSpecs) -> None:
     content = HEAD + "  a: !!python/object/apply:os.system ['touch pwned']\n"
     with pytest.raises(SpecError):
-        load_specs(write_specs({"a.yaml": content}))
+        load_specs(write_specs({"a.yaml": content}), pure=pure)
     assert not Path("pwned").exists()
 
 
@@ -548,3 +556,40 @@ def test_load_specs_returns_jobspec_values(tmp_path: Path) -> None:
     desired = load_specs(tmp_path / "specs")
     assert all(isinstance(job.spec, JobSpec) for job in desired.values())
     assert all(job.address == address for address, job in desired.items())
+
+
+# --- enums stay enums -------------------------------------------------------------------------
+
+
+def test_loaded_values_are_enum_members_and_the_body_isis_plain_json(
+    write_specs: WriteSpecs,
+) -> None:
+    job = (
+        f"  a:\n    source: {SOURCE}\n    original: keep\n    overrides:\n"
+        "      schedule: {mode: ad-hoc}\n"
+        "      transfer: {transfer_type: move, delete_propagation: mirror, permissions: add}\n"
+    )
+    spec = load_specs(write_specs({"a.yaml": HEAD + job}))["a"].spec
+    assert spec.original is OriginalPolicy.keep
+    assert spec.overrides.schedule is not None
+    assert spec.overrides.schedule.mode is ScheduleMode.ad_hoc
+    transfer = spec.overrides.transfer
+    assert transfer is not None and transfer.transfer_type is TransferType.move
+    assert transfer.delete_propagation == [DeletePropagation.mirror]
+    assert transfer.delete_propagation[0] is DeletePropagation.mirror
+    assert transfer.permissions is not None
+    assert transfer.permissions.policy is PermissionPolicy.add
+    # messages show the value, never `OriginalPolicy.keep`
+    assert f"original: {spec.original}, mode {spec.overrides.schedule.mode}" == (
+        "original: keep, mode ad-hoc"
+    )
+    body = spec.managed_body()
+    assert body == {
+        "schedule": {"mode": "ad-hoc"},
+        "transfer": {
+            "transfer_type": "move",
+            "delete_propagation": ["mirror"],
+            "permissions": {"policy": "add"},
+        },
+    }
+    assert is_plain_json(body)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jobspec.cli import _github_annotation, cli
+from jobspec.cli import cli
 from jobspec.errors import Problem
+from jobspec.views import github_annotation
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -76,7 +77,7 @@ def test_github_format(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_github_annotation_escapes_per_workflow_command_rules() -> None:
     problem = Problem("dir,a:b/100%.yaml", 3, 4, "50% off\r\nnext: line", "x, y")
-    assert _github_annotation(problem) == (
+    assert github_annotation(problem) == (
         "::error file=dir%2Ca%3Ab/100%25.yaml,line=3,col=4::50%25 off%0D%0Anext: line (x, y)"
     )
 

@@ -6,13 +6,13 @@ address) before importing Starlette or uvicorn.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobspec.errors import UsageError
+from jobspec.netaddr import is_loopback
 
 DEFAULT_USERNAME = "admin"
 DEFAULT_PASSWORD = "admin"
@@ -52,16 +52,6 @@ class EmulatorConfig:
     @property
     def client_credentials_enabled(self) -> bool:
         return bool(self.client_id) and bool(self.client_secret)
-
-
-def is_loopback(host: str) -> bool:
-    """True when `host` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(config: EmulatorConfig, *, host: str) -> None:

@@ -1,33 +1,20 @@
-"""Choosing a state store from a location, and moving state between stores.
+"""Moving state between stores (`jobspec state push` / `pull`), whatever the two stores are.
 
-A location is a path (the file store, `state.py`) or a `postgresql://` / `postgres://` URL
-(the PostgreSQL store, `state_pg.py`, which loads psycopg only when it connects).
-
-Moving state (`jobspec state push` / `pull`) copies one store's whole state into another,
-the way a team moves from a state file to a shared database and back. `transfer_serial` is
-the rule, pure and tested with small tables; `transfer_state` runs it under both locks.
+Copies one store's whole state into another, the way a team moves from a state file to a
+shared database and back. `transfer_serial` is the rule, pure and tested with small tables;
+`transfer_state` runs it under both locks, through the store protocols only.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from jobspec.errors import StateError, UsageError
-from jobspec.state import FileStateStore, State, StateStore
-from jobspec.state_pg import PostgresStateStore
-from jobspec.state_url import is_database_url
+from jobspec.state.protocols import StateStore
+from jobspec.state.values import State
 
-__all__ = ["Transfer", "open_state_store", "transfer_serial", "transfer_state"]
-
-
-def open_state_store(location: str | os.PathLike[str]) -> StateStore:
-    """The store for `location`: PostgreSQL for a postgresql:// URL, else the state file."""
-    if isinstance(location, str) and is_database_url(location):
-        return PostgresStateStore(location)
-    return FileStateStore(Path(location))
+__all__ = ["Transfer", "transfer_serial", "transfer_state"]
 
 
 def _body(state: State) -> str:

@@ -1,6 +1,6 @@
 """State locations that are PostgreSQL URLs: recognising them, and taking them apart.
 
-Pure string work, kept apart from `state_pg` so that settings can check a URL (a password
+Pure string work, kept apart from `postgres` so that settings can check a URL (a password
 in `jobspec.toml` is refused) without importing the database driver.
 """
 

@@ -1,7 +1,8 @@
 """State in PostgreSQL: one database shared by many runners, with the file store's guarantees.
 
-Owns the state tables and nothing else; `state.py` owns the values, the record format and the
-replay rules, which this module reuses so that both stores mean the same by every record.
+Owns the state tables and nothing else; `values`, `snapshot` and `journal` own the values,
+the record format and the replay rules, which this module reuses so that both stores mean the
+same by every record. The only module that imports psycopg.
 
 Chosen by a location that is a libpq URI, `postgresql://…` or `postgres://…`, given as
 `--state`, `JOBSPEC_STATE` or `state` in `jobspec.toml`. libpq fills in what the URL leaves out
@@ -60,22 +61,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jobspec.errors import LockError, StateError, UsageError, redact_credentials
-from jobspec.state import (
-    DEFAULT_CHECKPOINT_LINES,
-    JournalSession,
-    LockInfo,
-    State,
-    StateSession,
-    _Journal,
-    _now_iso,
-    _parse_snapshot,
-    _replay,
-    _user,
-    _Working,
-    closing_session,
-    dumps_state,
-)
-from jobspec.state_url import parse_location
+from jobspec.state.journal import dumps_record, replay
+from jobspec.state.location import parse_location
+from jobspec.state.protocols import StateSession
+from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, closing_session
+from jobspec.state.snapshot import dumps_state, parse_snapshot
+from jobspec.state.values import LockInfo, State, WorkingState, now_iso
 
 if TYPE_CHECKING:
     import psycopg
@@ -302,24 +293,24 @@ class PostgresStateStore:
         with self._connection() as conn:
             return self._load(conn)[0].freeze()
 
-    def _load(self, conn: psycopg.Connection[Any]) -> tuple[_Working, int | None, int]:
+    def _load(self, conn: psycopg.Connection[Any]) -> tuple[WorkingState, int | None, int]:
         """(state, the snapshot's serial or None if this workspace has none, journal records)."""
         from psycopg.errors import UndefinedTable
 
         try:
             row = conn.execute(_READ, {"workspace": self.workspace}).fetchone()
         except UndefinedTable:
-            return _Working(), None, 0
+            return WorkingState(), None, 0
         assert row is not None  # the LEFT JOIN always yields one row
         version, base_serial, snapshot, journal = row
         self._check_schema(version)
         if snapshot is None:
-            return _Working(), None, 0
+            return WorkingState(), None, 0
         hint = (
             "the previous snapshot is kept in jobspec_state.previous; a DBA can restore it "
             "(and delete this workspace's jobspec_journal rows)"
         )
-        working = _parse_snapshot(snapshot, source=self.location, hint=hint)
+        working = parse_snapshot(snapshot, source=self.location, hint=hint)
         if working.serial != base_serial:
             raise StateError(
                 f"state {self.location}: the snapshot says serial {working.serial} but its row "
@@ -328,16 +319,9 @@ class PostgresStateStore:
             )
         records = [(serial, record) for serial, record in json.loads(journal)]
         if records:
-            assert working.lineage is not None
-            _replay(
+            replay(
                 working,
-                _Journal(
-                    lineage=working.lineage,
-                    base_serial=working.serial,
-                    records=records,
-                    good_size=0,
-                    torn=False,
-                ),
+                records,
                 source=f"{self.location}, jobspec_journal serial",
                 hint="a record in jobspec_journal is not what jobspec writes; it was edited, "
                 "or written by two runs at once",
@@ -394,14 +378,7 @@ class PostgresStateStore:
         on_wait: Callable[[LockInfo], None] | None,
     ) -> tuple[LockInfo, list[str]]:
         host = socket.gethostname()
-        mine = LockInfo(
-            id=str(uuid.uuid4()),
-            holder=f"{_user()}@{host}",
-            host=host,
-            pid=os.getpid(),
-            operation=operation,
-            created_at=_now_iso(),
-        )
+        mine = LockInfo.for_this_process(operation=operation, host=host)
         # Liveness first: the row must never be visible without the advisory lock behind it.
         conn.execute(_SESSION_SETUP, {"key": _advisory_key(mine.id)})
         deadline = time.monotonic() + timeout
@@ -450,7 +427,7 @@ class PostgresStateStore:
                     f"took over a stale lock: its holder {previous.describe()} is gone (its "
                     "database session ended); check the plan for unfinished work"
                 )
-            won = replace(mine, created_at=_now_iso())
+            won = replace(mine, created_at=now_iso())
             inserted = conn.execute(
                 f"INSERT INTO jobspec_lock (workspace, {_LOCK_COLUMNS}) VALUES "
                 "(%(workspace)s, %(id)s, %(holder)s, %(host)s, %(pid)s, %(operation)s, "
@@ -640,7 +617,7 @@ class _PgSession(JournalSession):
         import psycopg
         from psycopg.errors import ForeignKeyViolation, UniqueViolation
 
-        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = dumps_record(record)
         params = self._params(serial=record["serial"], record=text)
         try:
             if self._base_serial is not None:

@@ -1,9 +1,8 @@
-"""The state store: what jobspec did before, kept whole across crashes and concurrent runs.
+"""The file store: state in a local file, kept whole across crashes and concurrent runs.
 
-Owns the state on disk and nothing else: the `State` value the planner reads, the `Intent`
-journaled before every mutating API call, the `StateStore` / `StateSession` protocols (a
-PostgreSQL backend implements the same ones later), and `FileStateStore`, the file
-implementation. No other module opens these files.
+Owns the state files and their lock, and nothing else: `FileStateStore` and its session
+implement the protocols of `protocols`, with the records of `journal` and the document of
+`snapshot`. No other module opens these files.
 
 Files, for a state path P (default `jobspec.state.json`):
 
@@ -58,551 +57,27 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import getpass
 import json
 import os
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any, Protocol, TypeVar, runtime_checkable
-
-from pydantic import ValidationError
+from typing import Any
 
 from jobspec.errors import LockError, StateError
-from jobspec.model import StateEntry
-
-__all__ = [
-    "DEFAULT_STATE_PATH",
-    "FORMAT_VERSION",
-    "FileStateStore",
-    "GroupCommit",
-    "Intent",
-    "IntentRef",
-    "JournalSession",
-    "LockInfo",
-    "State",
-    "StateSession",
-    "StateStore",
-    "atomic_write",
-    "dumps_state",
-    "loads_state",
-]
-
-FORMAT_VERSION = 1
-DEFAULT_STATE_PATH = "jobspec.state.json"
-DEFAULT_CHECKPOINT_LINES = 4096
-
-_SNAPSHOT_KEYS = ("format_version", "lineage", "serial", "entries", "pending_intents")
-_INTENT_KEYS = ("intent_id", "address", "op", "started_at", "details")
-
-
-# --- values -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Intent:
-    """A mutating API call announced in the journal before it is made.
-
-    `details` holds what `record_intent` was given: `target` (the job the call acts on, the
-    source for a clone) and what is needed to recognise the call's effect later (the clone's
-    name, …). An intent stays pending until `complete` or `abandon`; a pending intent found at
-    start means a run died with the call's outcome unknown.
-    """
-
-    intent_id: str
-    address: str
-    op: str
-    details: Mapping[str, Any]
-    started_at: float
-
-    def __hash__(self) -> int:
-        return hash(self.intent_id)
-
-    @property
-    def target(self) -> str | None:
-        """The job id the call acts on (`details["target"]`), if one was given."""
-        value = self.details.get("target")
-        return value if isinstance(value, str) else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "intent_id": self.intent_id,
-            "address": self.address,
-            "op": self.op,
-            "started_at": self.started_at,
-            "details": dict(self.details),
-        }
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    """Who holds (or held) the state lock."""
-
-    id: str
-    holder: str
-    host: str
-    pid: int
-    operation: str
-    created_at: str
-
-    def describe(self) -> str:
-        return (
-            f"{self.holder} (pid {self.pid}, `{self.operation}`, since {self.created_at}, "
-            f"lock id {self.id})"
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "holder": self.holder,
-            "host": self.host,
-            "pid": self.pid,
-            "operation": self.operation,
-            "created_at": self.created_at,
-        }
-
-
-@dataclass(frozen=True)
-class State:
-    """The state at one serial. `lineage` is None until the first write ("nothing applied yet")."""
-
-    format_version: int = FORMAT_VERSION
-    lineage: str | None = None
-    serial: int = 0
-    entries: Mapping[str, StateEntry] = field(default_factory=dict)
-    pending: tuple[Intent, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
-
-    def pending_intents(self) -> list[Intent]:
-        """Intents recorded with no `done` or `abandon`: calls whose outcome is unknown."""
-        return list(self.pending)
-
-    def check_lineage(self, expected: str | None, *, what: str = "the plan") -> None:
-        """Refuse a state that is not the one `what` was made from (another lineage)."""
-        if expected != self.lineage:
-            raise StateError(
-                f"state lineage {_show_lineage(self.lineage)} differs from "
-                f"{_show_lineage(expected)} recorded in {what}",
-                hint=f"{what} was made against another state file; plan again against this one",
-            )
-
-
-def _show_lineage(lineage: str | None) -> str:
-    return lineage if lineage is not None else "(none: no state yet)"
-
-
-# --- protocols ----------------------------------------------------------------------------------
-
-
-class IntentRef(Protocol):
-    """Anything naming an intent: `complete` and `abandon` look the intent up by its id."""
-
-    @property
-    def intent_id(self) -> str: ...
-
-
-class StateSession(Protocol):
-    """The state while the lock is held. Every method that changes it is durable on return."""
-
-    @property
-    def state(self) -> State: ...
-
-    @property
-    def warnings(self) -> list[str]: ...
-
-    @property
-    def lock_info(self) -> LockInfo: ...
-
-    @property
-    def entries(self) -> Mapping[str, StateEntry]: ...
-
-    def record_intent(self, address: str, op: str, **details: Any) -> Intent: ...
-
-    def complete(
-        self, intent: IntentRef, *, put: StateEntry | None = None, remove: bool = False
-    ) -> None: ...
-
-    def abandon(self, intent: IntentRef, reason: str) -> None: ...
-
-    def put(self, address: str, entry: StateEntry) -> None: ...
-
-    def remove(self, address: str) -> None: ...
-
-    def pending_intents(self) -> list[Intent]: ...
-
-    def checkpoint(self) -> None: ...
-
-    def replace(self, state: State) -> None: ...
-
-
-@runtime_checkable
-class GroupCommit(Protocol):
-    """A session that can share one durable write among concurrent writers (optional).
-
-    Inside `deferred_sync()`, `record_intent`, `complete`, … append and return at once; the
-    writer then awaits `sync()`, which returns when everything appended so far is durable.
-    Leaving the block makes whatever is left durable. A backend without this capability is
-    simply used with its durable-on-return methods.
-    """
-
-    def deferred_sync(self) -> AbstractContextManager[None]: ...
-
-    async def sync(self) -> None: ...
-
-
-class StateStore(Protocol):
-    """Where state lives: a file today, PostgreSQL later; both keep these guarantees."""
-
-    @property
-    def location(self) -> str: ...
-
-    def read(self) -> State: ...
-
-    def lock(
-        self,
-        *,
-        timeout: float = 0,
-        operation: str,
-        on_wait: Callable[[LockInfo], None] | None = None,
-    ) -> AbstractContextManager[StateSession]: ...
-
-    def lock_info(self) -> LockInfo | None: ...
-
-    def unlock(self, lock_id: str) -> LockInfo: ...
-
-
-# --- snapshot format ----------------------------------------------------------------------------
-
-
-def dumps_state(state: State) -> str:
-    """The snapshot text: fixed top-level order, sorted keys below, indent 2, final newline."""
-    document = {
-        "format_version": FORMAT_VERSION,
-        "lineage": state.lineage,
-        "serial": state.serial,
-        "entries": {
-            address: state.entries[address].model_dump(mode="json")
-            for address in sorted(state.entries)
-        },
-        "pending_intents": [intent.to_json() for intent in state.pending],
-    }
-    return json.dumps(_sorted_below_top(document), indent=2, ensure_ascii=False) + "\n"
-
-
-def loads_state(text: str, *, source: str = "<state>") -> State:
-    """Parse a snapshot; every problem is a `StateError` naming `source`."""
-    return _parse_snapshot(text, source=source, hint=None).freeze()
-
-
-def _sorted_below_top(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: _sorted(value) for key, value in document.items()}
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _sorted(value[key]) for key in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(item) for item in value]
-    return value
-
-
-@dataclass
-class _Working:
-    """The mutable state behind a session, and the target of journal replay."""
-
-    lineage: str | None = None
-    serial: int = 0
-    entries: dict[str, StateEntry] = field(default_factory=dict)
-    pending: dict[str, Intent] = field(default_factory=dict)
-
-    def freeze(self) -> State:
-        return State(
-            lineage=self.lineage,
-            serial=self.serial,
-            entries=self.entries,
-            pending=tuple(self.pending.values()),
-        )
-
-
-def _parse_snapshot(text: str, *, source: str, hint: str | None) -> _Working:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StateError(
-            f"state file {source} is not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}",
-            hint=hint,
-        ) from exc
-
-    def invalid(what: str) -> StateError:
-        return StateError(f"state file {source}: {what}", hint=hint)
-
-    if not isinstance(document, dict):
-        raise invalid("expected a JSON object at the top")
-    version = document.get("format_version")
-    _check_format_version(version, source=source, invalid=invalid)
-    for key in _SNAPSHOT_KEYS:
-        if key not in document:
-            raise invalid(f"missing field `{key}`")
-    unknown = sorted(set(document) - set(_SNAPSHOT_KEYS))
-    if unknown:
-        raise invalid(f"unknown field `{unknown[0]}`")
-
-    working = _Working(
-        lineage=_lineage(document["lineage"], invalid=invalid),
-        serial=_serial(document["serial"], name="serial", invalid=invalid),
-    )
-    entries = document["entries"]
-    if not isinstance(entries, dict):
-        raise invalid("`entries` must be an object keyed by address")
-    for address, raw_entry in entries.items():
-        working.entries[address] = _entry(raw_entry, where=f"entry `{address}`", invalid=invalid)
-    intents = document["pending_intents"]
-    if not isinstance(intents, list):
-        raise invalid("`pending_intents` must be a list")
-    for index, raw_intent in enumerate(intents):
-        intent = _intent(raw_intent, where=f"pending_intents[{index}]", invalid=invalid)
-        if intent.intent_id in working.pending:
-            raise invalid(f"pending intent {intent.intent_id} appears twice")
-        working.pending[intent.intent_id] = intent
-    return working
-
-
-def _check_format_version(
-    version: Any, *, source: str, invalid: Callable[[str], StateError]
-) -> None:
-    if type(version) is not int or version < 1:
-        raise invalid(f"`format_version` must be a positive integer, not {version!r}")
-    if version > FORMAT_VERSION:
-        raise StateError(
-            f"state format {version} in {source} is newer than this jobspec "
-            f"({FORMAT_VERSION}); upgrade jobspec",
-            hint="a newer jobspec wrote this state; an older one must not rewrite it",
-        )
-
-
-def _lineage(value: Any, *, invalid: Callable[[str], StateError]) -> str:
-    try:
-        if not isinstance(value, str):
-            raise ValueError
-        uuid.UUID(value)
-    except ValueError:
-        raise invalid(f"`lineage` must be a UUID string, not {value!r}") from None
-    return value
-
-
-def _serial(value: Any, *, name: str, invalid: Callable[[str], StateError]) -> int:
-    if type(value) is not int or value < 0:
-        raise invalid(f"`{name}` must be a non-negative integer, not {value!r}")
-    return value
-
-
-def _entry(raw: Any, *, where: str, invalid: Callable[[str], StateError]) -> StateEntry:
-    try:
-        return StateEntry.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"]) or "(entry)"
-        raise invalid(f"{where}: `{loc}`: {first['msg']}") from None
-
-
-def _intent(raw: Any, *, where: str, invalid: Callable[[str], StateError]) -> Intent:
-    if not isinstance(raw, dict):
-        raise invalid(f"{where}: expected an object")
-    for key in _INTENT_KEYS:
-        if key not in raw:
-            raise invalid(f"{where}: missing field `{key}`")
-    texts = {key: raw[key] for key in ("intent_id", "address", "op")}
-    for key, value in texts.items():
-        if not isinstance(value, str) or not value:
-            raise invalid(f"{where}: `{key}` must be a non-empty string")
-    started_at, details = raw["started_at"], raw["details"]
-    if type(started_at) not in (int, float):
-        raise invalid(f"{where}: `started_at` must be a number (epoch seconds)")
-    if not isinstance(details, dict):
-        raise invalid(f"{where}: `details` must be an object")
-    if details.get("target") is not None and not isinstance(details["target"], str):
-        raise invalid(f"{where}: `details.target` must be a job id string or null")
-    return Intent(
-        intent_id=texts["intent_id"],
-        address=texts["address"],
-        op=texts["op"],
-        details=details,
-        started_at=float(started_at),
-    )
-
-
-# --- journal format -----------------------------------------------------------------------------
-
-
-@dataclass
-class _Journal:
-    """A journal file as read: its header, its committed records and where they end."""
-
-    lineage: str
-    base_serial: int
-    records: list[tuple[int, dict[str, Any]]]  # (line number, record) after the header
-    good_size: int  # bytes up to the end of the last committed line
-    torn: bool  # a torn last line follows good_size
-
-
-def _scan_journal(data: bytes, *, source: str, hint: str) -> _Journal | None:
-    """Split a journal into committed records. None when it holds no complete header."""
-    pieces = data.split(b"\n")
-    tail = pieces.pop()  # b"" when the file ends with a newline
-    lines: list[tuple[bytes, bool]] = [(piece, True) for piece in pieces]
-    if tail:
-        lines.append((tail, False))
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    good_size = offset = 0
-    torn = False
-    for index, (raw, terminated) in enumerate(lines):
-        lineno = index + 1
-        offset += len(raw) + (1 if terminated else 0)
-        is_last = index == len(lines) - 1
-        try:
-            record = json.loads(raw)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            if is_last:
-                torn = True
-                break
-            raise StateError(
-                f"journal {source}:{lineno}: corrupt line in the middle of the journal ({exc})",
-                hint=hint,
-            ) from None
-        if not terminated:
-            torn = True  # the newline is the commit point; without it the record never was
-            break
-        parsed.append((lineno, record))
-        good_size = offset
-    if not parsed:
-        return None
-    (header_line, header), records = parsed[0], parsed[1:]
-
-    def invalid(what: str) -> StateError:
-        return StateError(f"journal {source}:{header_line}: {what}", hint=hint)
-
-    if header.get("kind") != "header":
-        raise invalid("the first line must be the journal header")
-    _check_format_version(header.get("format_version"), source=source, invalid=invalid)
-    return _Journal(
-        lineage=_lineage(header.get("lineage"), invalid=invalid),
-        base_serial=_serial(header.get("base_serial"), name="base_serial", invalid=invalid),
-        records=records,
-        good_size=good_size,
-        torn=torn,
-    )
-
-
-def _replay(working: _Working, journal: _Journal, *, source: str, hint: str) -> None:
-    for lineno, record in journal.records:
-
-        def invalid(what: str, lineno: int = lineno) -> StateError:
-            return StateError(f"journal {source}:{lineno}: {what}", hint=hint)
-
-        if record.get("serial") != working.serial + 1:
-            raise invalid(
-                f"serial {record.get('serial')!r} does not follow {working.serial} "
-                "(written by two processes at once, or edited)"
-            )
-        kind = record.get("kind")
-        if kind == "intent":
-            intent = _intent(record, where="intent", invalid=invalid)
-            if intent.intent_id in working.pending:
-                raise invalid(f"intent {intent.intent_id} recorded twice")
-            working.pending[intent.intent_id] = intent
-        elif kind in ("done", "abandon"):
-            intent_id = record.get("intent_id")
-            if not isinstance(intent_id, str) or working.pending.pop(intent_id, None) is None:
-                raise invalid(f"`{kind}` for intent {intent_id!r}, which is not pending")
-            change = record.get("change") if kind == "done" else None
-            if change is not None:
-                if not isinstance(change, dict) or ("put" in change) == ("remove" in change):
-                    raise invalid(
-                        '`change` must be {"put": ADDRESS, "entry": …} or {"remove": ADDRESS}'
-                    )
-                if "put" in change:
-                    _apply(working, "put", change["put"], change.get("entry"), invalid=invalid)
-                else:
-                    _apply(working, "remove", change["remove"], None, invalid=invalid)
-        elif kind in ("put", "remove"):
-            _apply(working, kind, record.get("address"), record.get("entry"), invalid=invalid)
-        else:
-            raise invalid(f"unknown record kind {kind!r}")
-        working.serial += 1
-
-
-def _apply(
-    working: _Working,
-    op: str,
-    address: Any,
-    raw_entry: Any,
-    *,
-    invalid: Callable[[str], StateError],
-) -> None:
-    if not isinstance(address, str):
-        raise invalid(f"`{op}` must name its address")
-    if op == "remove":
-        working.entries.pop(address, None)
-    else:
-        working.entries[address] = _entry(raw_entry, where=f"entry `{address}`", invalid=invalid)
-
-
-# --- file primitives ----------------------------------------------------------------------------
-
-
-def atomic_write(path: Path, chunks: Iterable[bytes], *, sync: bool = True) -> None:
-    """Replace `path` with the bytes of `chunks`, all or nothing.
-
-    The temp file sits in the same directory (rename is only atomic within one file system),
-    is fsynced before the rename and the directory after it. If writing fails at any point,
-    including inside `chunks`, the temp file is removed and `path` keeps its old content.
-    """
-    temp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:12]}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            if sync:
-                os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    if sync:
-        _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-_datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
+from jobspec.files import atomic_write, datasync, fsync_dir, write_all
+from jobspec.state.journal import Journal, dumps_header, dumps_record, replay, scan_journal
+from jobspec.state.protocols import StateSession
+from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, closing_session
+from jobspec.state.snapshot import dumps_state, parse_snapshot
+from jobspec.state.values import DEFAULT_STATE_PATH, LockInfo, State, WorkingState
+
+__all__ = ["FileStateStore"]
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:
@@ -620,17 +95,6 @@ def _unreadable(path: Path, exc: OSError) -> StateError:
         hint="--state (or `state` in jobspec.toml) names the state file itself, "
         "e.g. state/jobspec.state.json",
     )
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
 
 
 def _read_lock_fd(fd: int) -> tuple[LockInfo | None, bool]:
@@ -668,12 +132,9 @@ class _Busy:
 
 @dataclass
 class _Loaded:
-    working: _Working
-    journal: _Journal | None
+    working: WorkingState
+    journal: Journal | None
     journal_live: bool  # its records are not in the snapshot yet
-
-
-# --- the file store -----------------------------------------------------------------------------
 
 
 class FileStateStore:
@@ -682,6 +143,8 @@ class FileStateStore:
     `checkpoint_lines`: fold the journal into a new snapshot once it holds this many records.
     `sync=False` skips fsync/fdatasync (every other step stays the same): for tests and
     benchmarks only, since a power cut may then lose committed records.
+    `datasync(fd)` makes a journal's appended records durable (fdatasync, else fsync); a test
+    passes its own to count or delay the syncs, or to make one fail.
     """
 
     def __init__(
@@ -691,6 +154,7 @@ class FileStateStore:
         checkpoint_lines: int = DEFAULT_CHECKPOINT_LINES,
         sync: bool = True,
         clock: Callable[[], float] = time.time,
+        datasync: Callable[[int], None] = datasync,
     ) -> None:
         if checkpoint_lines < 1:
             raise ValueError("checkpoint_lines must be at least 1")
@@ -701,6 +165,7 @@ class FileStateStore:
         self.checkpoint_lines = checkpoint_lines
         self.sync = sync
         self.clock = clock
+        self.datasync = datasync
 
     @property
     def location(self) -> str:
@@ -779,14 +244,12 @@ class FileStateStore:
 
     def _combine(self, snapshot_text: str | None, journal_data: bytes | None) -> _Loaded:
         if snapshot_text is None:
-            working = _Working()
+            working = WorkingState()
         else:
-            working = _parse_snapshot(
-                snapshot_text, source=str(self.path), hint=self._backup_hint()
-            )
+            working = parse_snapshot(snapshot_text, source=str(self.path), hint=self._backup_hint())
         source, hint = str(self.journal_path), self._journal_hint()
         journal = (
-            None if journal_data is None else _scan_journal(journal_data, source=source, hint=hint)
+            None if journal_data is None else scan_journal(journal_data, source=source, hint=hint)
         )
         if journal is None:
             return _Loaded(working, journal, journal_live=False)
@@ -800,7 +263,7 @@ class FileStateStore:
         if journal.base_serial == working.serial:
             if snapshot_text is None:
                 working.lineage = journal.lineage
-            _replay(working, journal, source=source, hint=hint)
+            replay(working, journal.records, source=source, hint=hint)
             return _Loaded(working, journal, journal_live=bool(journal.records))
         if journal.base_serial < working.serial and last_serial == working.serial:
             # A crash between writing a snapshot and deleting the journal it folded in.
@@ -949,14 +412,7 @@ class FileStateStore:
                 )
             elif had_content:
                 warnings.append(f"took over a lock file {self.lock_path} with unreadable content")
-            info = LockInfo(
-                id=str(uuid.uuid4()),
-                holder=f"{_user()}@{host}",
-                host=host,
-                pid=os.getpid(),
-                operation=operation,
-                created_at=_now_iso(),
-            )
+            info = LockInfo.for_this_process(operation=operation, host=host)
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(info.to_json(), indent=2) + "\n").encode(), 0)
             if self.sync:
@@ -1067,181 +523,6 @@ class FileStateStore:
                     os.unlink(self.path.parent / name)
 
 
-S = TypeVar("S", bound="JournalSession")
-
-
-@contextmanager
-def closing_session(session: S) -> Iterator[S]:
-    """Close (checkpoint) the session on the way out, even when the block failed.
-
-    A failed checkpoint after a failure is noted on the first error, not raised over it:
-    the journal is kept, so nothing is lost.
-    """
-    try:
-        yield session
-    except BaseException as exc:
-        try:
-            session.close()
-        except Exception as close_exc:
-            exc.add_note(f"(the state journal was kept; checkpoint failed: {close_exc})")
-        raise
-    else:
-        session.close()
-
-
-class JournalSession:
-    """What every state session shares: the records a write journals, and their bookkeeping.
-
-    A store's session subclasses it and supplies `_write(record)` (make one record durable:
-    a journal line, an INSERT), `_wrote()` (after it: serial, caches, checkpoints), `_where`
-    (the store, for messages) and `_now()` (the store's clock); it sets `_mutex`, `_working`,
-    `_closed` and `_cached`.
-    """
-
-    _mutex: threading.RLock
-    _working: _Working
-    _closed: bool
-    _cached: State | None
-    _warnings: list[str]
-
-    @property
-    def state(self) -> State:
-        with self._mutex:
-            if self._cached is None:
-                self._cached = self._working.freeze()
-            return self._cached
-
-    @property
-    def warnings(self) -> list[str]:
-        return self._warnings
-
-    @property
-    def entries(self) -> Mapping[str, StateEntry]:
-        """The entries now (a read-only view, cheaper than `.state` on a hot path)."""
-        return MappingProxyType(self._working.entries)
-
-    def pending_intents(self) -> list[Intent]:
-        with self._mutex:
-            return list(self._working.pending.values())
-
-    @property
-    def _where(self) -> str:
-        raise NotImplementedError
-
-    def _now(self) -> float:
-        raise NotImplementedError
-
-    def _write(self, record: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-    def _wrote(self) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def _become(self, state: State) -> None:
-        """Take `state` as the session's whole state (after `replace` stored it)."""
-        assert state.lineage is not None
-        self._working = _Working(
-            lineage=state.lineage,
-            serial=state.serial,
-            entries=dict(state.entries),
-            pending={intent.intent_id: intent for intent in state.pending},
-        )
-        self._cached = None
-
-    def record_intent(self, address: str, op: str, **details: Any) -> Intent:
-        """Journal a mutating call before making it; durable when this returns.
-
-        `details` must be JSON values; by convention `target` is the job id the call acts on.
-        """
-        target = details.get("target")
-        if target is not None and not isinstance(target, str):
-            raise TypeError(f"target must be a job id string, not {target!r}")
-        with self._mutex:
-            intent = Intent(
-                intent_id=uuid.uuid4().hex,
-                address=address,
-                op=op,
-                details=json.loads(json.dumps(details, allow_nan=False)),  # plain JSON, detached
-                started_at=self._now(),
-            )
-            self._write({"kind": "intent", "serial": self._next(), **intent.to_json()})
-            self._working.pending[intent.intent_id] = intent
-            self._wrote()
-            return intent
-
-    def complete(
-        self, intent: IntentRef, *, put: StateEntry | None = None, remove: bool = False
-    ) -> None:
-        """The intent's call succeeded; `put` or `remove` its address's entry accordingly."""
-        if put is not None and remove:
-            raise ValueError("complete() takes put= or remove=, not both")
-        with self._mutex:
-            intent = self._pending(intent)
-            change: dict[str, Any] | None = None
-            if put is not None:
-                change = {"put": intent.address, "entry": put.model_dump(mode="json")}
-            elif remove:
-                change = {"remove": intent.address}
-            record = {"kind": "done", "serial": self._next(), "intent_id": intent.intent_id}
-            self._write({**record, "change": change})
-            del self._working.pending[intent.intent_id]
-            if put is not None:
-                self._working.entries[intent.address] = put
-            elif remove:
-                self._working.entries.pop(intent.address, None)
-            self._wrote()
-
-    def abandon(self, intent: IntentRef, reason: str) -> None:
-        """The intent's call provably did not happen (or no longer matters)."""
-        with self._mutex:
-            self._pending(intent)
-            self._write(
-                {
-                    "kind": "abandon",
-                    "serial": self._next(),
-                    "intent_id": intent.intent_id,
-                    "reason": reason,
-                }
-            )
-            del self._working.pending[intent.intent_id]
-            self._wrote()
-
-    def put(self, address: str, entry: StateEntry) -> None:
-        with self._mutex:
-            record = {"kind": "put", "serial": self._next(), "address": address}
-            self._write({**record, "entry": entry.model_dump(mode="json")})
-            self._working.entries[address] = entry
-            self._wrote()
-
-    def remove(self, address: str) -> None:
-        with self._mutex:
-            if address not in self._working.entries:
-                raise StateError(
-                    f"no entry for `{address}` in state {self._where}",
-                    hint="`jobspec state list` shows the addresses in state",
-                )
-            self._write({"kind": "remove", "serial": self._next(), "address": address})
-            del self._working.entries[address]
-            self._wrote()
-
-    def _next(self) -> int:
-        self._require_open()
-        return self._working.serial + 1
-
-    def _require_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("this state session is closed (the lock was released)")
-
-    def _pending(self, ref: IntentRef) -> Intent:
-        intent = self._working.pending.get(ref.intent_id)
-        if intent is None:
-            raise ValueError(f"intent {ref.intent_id} is not pending")
-        return intent
-
-
 class _FileSession(JournalSession):
     """The state under the file lock. Each write is one journal line, durable on return."""
 
@@ -1282,7 +563,7 @@ class _FileSession(JournalSession):
             # Empty, torn before its header, or already folded into the snapshot.
             store.journal_path.unlink()
             if store.sync:
-                _fsync_dir(store.path.parent)
+                fsync_dir(store.path.parent)
 
     @property
     def lock_info(self) -> LockInfo:
@@ -1301,7 +582,7 @@ class _FileSession(JournalSession):
             # From here a crash leaves a journal already folded in, recognised by its serials.
             store.journal_path.unlink()
             if store.sync:
-                _fsync_dir(store.path.parent)
+                fsync_dir(store.path.parent)
             self._journal_exists = False
             self._journal_size = 0
             self._journal_records = 0
@@ -1325,7 +606,7 @@ class _FileSession(JournalSession):
                 unsynced = self._synced < self._appended and self._fd is not None
                 if unsynced and self._store.sync and not self._broken:
                     assert self._fd is not None
-                    _datasync(self._fd)
+                    self._store.datasync(self._fd)
                 self._synced = self._appended
 
     async def sync(self) -> None:
@@ -1358,7 +639,7 @@ class _FileSession(JournalSession):
                     return
                 fd = os.dup(self._fd)  # a checkpoint may close the session's own fd meanwhile
             try:
-                await asyncio.to_thread(_datasync, fd)
+                await asyncio.to_thread(self._store.datasync, fd)
             except OSError as exc:
                 self._broken = True
                 journal = self._store.journal_path
@@ -1407,9 +688,7 @@ class _FileSession(JournalSession):
 
     def _write(self, record: dict[str, Any]) -> None:
         """Append one record and make it durable, or leave the journal as it was."""
-        line = (
-            json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
-        ).encode()
+        line = (dumps_record(record) + "\n").encode()
         store = self._store
         if self._broken:
             raise StateError(
@@ -1420,9 +699,9 @@ class _FileSession(JournalSession):
         store._check_held(self._held)
         try:
             fd = self._journal_fd()
-            _write_all(fd, line)
+            write_all(fd, line)
             if store.sync and not self._deferred:
-                _datasync(fd)
+                store.datasync(fd)
         except OSError as exc:
             if self._fd is not None:
                 try:
@@ -1447,19 +726,13 @@ class _FileSession(JournalSession):
             self._fd = os.open(store.journal_path, os.O_WRONLY | os.O_APPEND)
             return self._fd
         lineage = self._working.lineage or str(uuid.uuid4())
-        header = {
-            "kind": "header",
-            "format_version": FORMAT_VERSION,
-            "lineage": lineage,
-            "base_serial": self._working.serial,
-        }
-        data = (json.dumps(header, separators=(",", ":")) + "\n").encode()
+        data = dumps_header(lineage=lineage, base_serial=self._working.serial).encode()
         fd = os.open(store.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            _write_all(fd, data)
+            write_all(fd, data)
             if store.sync:
-                _datasync(fd)
-                _fsync_dir(store.path.parent)
+                store.datasync(fd)
+                fsync_dir(store.path.parent)
         except BaseException:
             os.close(fd)
             with suppress(FileNotFoundError):

@@ -1,0 +1,40 @@
+"""What the core needs from the DryvIQ API: one Protocol, so the applier, the idle wait and the
+command sequences take any implementation (the httpx client, an in-process emulator behind a
+transport, a test's recorder) without importing the client or httpx.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any, Protocol
+
+from jobspec.model import LiveJob
+
+__all__ = ["Api", "JobReader"]
+
+
+class JobReader(Protocol):
+    """Reading one job: all the idle wait needs."""
+
+    async def get_job(self, job_id: str) -> LiveJob | None: ...
+
+
+class Api(JobReader, Protocol):
+    """The calls plan, apply, import and drift make. `DryvIQClient` is the real one."""
+
+    @property
+    def server_time(self) -> float | None:
+        """The server's clock from its latest `Date` header (recognises a lost clone)."""
+        ...
+
+    async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]: ...
+
+    async def list_jobs(
+        self, *, kind: str | None = None, status: str | None = None, q: str | None = None
+    ) -> list[LiveJob]: ...
+
+    async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob: ...
+
+    async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob: ...
+
+    async def delete(self, job_id: str) -> bool: ...

@@ -1,0 +1,28 @@
+"""Network addresses: the one answer to "does this host stay on this machine?".
+
+Both the client's settings (plain http is accepted without `--insecure` only on loopback) and
+the emulator (the default password is refused on an address others can reach) ask it, so it
+lives here, below both, and imports nothing of jobspec.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+LOCALHOST = "localhost"
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost`, 127.0.0.0/8 and ::1: hosts only this machine can reach. Pure.
+
+    `host` is written as a socket address or `urlsplit(url).hostname` gives it: lower case,
+    IPv6 without brackets. Anything else (`LOCALHOST`, `[::1]`, `localhost.example.com`) is
+    not loopback: a wrong "yes" would send credentials over the network or expose the default
+    password, while a wrong "no" only asks for `--insecure` or `--password`.
+    """
+    if host == LOCALHOST:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
