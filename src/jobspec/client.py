@@ -236,7 +236,15 @@ class DryvIQClient:
             json=dict(body),
             repeat=Repeat.ONCE,
         )
-        return _job_reply(response, call, ok=(200, 201))
+        status = response.status_code
+        if not 200 <= status < 300:
+            raise _status_error(response, call)
+        try:
+            return _job_reply(response, call, ok=(status,))
+        except ApiError as exc:
+            # A 2xx means the server did the work: a reply we cannot read says nothing about
+            # whether the clone exists, so it is looked for by name, as for a lost reply.
+            raise _outcome_unknown(call, f"status {status}, unreadable reply") from exc
 
     async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob:
         """Deep-merge `body` into the job; returns the job as it is now."""

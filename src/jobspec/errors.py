@@ -114,13 +114,13 @@ class LockError(StateError):
 class PlanError(JobspecError):
     """The planner cannot produce a plan for the desired set; every reason is listed."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, hint: str | None = None) -> None:
         count = len(problems)
         lines = "\n".join(f"  {problem}" for problem in problems)
         noun = "problem" if count == 1 else "problems"
         super().__init__(
             f"cannot plan: {count} {noun}\n{lines}",
-            hint="fix the specs (or the server) and plan again; nothing was applied",
+            hint=hint or "fix the specs (or the server) and plan again; nothing was applied",
         )
         self.problems = problems
 

@@ -24,7 +24,7 @@ from jobspec.files import atomic_write
 from jobspec.idle import IdleWait
 from jobspec.model import JOB_ID_RE, DesiredJob, LiveJob, StateEntry, digest
 from jobspec.plan import PLAN_FORMAT_VERSION, Plan
-from jobspec.planner import make_plan, needed_job_ids, needs_every_job
+from jobspec.planner import clones_anything, make_plan, needed_job_ids, needs_every_job
 from jobspec.spec import format_spec_text, spec_files
 from jobspec.state import (
     LockInfo,
@@ -102,19 +102,35 @@ async def observe(
     select(desired, state.entries, targets)
     wanted = {a: d for a, d in desired.items() if not targets or a in targets}
     prior = {a: e for a, e in state.entries.items() if not targets or a in targets}
-    if needs_every_job(wanted):  # a clone may run on a schedule: check it against every job
+    # A clone may run on a schedule (the conflict check), or an address has no clone yet
+    # (the name check): either needs every live job, read in one paged listing.
+    every = needs_every_job(wanted) or any(address not in prior for address in wanted)
+    if every:
         live = {job.id: job for job in await api.list_jobs()}
     else:
         live = await api.get_jobs(needed_job_ids(wanted, prior))
-    plan = make_plan(
-        desired=desired,
-        prior=state.entries,
-        live=live,
-        lineage=state.lineage,
-        serial=state.serial,
-        prune=prune,
-        targets=targets or None,
-    )
+    interrupted = {
+        intent.address: str(intent.details["name"])
+        for intent in state.pending_intents()
+        if intent.op == "clone" and isinstance(intent.details.get("name"), str)
+    }
+
+    def plan_with(live: Mapping[str, LiveJob]) -> Plan:
+        return make_plan(
+            desired=desired,
+            prior=state.entries,
+            live=live,
+            lineage=state.lineage,
+            serial=state.serial,
+            prune=prune,
+            targets=targets or None,
+            interrupted=interrupted,
+        )
+
+    plan = plan_with(live)
+    if not every and clones_anything(plan):  # a replace or a lost clone: check its name
+        live = {**{job.id: job for job in await api.list_jobs()}, **live}
+        plan = plan_with(live)
     return Observed(plan=plan, live=live)
 
 

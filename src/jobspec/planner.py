@@ -3,8 +3,15 @@
 Pure and deterministic: no clock, no I/O, no randomness. Everything it needs is passed in,
 so every row of DESIGN.md's plan table is a small table test. The caller fetches the live jobs
 named by `needed_job_ids`; a job missing from `live` is taken to not exist. When
-`needs_every_job(desired)` says so, `live` must hold every live job: the transfer-conflict
-check (`jobspec.conflicts`) compares each scheduled clone with all of them.
+`needs_every_job(desired)` says so, or when the plan clones (`clones_anything`), `live` must
+hold every live job: the transfer-conflict check (`jobspec.conflicts`) compares each scheduled
+clone with all of them, and the name check (`_name_clashes`) looks for jobs that already bear
+a new clone's name.
+
+Clone names are identities: a clone whose reply was lost is recognised by its name, so two
+addresses never share one, and a live job that state does not know is never shadowed by a new
+clone of the same name (it may be this address's clone, made before the state was lost): the
+plan refuses, and the person adopts it with `jobspec import` or renames the clone.
 """
 
 from __future__ import annotations
@@ -55,8 +62,13 @@ def make_plan(
     serial: int,
     prune: bool = False,
     targets: Collection[str] | None = None,
+    interrupted: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Decide one action per address; raise PlanError listing every address that cannot plan."""
+    """Decide one action per address; raise PlanError listing every address that cannot plan.
+
+    `interrupted` maps an address to the name of a clone an interrupted run may have made
+    (a pending intent): a live job with that name is what recovery will adopt, not a clash.
+    """
     addresses = sorted(desired.keys() | prior.keys())
     if targets is not None:
         addresses = [address for address in addresses if address in targets]
@@ -83,8 +95,10 @@ def make_plan(
     refused, accepted = _transfer_conflicts(planned, actions, desired, prior, live)
     problems.extend(refused)
     warnings.extend(accepted)
+    clashes = _name_clashes(planned, desired, prior, live, interrupted or {})
+    problems.extend(clashes)
     if problems:
-        raise PlanError(problems)
+        raise PlanError(problems, hint=ADOPT_HINT if clashes else None)
     warnings.extend(_running_warnings(actions, live))
     chosen = set(addresses)  # a set: `in` on the list made this step quadratic
     relevant = needed_job_ids(
@@ -106,6 +120,80 @@ def make_plan(
 
 class _CannotPlan(Exception):
     pass
+
+
+ADOPT_HINT = (
+    "clone names are identities: adopt the job that already has the name with "
+    "`jobspec import ADDRESS JOB_ID`, or give the clone a name of its own; nothing was applied"
+)
+
+
+def clones_anything(plan: Plan) -> bool:
+    """Does the plan make a new clone? Then the name check needs every live job."""
+    return any(step.op is StepOp.clone for action in plan.actions for step in action.steps)
+
+
+def _identity_name(wanted: DesiredJob, action: Action, live: Mapping[str, LiveJob]) -> str | None:
+    """The name the address's clone will have once the plan is applied."""
+    for step in action.steps:
+        if step.op is StepOp.clone and step.body is not None:
+            return str(step.body["name"])
+    if wanted.spec.overrides.name is not None:
+        return wanted.spec.overrides.name
+    clone = live.get(action.clone_id or "")
+    return clone.name if clone is not None else None
+
+
+def _name_clashes(
+    planned: list[tuple[DesiredJob, Action]],
+    desired: Mapping[str, DesiredJob],
+    prior: Mapping[str, StateEntry],
+    live: Mapping[str, LiveJob],
+    interrupted: Mapping[str, str],
+) -> list[str]:
+    """Two addresses whose clones would share a name once the plan is applied, and new clones
+    whose name a live job that state does not know already bears."""
+    problems: list[str] = []
+    known = {wanted.spec.source for wanted in desired.values()}
+    for entry in prior.values():
+        known.update((entry.source_id, entry.clone_id, *entry.superseded))
+    by_name: dict[str, list[LiveJob]] = {}
+    for job in live.values():
+        by_name.setdefault(job.name, []).append(job)
+
+    # the name each address's clone has after the plan: planned addresses as planned, the
+    # others (orphans, addresses outside --target) as their clone is named now
+    claims: dict[str, tuple[str, str]] = {}  # name → (address, where)
+    planned_addresses = {wanted.address for wanted, _ in planned}
+    for address, entry in sorted(prior.items()):
+        clone = live.get(entry.clone_id)
+        if address not in planned_addresses and clone is not None:
+            claims.setdefault(clone.name, (address, f"clone {clone.id}"))
+    for wanted, action in planned:
+        name = _identity_name(wanted, action, live)
+        if name is None:
+            continue
+        holder, where = claims.setdefault(name, (wanted.address, str(wanted.location)))
+        if holder != wanted.address:
+            problems.append(
+                f"{wanted.location}: {wanted.address}: its clone would be named {name!r}, "
+                f"the name of {holder}'s clone ({where}); two addresses cannot share a clone "
+                "name"
+            )
+            continue
+        if not any(step.op is StepOp.clone for step in action.steps):
+            continue
+        if interrupted.get(wanted.address) == name:
+            continue  # the job with this name may be what the interrupted run made: recovery
+        for job in sorted(by_name.get(name, ()), key=lambda job: job.id):
+            if job.id not in known:
+                problems.append(
+                    f"{wanted.location}: {wanted.address}: job {job.id} is already named "
+                    f"{name!r} and state does not know it (was the state lost, or the address "
+                    f"renamed?); adopt it with `jobspec import {wanted.address} {job.id}`, or "
+                    "give the clone another name"
+                )
+    return problems
 
 
 def _shared_sources_deleted(desired: Mapping[str, DesiredJob]) -> list[str]:

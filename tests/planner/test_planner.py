@@ -458,3 +458,28 @@ def test_schedule_modes_are_enum_members_compared_with_live_strings() -> None:
     assert retire.how is RetireHow.manual and retire.body is not None
     assert retire.body["schedule"] == {"mode": "manual"}
     assert type(retire.body["schedule"]["mode"]) is str
+
+
+def test_a_live_job_state_does_not_know_bearing_the_clone_name_refuses_the_plan() -> None:
+    stray = live_job(OTHER, name="Finance archive")
+    with pytest.raises(PlanError, match=f"jobspec import finance {OTHER}") as refused:
+        plan_of(desired(overrides=OVERRIDES), {}, [live_job(SOURCE), stray])
+    assert refused.value.hint is not None and "jobspec import" in refused.value.hint
+
+
+def test_the_clone_an_interrupted_run_may_have_made_is_left_to_recovery() -> None:
+    stray = live_job(OTHER, name="Finance archive")
+    plan = plan_of(
+        desired(overrides=OVERRIDES),
+        {},
+        [live_job(SOURCE), stray],
+        interrupted={"finance": "Finance archive"},
+    )
+    assert plan.actions[0].kind is ActionKind.create
+
+
+def test_a_new_clone_may_not_take_the_name_of_an_orphans_clone() -> None:
+    orphan = entry()["finance"]
+    want = desired("other", overrides=OVERRIDES)
+    with pytest.raises(PlanError, match="the name of finance's clone"):
+        plan_of(want, {"finance": orphan}, [live_job(SOURCE), applied_clone()])

@@ -34,7 +34,7 @@ def every_kind_plan() -> Plan:
     """create, update (drift), replace, retire, noop, orphan — with a warning."""
     other = "d" * 32
     want: dict[str, Any] = {}
-    want |= desired("new-archive", overrides=OVERRIDES)
+    want |= desired("new-archive", overrides=deep_merge(OVERRIDES, {"name": "New archive"}))
     want |= desired("edited", overrides=deep_merge(OVERRIDES, {"name": "Finance (2027)"}))
     moved = deep_merge(OVERRIDES, {"transfer": {"destination": {"target": {"path": "/Archive"}}}})
     want |= desired("moved", overrides=moved)
@@ -102,7 +102,8 @@ def test_no_changes_text() -> None:
 def test_markdown_stays_under_the_limit_and_says_what_it_cut(count: int) -> None:
     want: dict[str, Any] = {}
     for number in range(count):
-        want |= desired(f"job-{number:05d}", overrides=OVERRIDES)
+        name = {"name": f"Finance archive {number}"}  # clone names are identities
+        want |= desired(f"job-{number:05d}", overrides=deep_merge(OVERRIDES, name))
     plan = plan_of(want, {}, [live_job(SOURCE)])
     text = render_markdown(plan)
     assert len(text) < 60_000

@@ -1,0 +1,156 @@
+"""Issue 14: jobspec never touches, duplicates or deletes a job it does not own.
+
+One test per case of the issue, each named for it, run as the command sequences against the
+in-process emulator (the `World` of tests/test_operations.py). Each starts from the wrong
+belief a careless pipeline could hold, and checks that nothing is cloned twice, and nothing
+that jobspec does not own is changed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from jobspec import operations
+from jobspec.errors import PlanError
+from jobspec.model import DesiredJob
+from jobspec.spec import load_specs
+from jobspec.state import FileStateStore
+from tests.helpers import make_job
+from tests.test_operations import World, world
+
+pytestmark = pytest.mark.anyio
+
+__all__ = ["world"]  # the fixture, shared with tests/test_operations.py
+
+
+def write(world: World, jobs: dict[str, dict[str, Any]]) -> dict[str, DesiredJob]:
+    folder = world.root / "specs"
+    folder.mkdir(exist_ok=True)
+    (folder / "jobs.yaml").write_text(json.dumps({"version": 1, "jobs": jobs}), encoding="utf-8")
+    return load_specs(folder)
+
+
+async def clones_named(world: World, name: str) -> list[str]:
+    return [job_id for job_id, job in (await world.jobs()).items() if job["name"] == name]
+
+
+async def test_case1_missing_or_empty_state_does_not_clone_again(
+    world: World, tmp_path: Path
+) -> None:
+    await world.seed("finance")
+    desired = world.write_specs(finance="manual")
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=desired)
+    (clone,) = await clones_named(world, "Clone of finance")
+    before = await world.mutations()
+
+    empty = FileStateStore(tmp_path / "elsewhere" / "jobspec.state.json")
+    (tmp_path / "elsewhere").mkdir()
+    async with world.api() as api:
+        with pytest.raises(PlanError) as refused:
+            await operations.apply(api, empty, desired=desired)
+    assert f"jobspec import finance {clone}" in refused.value.message
+    assert refused.value.hint is not None and "jobspec import" in refused.value.hint
+    assert await world.mutations() == before
+    assert await clones_named(world, "Clone of finance") == [clone]
+    assert empty.read().entries == {}
+
+
+async def test_case3_derived_name_equal_to_an_explicit_name_is_refused(world: World) -> None:
+    source = await world.seed("a")
+    other = await world.seed("b")
+    # a's clone gets the derived default name "<source name> (a)"; b names its clone that
+    jobs = {
+        "a": {"source": source, "overrides": {"schedule": {"mode": "manual"}}},
+        "b": {
+            "source": other,
+            "overrides": {"name": "Source of a (a)", "schedule": {"mode": "manual"}},
+        },
+    }
+    desired = write(world, jobs)
+    async with world.api() as api:
+        with pytest.raises(PlanError, match="two addresses cannot share a clone name") as refused:
+            await operations.apply(api, world.store, desired=desired)
+    assert "a's clone" in refused.value.message and "b:" in refused.value.message
+    assert await world.mutations() == 0
+
+    # b alone first, then a: a's new clone would take the name of b's clone
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=write(world, {"b": jobs["b"]}))
+        with pytest.raises(PlanError, match="cannot share a clone name") as again:
+            await operations.apply(api, world.store, desired=write(world, jobs))
+    assert "'Source of a (a)', the name of a's clone" in again.value.message
+    assert len(await clones_named(world, "Source of a (a)")) == 1
+
+
+async def test_a_live_job_with_the_clone_name_but_no_state_is_adopted_only_on_request(
+    world: World,
+) -> None:
+    await world.seed("finance")
+    desired = world.write_specs(finance="manual")
+    made = await world.control(
+        "POST", "_emulator/jobs", json={"jobs": [make_job(name="Clone of finance")]}
+    )
+    (stray,) = made["ids"]
+    async with world.api() as api:
+        with pytest.raises(PlanError, match=f"jobspec import finance {stray}"):
+            await operations.observe(api, desired=desired, state=world.store.read())
+        await operations.import_job(
+            api, world.store, desired=desired, address="finance", job_id=stray
+        )
+        observed = await operations.observe(api, desired=desired, state=world.store.read())
+    assert observed.plan.actions[0].clone_id == stray
+
+
+class GarbledClone(httpx.AsyncBaseTransport):
+    """The emulator does every clone, then the reply is replaced by a 2xx nobody can read."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, status: int, body: bytes, media: str):
+        self.inner, self.status, self.body, self.media = inner, status, body, media
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith("/clone"):
+            return response
+        await response.aread()
+        headers = {"content-type": self.media}
+        if "date" in response.headers:
+            headers["date"] = response.headers["date"]
+        return httpx.Response(self.status, content=self.body, headers=headers)
+
+
+def _summary(job_id: object) -> bytes:
+    return json.dumps({"status": 201, "type": "job", "job": {"id": job_id, "name": "x"}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "media"),
+    [
+        (201, _summary(None), "application/json"),  # no id
+        (201, _summary("not-a-job-id"), "application/json"),  # a malformed id
+        (202, b"", "application/json"),  # accepted, nothing said
+        (200, b"<html><body>Signed in</body></html>", "text/html"),  # a proxy's page
+        (201, b"", "application/json"),  # an empty body
+    ],
+    ids=["no-id", "malformed-id", "202", "html", "empty"],
+)
+async def test_case4_unreadable_2xx_clone_reply_is_an_unknown_outcome(
+    world: World, status: int, body: bytes, media: str
+) -> None:
+    await world.seed("finance")
+    desired = world.write_specs(finance="keep")
+    world.transport = GarbledClone(world.transport, status, body, media)  # type: ignore[assignment]
+    async with world.api() as api:
+        outcome = await operations.apply(api, world.store, desired=desired)
+        assert outcome.result is not None and outcome.result.ok, outcome.result
+        again = await operations.apply(api, world.store, desired=desired)
+    assert again.result is None  # nothing left to do: the clone was found and adopted
+    (clone,) = await clones_named(world, "Clone of finance")
+    state = world.store.read()
+    assert state.entries["finance"].clone_id == clone
+    assert state.pending_intents() == []
