@@ -213,9 +213,12 @@ async def test_apply_fails_fast_on_a_held_lock_naming_the_holder(world: World) -
 async def test_import_then_drift_then_forget(world: World) -> None:
     source = await world.seed("finance")
     desired = world.write_specs(finance="keep")
-    made = await world.control(
-        "POST", "_emulator/jobs", json={"jobs": [make_job(name="Clone of finance")]}
+    # made by hand from the source: the same endpoints (import checks them)
+    by_hand = make_job(
+        name="Clone of finance",
+        transfer={"destination": {"target": {"path": "/Sites/finance"}}},
     )
+    made = await world.control("POST", "_emulator/jobs", json={"jobs": [by_hand]})
     (clone,) = made["ids"]
     async with world.api() as api:
         with pytest.raises(UsageError, match="not a job id"):

@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from jobspec import operations
-from jobspec.errors import PlanError
+from jobspec.errors import LockError, PlanError, StateError, UsageError
 from jobspec.model import DesiredJob
 from jobspec.spec import load_specs
 from jobspec.state import FileStateStore
-from tests.helpers import make_job
+from tests.helpers import make_job, merged
 from tests.test_operations import World, world
 
 pytestmark = pytest.mark.anyio
@@ -33,6 +33,12 @@ def write(world: World, jobs: dict[str, dict[str, Any]]) -> dict[str, DesiredJob
     folder.mkdir(exist_ok=True)
     (folder / "jobs.yaml").write_text(json.dumps({"version": 1, "jobs": jobs}), encoding="utf-8")
     return load_specs(folder)
+
+
+def by_hand(address: str, **changes: Any) -> dict[str, Any]:
+    """A job made by hand from `World.seed(address)`'s source: the same endpoints."""
+    endpoints = {"transfer": {"destination": {"target": {"path": f"/Sites/{address}"}}}}
+    return make_job(**{"name": f"Clone of {address}", **merged(endpoints, changes)})
 
 
 async def clones_named(world: World, name: str) -> list[str]:
@@ -93,9 +99,7 @@ async def test_a_live_job_with_the_clone_name_but_no_state_is_adopted_only_on_re
 ) -> None:
     await world.seed("finance")
     desired = world.write_specs(finance="manual")
-    made = await world.control(
-        "POST", "_emulator/jobs", json={"jobs": [make_job(name="Clone of finance")]}
-    )
+    made = await world.control("POST", "_emulator/jobs", json={"jobs": [by_hand("finance")]})
     (stray,) = made["ids"]
     async with world.api() as api:
         with pytest.raises(PlanError, match=f"jobspec import finance {stray}"):
@@ -154,3 +158,105 @@ async def test_case4_unreadable_2xx_clone_reply_is_an_unknown_outcome(
     state = world.store.read()
     assert state.entries["finance"].clone_id == clone
     assert state.pending_intents() == []
+
+
+async def test_case6_state_reached_through_a_symlink_stays_one_file_with_one_lock(
+    world: World, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    real = shared / "jobspec.state.json"
+    link = tmp_path / "runner.state.json"
+    link.symlink_to(real)  # dangling until the first write: the file is made where it leads
+    await world.seed("finance")
+    desired = world.write_specs(finance="manual")
+    through_link = FileStateStore(link)
+    async with world.api() as api:
+        await operations.apply(api, through_link, desired=desired)
+    assert link.is_symlink() and real.is_file() and not real.is_symlink()
+    assert "finance" in FileStateStore(real).read().entries
+    with FileStateStore(real).lock(operation="apply"), pytest.raises(LockError):
+        through_link.lock(operation="apply").__enter__()  # one file, so one lock
+
+
+async def test_case2_import_refuses_a_job_another_address_or_a_spec_owns(world: World) -> None:
+    a_source = await world.seed("a")
+    await world.seed("b")
+    desired = world.write_specs(a="delete", b="delete")
+    only_a = operations.ApplyOptions(targets=("a",))
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=desired, options=only_a)
+        a_clone = world.store.read().entries["a"].clone_id
+        with pytest.raises(UsageError, match=f"{a_clone} is already the clone of a"):
+            await operations.import_job(
+                api, world.store, desired=desired, address="b", job_id=a_clone
+            )
+        # a's source is deleted by now (original: delete); b's own source is a spec's source
+        with pytest.raises(UsageError, match="is the source of b"):
+            await operations.import_job(
+                api, world.store, desired=desired, address="b", job_id=world.sources["b"]
+            )
+        with pytest.raises(UsageError, match="is the source of a"):
+            await operations.import_job(
+                api, world.store, desired=desired, address="b", job_id=a_source
+            )
+        # a job made by hand from a's source: its destination is not b's source's
+        made = await world.control("POST", "_emulator/jobs", json={"jobs": [by_hand("a")]})
+        (foreign,) = made["ids"]
+        with pytest.raises(UsageError, match=r"transfer\.destination\.target\.path"):
+            await operations.import_job(
+                api, world.store, desired=desired, address="b", job_id=foreign
+            )
+        assert "b" not in world.store.read().entries
+        entry = await operations.import_job(
+            api, world.store, desired=desired, address="b", job_id=foreign, force=True
+        )
+        assert entry.forced_import
+        observed = await operations.observe(api, desired=desired, state=world.store.read())
+    assert [w.address for w in observed.plan.warnings if "--force" in w.message] == ["b"]
+    assert a_clone in await world.jobs()  # nothing touched a's clone
+    assert all(
+        action.clone_id != a_clone for action in observed.plan.actions if action.address == "b"
+    )
+
+
+async def test_state_holding_one_clone_under_two_addresses_is_refused_before_any_call(
+    world: World,
+) -> None:
+    await world.seed("a")
+    await world.seed("b")
+    desired = world.write_specs(a="delete", b="delete")
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=desired)
+    entries = world.store.read().entries
+    with world.store.lock(operation="test") as session:  # what an edit by hand could do
+        session.put("b", entries["b"].model_copy(update={"clone_id": entries["a"].clone_id}))
+    before = (await world.control("GET", "_emulator/stats"))["total"]
+    async with world.api() as api:
+        with pytest.raises(StateError, match="clone of both a and b") as refused:
+            await operations.apply(api, world.store, desired=desired)
+        with pytest.raises(StateError, match="clone of both a and b"):
+            await operations.observe(api, desired=desired, state=world.store.read())
+    assert refused.value.hint is not None and "jobspec state rm" in refused.value.hint
+    assert (await world.control("GET", "_emulator/stats"))["total"] == before
+    operations.forget(world.store, address="b")  # the repair the hint names still works
+    assert set(world.store.read().entries) == {"a"}
+
+
+def test_state_naming_an_address_twice_is_refused(tmp_path: Path) -> None:
+    entry = {
+        "source_id": "a" * 32,
+        "clone_id": "b" * 32,
+        "original": "manual",
+        "applied": {},
+        "applied_digest": "x",
+    }
+    entries = json.dumps({"finance": entry})[:-1] + ", " + json.dumps({"finance": entry})[1:]
+    text = (
+        '{"format_version": 1, "lineage": "6f1d1bb0-7c57-4d1e-a3de-7cf1f3c86e85", '
+        f'"serial": 1, "entries": {entries}, "pending_intents": []}}'
+    )
+    path = tmp_path / "jobspec.state.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(StateError, match="key `finance` appears twice"):
+        FileStateStore(path).read()

@@ -708,11 +708,20 @@ def _copy_state(
 @click.argument("job_id")
 @_connection_options
 @click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Adopt a job whose kind or unchanged endpoints differ from the source's (plans say so).",
+)
 @_report_errors
 def import_(
-    address: str, job_id: str, lock_timeout: float, **flags: Unpack[ConnectionFlags]
+    address: str, job_id: str, lock_timeout: float, force: bool, **flags: Unpack[ConnectionFlags]
 ) -> None:
-    """Adopt an existing job as ADDRESS's clone; the next plan verifies its fields."""
+    """Adopt an existing job as ADDRESS's clone; the next plan verifies its fields.
+
+    Refused for a job state already holds or a spec clones, and (unless --force) for one whose
+    kind or endpoints the spec does not change differ from the source's.
+    """
     from jobspec import operations
     from jobspec.views import imported
 
@@ -728,6 +737,7 @@ def import_(
             address=address,
             job_id=job_id,
             lock_timeout=lock_timeout,
+            force=force,
         )
     )
     _show(imported(address, entry))

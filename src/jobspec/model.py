@@ -20,7 +20,14 @@ import typing
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 JOB_ID_RE = re.compile(JOB_ID_PATTERN)
@@ -403,6 +410,19 @@ class StateEntry(BaseModel):
         default_factory=list,
         description="Old clones replaced by this one and not yet retired (create before destroy).",
     )
+    forced_import: bool = Field(
+        default=False,
+        description="Imported with --force although its kind or endpoints differ from the "
+        "source's; every plan says so. Written only when true.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _written_when_true(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Entries without the flag keep the form every earlier jobspec wrote."""
+        data: dict[str, Any] = handler(self)
+        if not data.get("forced_import"):
+            data.pop("forced_import", None)
+        return data
 
 
 def _known_paths(body: dict[str, Any], model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from jobspec import diff
 from jobspec.api import Api
 from jobspec.applier import ApplyResult, Report, apply_plan, recover
 from jobspec.drift import Drift, find_drift
@@ -99,6 +100,7 @@ async def observe(
     When a desired clone may run on a schedule, every live job is read instead (one paged
     listing: 5 requests for 5,000 jobs), so the plan can refuse transfer conflicts.
     """
+    state.check_ownership()
     select(desired, state.entries, targets)
     wanted = {a: d for a, d in desired.items() if not targets or a in targets}
     prior = {a: e for a, e in state.entries.items() if not targets or a in targets}
@@ -157,6 +159,7 @@ async def settle_interrupted(
 
 async def check_fresh(plan: Plan, state: State, api: Api) -> None:
     """Refuse a saved plan whose state or jobs have moved since it was made, saying what moved."""
+    state.check_ownership()
     if plan.lineage is not None:
         state.check_lineage(plan.lineage)
     if state.serial != plan.serial or state.lineage != plan.lineage:
@@ -321,16 +324,48 @@ async def apply(
 
 
 async def import_clone(
-    session: StateSession, api: Api, *, wanted: DesiredJob, job_id: str
+    session: StateSession,
+    api: Api,
+    *,
+    wanted: DesiredJob,
+    job_id: str,
+    desired: Mapping[str, DesiredJob] | None = None,
+    force: bool = False,
 ) -> StateEntry:
-    """Adopt an existing job as the clone of `wanted`; the next plan verifies its fields."""
-    job = await api.get_job(job_id)
+    """Adopt an existing job as the clone of `wanted`; the next plan verifies its fields.
+
+    Refused for a job that state already holds (under any address) or that a spec clones:
+    adopting it would hand one job to two owners, and the next plan could retire it as an
+    "old clone". Refused too, unless `force`, for a job that cannot be a clone of the spec's
+    source: another kind, or an endpoint the spec does not change that differs from the
+    source's. A forced import is recorded, and every plan says so.
+    """
+    session.state.check_ownership()
+    for address, entry in sorted(session.entries.items()):
+        if job_id == entry.clone_id or job_id in entry.superseded:
+            raise UsageError(
+                f"job {job_id} is already the clone of {address} in state",
+                hint=f"`jobspec state mv {address} {wanted.address}` moves it with its address; "
+                f"or `jobspec state rm {address}` first",
+            )
+    sources = {entry.source_id: address for address, entry in session.entries.items()}
+    sources.update({other.spec.source: a for a, other in (desired or {}).items()})
+    if job_id in sources:
+        raise UsageError(
+            f"job {job_id} is the source of {sources[job_id]}, not a clone of {wanted.address}",
+            hint="import the clone's id; the source is what the spec clones",
+        )
+    found = await api.get_jobs({job_id, wanted.spec.source})
+    job = found.get(job_id)
     if job is None:
         raise UsageError(f"job {job_id} does not exist on the server")
-    if job_id == wanted.spec.source:
+    mismatches = _not_a_clone_of(job, found.get(wanted.spec.source), wanted)
+    if mismatches and not force:
         raise UsageError(
-            f"job {job_id} is the source of {wanted.address}, not a clone of it",
-            hint="import the clone's id; the source is what the spec clones",
+            f"job {job_id} does not look like a clone of {wanted.address}'s source "
+            f"{wanted.spec.source}: {'; '.join(mismatches)}",
+            hint="check the job id; if it is the right job all the same, `--force` adopts it "
+            "and every plan will say so",
         )
     entry = StateEntry(
         source_id=wanted.spec.source,
@@ -338,9 +373,39 @@ async def import_clone(
         original=wanted.spec.original,
         applied={},
         applied_digest=digest({}),
+        forced_import=bool(mismatches),
     )
     session.put(wanted.address, entry)
     return entry
+
+
+_ENDPOINTS = (
+    ("transfer", "source", "connection", "id"),
+    ("transfer", "source", "target", "path"),
+    ("transfer", "destination", "connection", "id"),
+    ("transfer", "destination", "target", "path"),
+)
+
+
+def _not_a_clone_of(job: LiveJob, source: LiveJob | None, wanted: DesiredJob) -> list[str]:
+    """Why `job` cannot have been cloned from the spec's source: kind, unchanged endpoints."""
+    if source is None:
+        return [f"its source {wanted.spec.source} does not exist, so nothing can be compared"]
+    found = []
+    if job.kind != source.kind:
+        found.append(f"kind {job.kind!r}, the source's is {source.kind!r}")
+    managed = wanted.spec.managed_body()
+    for path in _ENDPOINTS:
+        if not diff.is_missing(diff.lookup(managed, path)):
+            continue  # the spec changes this endpoint: the plan replaces the clone if it differs
+        mine, theirs = diff.lookup(job.raw, path), diff.lookup(source.raw, path)
+        if mine != theirs:
+            found.append(f"{diff.dotted(path)} is {_shown(mine)}, the source's is {_shown(theirs)}")
+    return found
+
+
+def _shown(value: object) -> str:
+    return "missing" if diff.is_missing(value) else repr(value)
 
 
 def check_job_id(job_id: str) -> None:
@@ -367,6 +432,7 @@ async def import_job(
     address: str,
     job_id: str,
     lock_timeout: float = 0.0,
+    force: bool = False,
 ) -> StateEntry:
     """`jobspec import`: under the lock, adopt `job_id` as the clone of `address`."""
     wanted = check_import(desired, address=address, job_id=job_id)
@@ -376,7 +442,9 @@ async def import_job(
                 f"{address} already has clone {session.entries[address].clone_id}",
                 hint=f"`jobspec state rm {address}` first to replace it",
             )
-        return await import_clone(session, api, wanted=wanted, job_id=job_id)
+        return await import_clone(
+            session, api, wanted=wanted, job_id=job_id, desired=desired, force=force
+        )
 
 
 # --- state commands -----------------------------------------------------------------------------

@@ -90,6 +90,15 @@ def make_plan(
             continue
         if wanted.spec.wait_for_idle:
             action = _waiting_for_idle(action)
+        if entry is not None and entry.forced_import and action.clone_id == entry.clone_id:
+            warnings.append(
+                PlanWarning(
+                    address=address,
+                    location=str(wanted.location),
+                    message=f"clone {entry.clone_id} was imported with --force: its kind or "
+                    f"endpoints did not match source {entry.source_id}",
+                )
+            )
         actions.append(action)
         planned.append((wanted, action))
     refused, accepted = _transfer_conflicts(planned, actions, desired, prior, live)

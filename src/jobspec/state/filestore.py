@@ -158,7 +158,9 @@ class FileStateStore:
     ) -> None:
         if checkpoint_lines < 1:
             raise ValueError("checkpoint_lines must be at least 1")
-        self.path = Path(path).absolute()
+        # The real path: a state shared through symlinks is one file with one lock, and the
+        # atomic rename replaces the file itself, not the link that leads to it.
+        self.path = Path(os.path.realpath(path))
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.lock_path = self.path.with_name(self.path.name + ".lock")

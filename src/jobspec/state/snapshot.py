@@ -72,13 +72,15 @@ def _sorted(value: Any) -> Any:
 def parse_snapshot(text: str, *, source: str, hint: str | None) -> WorkingState:
     """Parse a snapshot into a working state (for a session or a replay to continue from)."""
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise StateError(
             f"state file {source} is not valid JSON: {exc.msg} at line {exc.lineno} "
             f"column {exc.colno}",
             hint=hint,
         ) from exc
+    except _DuplicateKey as exc:  # an address twice: which entry would win is a guess
+        raise StateError(f"state file {source}: key `{exc.key}` appears twice", hint=hint) from None
 
     def invalid(what: str) -> StateError:
         return StateError(f"state file {source}: {what}", hint=hint)
@@ -114,6 +116,21 @@ def parse_snapshot(text: str, *, source: str, hint: str | None) -> WorkingState:
             raise invalid(f"pending intent {intent.intent_id} appears twice")
         working.pending[intent.intent_id] = intent
     return working
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
 
 
 def check_format_version(version: Any, *, source: str, invalid: Invalid) -> None:

@@ -137,6 +137,27 @@ class State:
         """Intents recorded with no `done` or `abandon`: calls whose outcome is unknown."""
         return list(self.pending)
 
+    def check_ownership(self) -> None:
+        """Refuse a state in which one job is the clone (or an old clone) of two addresses.
+
+        Whichever address acted on it next would change or retire the other's clone, so the
+        commands that call the server check this before their first call. The stores do not:
+        `state list`, `state rm` and `state mv` must still work on such a state to repair it.
+        """
+        owner: dict[str, str] = {}
+        for address in sorted(self.entries):
+            entry = self.entries[address]
+            for job_id in dict.fromkeys((entry.clone_id, *entry.superseded)):
+                first = owner.setdefault(job_id, address)
+                if first != address:
+                    raise StateError(
+                        f"the state holds job {job_id} as the clone of both {first} and "
+                        f"{address}; jobspec will not act on it",
+                        hint=f"keep it under the address it belongs to and forget the other "
+                        f"(`jobspec state rm {address}` or `jobspec state rm {first}`); "
+                        "`jobspec state list` shows both",
+                    )
+
     def check_lineage(self, expected: str | None, *, what: str = "the plan") -> None:
         """Refuse a state that is not the one `what` was made from (another lineage)."""
         if expected != self.lineage:
