@@ -260,3 +260,43 @@ def test_state_naming_an_address_twice_is_refused(tmp_path: Path) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(StateError, match="key `finance` appears twice"):
         FileStateStore(path).read()
+
+
+class DeleteThen500(httpx.AsyncBaseTransport):
+    """The emulator deletes, then the reply is replaced by a 500 (a proxy, a crashing node)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.deletes = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "DELETE":
+            return response
+        self.deletes += 1
+        await response.aread()
+        return httpx.Response(500, json={"errors": [{"description": "internal error"}]})
+
+
+async def test_case8_delete_answered_500_after_deleting_is_recorded_by_the_next_plan(
+    world: World,
+) -> None:
+    source = await world.seed("finance")
+    desired = world.write_specs(finance="delete")
+    faulty = DeleteThen500(world.transport)
+    world.transport = faulty  # type: ignore[assignment]
+    async with world.api() as api:
+        first = await operations.apply(api, world.store, desired=desired)
+    assert first.result is not None and not first.result.ok  # the DELETE "failed"
+    assert source not in await world.jobs()  # … but the server did delete it
+    assert world.store.read().entries["finance"].original_retired is None
+
+    async with world.api() as api:
+        second = await operations.apply(api, world.store, desired=desired)
+        (action,) = second.plan.actions
+        assert [step.op.value for step in action.steps] == ["record"]
+        third = await operations.apply(api, world.store, desired=desired)
+    assert second.result is not None and second.result.ok
+    assert faulty.deletes == 1  # recorded from what the plan saw, not deleted again
+    assert world.store.read().entries["finance"].original_retired == "deleted"
+    assert third.result is None and not third.plan.has_changes

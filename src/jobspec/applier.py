@@ -214,6 +214,15 @@ async def _run_step(
         say(address, f"retired {step.role.replace('_', ' ')} {step.job_id} ({step.how.value})")
         return retired
 
+    if step.op is StepOp.record:  # no call: the plan saw the retire already done
+        assert step.job_id is not None and step.how is not None
+        recorded = _after_retire(entry, step)
+        if recorded is not None and recorded != entry:
+            journal.put(address, recorded)
+            await _saved(journal)
+        say(address, f"recorded {step.role.replace('_', ' ')} {step.job_id} as {step.how.value}")
+        return recorded
+
     assert step.op is StepOp.forget
     intent = journal.record_intent(address, "forget")
     journal.complete(intent, remove=True)

@@ -74,6 +74,7 @@ class StepOp(StrEnum):
     patch = "patch"  # PATCH v1/jobs/{job_id} with body
     retire = "retire"  # DELETE, or PATCH the schedule to manual (body), per `how`
     forget = "forget"  # drop the address from state
+    record = "record"  # no call: record in state what the plan saw (an earlier retire's effect)
 
 
 Role = Literal["source", "clone", "original", "old_clone"]

@@ -289,6 +289,10 @@ def _plan_address(
     leftover_steps, leftover_reasons = _retire_superseded(spec.original, entry, live)
     retire_steps = leftover_steps + retire_steps
     retire_reasons = leftover_reasons + retire_reasons
+    if entry.source_id == spec.source:
+        seen_steps, seen_reasons = _observed_retirement(spec.original, source, entry)
+        retire_steps += seen_steps
+        retire_reasons += seen_reasons
 
     if reasons or immutable:
         base = source if source is not None else clone
@@ -377,17 +381,48 @@ def _retire_original(
 def _retire_superseded(
     policy: OriginalPolicy, entry: StateEntry, live: Mapping[str, LiveJob]
 ) -> tuple[list[Step], list[str]]:
-    """Old clones a replace made and did not retire yet (the run stopped in between)."""
+    """Old clones a replace made and did not retire yet (the run stopped in between).
+
+    One that is already gone, or already on manual where manual is the aim, is only recorded
+    as retired: what the plan sees wins over a retire whose reply was lost or failed.
+    """
     steps: list[Step] = []
     reasons: list[str] = []
     how = _old_clone_retirement(policy)
     for job_id in entry.superseded:
         old = live.get(job_id)
         if old is None or (how is RetireHow.manual and old.schedule_mode == ScheduleMode.manual):
+            seen = RetireHow.deleted if old is None else RetireHow.manual
+            steps.append(Step(op=StepOp.record, job_id=job_id, role="old_clone", how=seen))
+            reasons.append(f"replaced clone {job_id} is already {_retired_words(seen)}")
             continue
         steps.append(_retire_step(old, "old_clone", how))
         reasons.append(f"replaced clone {job_id} is not retired yet")
     return steps, reasons
+
+
+def _observed_retirement(
+    policy: OriginalPolicy, source: LiveJob | None, entry: StateEntry
+) -> tuple[list[Step], list[str]]:
+    """State does not say the original was retired, but the server shows it was.
+
+    A retire whose reply was lost, or failed after the server had done it (a DELETE answered
+    500), leaves state behind the server; the plan records what it sees instead of retrying.
+    """
+    if policy is OriginalPolicy.keep or entry.original_retired is not None:
+        return [], []
+    if source is None:
+        seen = RetireHow.deleted
+    elif policy is OriginalPolicy.manual and source.schedule_mode == ScheduleMode.manual:
+        seen = RetireHow.manual
+    else:
+        return [], []
+    step = Step(op=StepOp.record, job_id=entry.source_id, role="original", how=seen)
+    return [step], [f"original {entry.source_id} is already {_retired_words(seen)}: recorded"]
+
+
+def _retired_words(how: RetireHow) -> str:
+    return "deleted" if how is RetireHow.deleted else "on a manual schedule"
 
 
 def _old_clone_retirement(policy: OriginalPolicy) -> RetireHow:

@@ -68,6 +68,9 @@ def describe_step(step: Step) -> str:
         return f"patch clone {step.job_id}"
     if step.op is StepOp.forget:
         return "forget the address in state"
+    if step.op is StepOp.record:
+        done = "deleted" if step.how is RetireHow.deleted else "on a manual schedule"
+        return f"record in state that {step.role.replace('_', ' ')} {step.job_id} is {done}"
     what = "delete" if step.how is RetireHow.deleted else "set schedule to manual on"
     label = step.role.replace("_", " ")
     waits = " once it is not running (wait_for_idle)" if step.wait_for_idle else ""

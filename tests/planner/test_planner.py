@@ -224,8 +224,34 @@ def test_a_replaced_clone_left_scheduled_is_retired() -> None:
     assert [(s.job_id, s.role, s.how) for s in action.steps] == [
         (OTHER, "old_clone", RetireHow.manual)
     ]
+    # set to manual by a call whose reply was lost: what the plan sees is recorded, no call
     done = [RETIRED_SOURCE, applied_clone(), live_job(OTHER, schedule={"mode": "manual"})]
-    assert plan_of(desired(overrides=OVERRIDES), prior, done).actions[0].kind is ActionKind.noop
+    (seen,) = plan_of(desired(overrides=OVERRIDES), prior, done).actions
+    assert [(s.op, s.job_id, s.how) for s in seen.steps] == [
+        (StepOp.record, OTHER, RetireHow.manual)
+    ]
+    settled = entry(superseded=[])
+    assert plan_of(desired(overrides=OVERRIDES), settled, done).actions[0].kind is ActionKind.noop
+
+
+@pytest.mark.parametrize(
+    ("policy", "source", "seen"),
+    [
+        ("delete", None, RetireHow.deleted),
+        ("manual", None, RetireHow.deleted),
+        ("manual", RETIRED_SOURCE, RetireHow.manual),
+    ],
+)
+def test_a_retire_the_server_shows_done_is_recorded_not_retried(
+    policy: str, source: LiveJob | None, seen: RetireHow
+) -> None:
+    prior = entry(original=policy, original_retired=None)
+    jobs = [applied_clone(), *([source] if source else [])]
+    (action,) = plan_of(desired(overrides=OVERRIDES, original=policy), prior, jobs).actions
+    assert action.kind is ActionKind.retire
+    assert [(s.op, s.job_id, s.role, s.how) for s in action.steps] == [
+        (StepOp.record, SOURCE, "original", seen)
+    ]
 
 
 def test_clone_deleted_outside_jobspec_is_recreated_as_drift() -> None:
