@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from jobspec import operations
-from jobspec.errors import LockError, PlanError, StateError, UsageError
+from jobspec.errors import LockError, PlanError, StalePlanError, StateError, UsageError
 from jobspec.model import DesiredJob
+from jobspec.plan import Plan, StepOp
 from jobspec.spec import load_specs
 from jobspec.state import FileStateStore
 from tests.helpers import make_job, merged
@@ -300,3 +301,70 @@ async def test_case8_delete_answered_500_after_deleting_is_recorded_by_the_next_
     assert faulty.deletes == 1  # recorded from what the plan saw, not deleted again
     assert world.store.read().entries["finance"].original_retired == "deleted"
     assert third.result is None and not third.plan.has_changes
+
+
+def retarget(plan: Plan, job_id: str) -> Plan:
+    """The plan with its first retire step aimed at `job_id`, resealed as an editor could."""
+    actions = []
+    for action in plan.actions:
+        steps = [
+            step.model_copy(update={"job_id": job_id}) if step.op is StepOp.retire else step
+            for step in action.steps
+        ]
+        actions.append(action.model_copy(update={"steps": steps}))
+    return plan.model_copy(update={"actions": actions})
+
+
+async def test_case5_an_edited_plan_file_is_refused(world: World, tmp_path: Path) -> None:
+    await world.seed("finance")
+    bystander = await world.seed("bystander")  # a job nobody manages
+    desired = world.write_specs(finance="delete")
+    saved = tmp_path / "plan.json"
+    async with world.api() as api:
+        observed = await operations.observe(api, desired=desired, state=world.store.read())
+    # edited by hand: the seal breaks
+    text = observed.plan.to_json().replace(world.sources["finance"], bystander, 1)
+    saved.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError, match="checksum does not match"):
+        operations.read_plan_file(saved)
+    # edited and resealed: the step's target is checked against state and the plan's reads
+    operations.save_plan_file(retarget(observed.plan, bystander), saved)
+    edited = operations.read_plan_file(saved)
+    async with world.api() as api:
+        with pytest.raises(UsageError, match=f"targets job {bystander}"):
+            await operations.apply(api, world.store, saved=edited, desired=desired)
+    assert bystander in await world.jobs()
+    assert await world.mutations() == 0
+
+
+async def test_case5_a_plan_made_with_no_state_does_not_apply_twice(
+    world: World, tmp_path: Path
+) -> None:
+    await world.seed("finance")
+    desired = world.write_specs(finance="keep")  # the source is left as it was: no job moves
+    async with world.api() as api:
+        first = await operations.observe(api, desired=desired, state=world.store.read())
+        assert first.plan.lineage is None and first.plan.serial == 0
+        await operations.apply(api, world.store, saved=first.plan, desired=desired)
+        (clone,) = await clones_named(world, "Clone of finance")
+        fresh = FileStateStore(tmp_path / "fresh.state.json")
+        with pytest.raises(StalePlanError, match=f"job {clone} is already named"):
+            await operations.apply(api, fresh, saved=first.plan, desired=desired)
+        # a later plan, its lineage and serial blanked to pass for a first one
+        later = await operations.observe(api, desired=desired, state=world.store.read())
+        blanked = later.plan.model_copy(update={"lineage": None, "serial": 0})
+        with pytest.raises(UsageError, match="made with no state"):
+            await operations.apply(api, fresh, saved=blanked, desired=desired)
+    assert await clones_named(world, "Clone of finance") == [clone]
+    assert fresh.read().entries == {}
+
+
+async def test_case5_a_plan_whose_spec_files_changed_since_says_so(world: World) -> None:
+    await world.seed("finance")
+    desired = world.write_specs(finance="manual")
+    async with world.api() as api:
+        observed = await operations.observe(api, desired=desired, state=world.store.read())
+        edited = world.write_specs(finance="delete")
+        with pytest.raises(StalePlanError, match=r"spec files changed .*: finance \(edited\)"):
+            await operations.apply(api, world.store, saved=observed.plan, desired=edited)
+    assert await world.mutations() == 0

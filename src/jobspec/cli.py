@@ -550,6 +550,14 @@ def apply(
         saved = operations.read_plan_file(Path(plan_file))
         if run.targets or prune:
             raise UsageError("--target and --prune shape a new plan; a saved plan runs as it is")
+        if run.specs_dir.is_dir():  # to refuse the plan if the spec files changed since
+            desired = _load_specs(run.specs_dir)
+        else:
+            click.echo(
+                f"warning: no spec folder {run.specs_dir}: the plan is not compared with the "
+                "spec files it was made from",
+                err=True,
+            )
     else:
         desired = _load_specs(run.specs_dir)
         if not auto_approve and not sys.stdin.isatty():

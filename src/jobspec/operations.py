@@ -24,8 +24,14 @@ from jobspec.errors import StalePlanError, UsageError
 from jobspec.files import atomic_write
 from jobspec.idle import IdleWait
 from jobspec.model import JOB_ID_RE, DesiredJob, LiveJob, StateEntry, digest
-from jobspec.plan import PLAN_FORMAT_VERSION, Plan
-from jobspec.planner import clones_anything, make_plan, needed_job_ids, needs_every_job
+from jobspec.plan import PLAN_FORMAT_VERSION, Plan, PlanTampered, StepOp
+from jobspec.planner import (
+    clones_anything,
+    make_plan,
+    needed_job_ids,
+    needs_every_job,
+    spec_digest,
+)
 from jobspec.spec import format_spec_text, spec_files
 from jobspec.state import (
     LockInfo,
@@ -157,9 +163,24 @@ async def settle_interrupted(
         report(address, message)
 
 
-async def check_fresh(plan: Plan, state: State, api: Api) -> None:
-    """Refuse a saved plan whose state or jobs have moved since it was made, saying what moved."""
+async def check_fresh(
+    plan: Plan,
+    state: State,
+    api: Api,
+    *,
+    desired: Mapping[str, DesiredJob] | None = None,
+) -> None:
+    """Refuse a saved plan that is not sound, or whose world has moved since it was made.
+
+    A plan file is checked, not trusted: offline first (its shape, every step's target against
+    state, and, given the spec files now as `desired`, whether they changed since), then the
+    state's lineage and serial, then every job it read, and last that no job state does not
+    know has taken a name the plan's clones will have.
+    """
     state.check_ownership()
+    check_plan_shape(plan, state)
+    if desired is not None:
+        check_specs_unchanged(plan, desired)
     if plan.lineage is not None:
         state.check_lineage(plan.lineage)
     if state.serial != plan.serial or state.lineage != plan.lineage:
@@ -185,6 +206,110 @@ async def check_fresh(plan: Plan, state: State, api: Api) -> None:
         raise StalePlanError(
             f"{len(moved)} job(s) moved since the plan was made: {shown}",
             hint="plan again to see the current differences",
+        )
+    await _check_clone_names(plan, state, api)
+
+
+class _Unsound(UsageError):
+    """A saved plan that no plan made against this state could be."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"the plan file is not sound: {message}",
+            hint="apply only plans that `jobspec plan --out` made, unedited; plan again",
+        )
+
+
+def check_plan_shape(plan: Plan, state: State) -> None:
+    """Offline: unique addresses, a lineage for any clone, every step's target owned and read.
+
+    A step may act only on its action's source, on the address's clone in state, or on one
+    of its superseded clones in state; and only on a job the plan read (its fingerprints).
+    """
+    if plan.lineage is None and plan.serial != 0:
+        raise _Unsound(f"it names no state lineage but serial {plan.serial}")
+    seen: set[str] = set()
+    for action in plan.actions:
+        if action.address in seen:
+            raise _Unsound(f"address {action.address} appears twice")
+        seen.add(action.address)
+        if plan.lineage is None and action.clone_id is not None:
+            raise _Unsound(
+                f"{action.address} names clone {action.clone_id}, but the plan was made with "
+                "no state"
+            )
+    if state.serial != plan.serial or state.lineage != plan.lineage:
+        return  # another state: check_fresh says so, with what moved
+    for action in plan.actions:
+        entry = state.entries.get(action.address)
+        if action.clone_id is not None and (entry is None or entry.clone_id != action.clone_id):
+            raise _Unsound(
+                f"{action.address}'s clone is {action.clone_id} in the plan, "
+                f"{entry.clone_id if entry else 'none'} in state"
+            )
+        owned = {action.source_id}
+        if entry is not None:
+            owned.update((entry.clone_id, *entry.superseded))
+        for step in action.steps:
+            if step.job_id is None:
+                continue
+            if step.job_id not in owned:
+                raise _Unsound(
+                    f"{action.address}: a {step.op.value} step targets job {step.job_id}, which "
+                    f"is neither its source nor a clone state holds for it"
+                )
+            if step.job_id not in plan.fingerprints:
+                raise _Unsound(
+                    f"{action.address}: a {step.op.value} step targets job {step.job_id}, which "
+                    "the plan did not read"
+                )
+
+
+def check_specs_unchanged(plan: Plan, desired: Mapping[str, DesiredJob]) -> None:
+    """Refuse a saved plan whose addresses' specs changed on disk since it was made."""
+    changed = []
+    for address, before in sorted(plan.specs.items()):
+        wanted = desired.get(address)
+        now = spec_digest(wanted) if wanted is not None else None
+        if now != before:
+            what = "added" if before is None else "removed" if now is None else "edited"
+            changed.append(f"{address} ({what})")
+    if changed:
+        raise StalePlanError(
+            f"the spec files changed since the plan was made: {', '.join(changed)}",
+            hint="plan again from the spec files as they are now, and review that plan",
+        )
+
+
+async def _check_clone_names(plan: Plan, state: State, api: Api) -> None:
+    """Refuse when a job state does not know already has a name the plan's clones will get.
+
+    The plan checked this when it was made; a job that took the name since (or a plan
+    applied again against a state that lost its clones) would otherwise be duplicated.
+    """
+    names = {
+        str(step.body["name"]): action.address
+        for action in plan.actions
+        for step in action.steps
+        if step.op is StepOp.clone and step.body is not None and "name" in step.body
+    }
+    if not names:
+        return
+    known = set(plan.fingerprints)
+    for entry in state.entries.values():
+        known.update((entry.source_id, entry.clone_id, *entry.superseded))
+    taken = sorted(
+        (names[job.name], job.id, job.name)
+        for job in await api.list_jobs()
+        if job.name in names and job.id not in known
+    )
+    if taken:
+        address, job_id, name = taken[0]
+        raise StalePlanError(
+            f"job {job_id} is already named {name!r}, the name the plan gives {address}'s "
+            f"clone, and state does not know it ({len(taken)} such job(s))",
+            hint=f"was this plan applied already, or the state lost? adopt the job with "
+            f"`jobspec import {address} {job_id}`, then plan again",
         )
 
 
@@ -272,12 +397,13 @@ async def apply(
 ) -> ApplyOutcome:
     """Lock the state, then run a saved plan (checked fresh) or plan and confirm, then apply.
 
-    Exactly one of `desired` (plan now) and `saved` (a reviewed plan file) is given. With a
+    With `saved` (a reviewed plan file), `desired` is optional: the spec files as they are now,
+    to refuse the plan if they changed since. Without it, `desired` is what to plan. With a
     fresh plan, what an interrupted run left pending is settled first; a plan with no changes
     returns at once (`result` None); a plan the listener does not confirm raises UsageError.
     """
-    if (desired is None) == (saved is None):
-        raise ValueError("apply takes either desired specs or a saved plan")
+    if desired is None and saved is None:
+        raise ValueError("apply takes desired specs, a saved plan, or both")
     options = options or ApplyOptions()
     if saved is not None and (options.targets or options.prune):
         raise UsageError("--target and --prune shape a new plan; a saved plan runs as it is")
@@ -288,7 +414,7 @@ async def apply(
         for warning in session.warnings:
             hear.warning(warning)
         if saved is not None:
-            await check_fresh(saved, session.state, api)
+            await check_fresh(saved, session.state, api, desired=desired)
             plan = saved
         else:
             assert desired is not None
@@ -503,6 +629,11 @@ def read_plan_file(path: Path) -> Plan:
         raise UsageError(f"cannot read plan file {path}: {exc.strerror}") from exc
     try:
         plan = Plan.from_json(text)
+    except PlanTampered as exc:
+        raise UsageError(
+            f"{path} cannot be applied: {exc}",
+            hint="apply only plans that `jobspec plan --out` made, unedited; plan again",
+        ) from exc
     except (ValidationError, ValueError) as exc:
         raise UsageError(
             f"{path} is not a jobspec plan file",

@@ -5,17 +5,22 @@ order (clone → verify → patch → retire). Reasons are for the reader; the a
 The plan also carries what it was made from (state lineage and serial, a fingerprint of every
 job it read) so a saved plan whose world has moved on can be refused.
 
-The JSON form (`plan --format json`, `plan --out`) is versioned by `format_version`.
+The JSON form (`plan --format json`, `plan --out`) is versioned by `format_version`, and
+sealed by a `checksum` over everything apply reads, so a plan file edited by hand (or torn in
+transit) is refused instead of run as written. The checksum is tamper-evidence, not a
+signature: `operations.check_fresh` still checks every step against state and the server.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from enum import Enum, StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from jobspec.model import OriginalPolicy, RetireHow
+from jobspec.model import OriginalPolicy, RetireHow, canonical_json
 
 PLAN_FORMAT_VERSION = 1
 
@@ -137,6 +142,11 @@ class Plan(BaseModel):
     )
     actions: list[Action] = Field(default_factory=list)
     warnings: list[PlanWarning] = Field(default_factory=list)
+    specs: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="Each planned address → a digest of its spec, or null if it has none: "
+        "`apply FILE` says when the spec files changed since.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -151,9 +161,30 @@ class Plan(BaseModel):
             counts[action.kind.value] += 1
         return counts
 
+    def checksum(self) -> str:
+        """A digest over everything apply reads (not the computed summary)."""
+        body = self.model_dump(mode="json", exclude={"has_changes", "summary"})
+        return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2) + "\n"
+        document = json.loads(self.model_dump_json())
+        document["checksum"] = self.checksum()
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
-        return cls.model_validate_json(text)
+        """Parse a plan and check its seal; ValueError when it is missing or does not match."""
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise ValueError("a plan is a JSON object")
+        sealed = document.pop("checksum", None)
+        plan = cls.model_validate(document)
+        if sealed is None:
+            raise PlanTampered("it has no checksum (made by an older jobspec?)")
+        if sealed != plan.checksum():
+            raise PlanTampered("its checksum does not match its content: it was edited")
+        return plan
+
+
+class PlanTampered(ValueError):
+    """A plan file's seal is missing or broken."""

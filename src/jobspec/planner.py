@@ -30,6 +30,7 @@ from jobspec.model import (
     ScheduleMode,
     StateEntry,
     deep_merge,
+    digest,
 )
 from jobspec.plan import Action, ActionKind, FieldChange, Plan, PlanWarning, Role, Step, StepOp
 
@@ -124,7 +125,18 @@ def make_plan(
         fingerprints=fingerprints,
         actions=actions,
         warnings=warnings,
+        specs={
+            action.address: spec_digest(desired[action.address])
+            if action.address in desired
+            else None
+            for action in actions
+        },
     )
+
+
+def spec_digest(wanted: DesiredJob) -> str:
+    """What a saved plan remembers of a spec, to tell when the spec files changed since."""
+    return digest(wanted.spec.model_dump(mode="json"))
 
 
 class _CannotPlan(Exception):
