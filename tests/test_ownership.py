@@ -368,3 +368,70 @@ async def test_case5_a_plan_whose_spec_files_changed_since_says_so(world: World)
         with pytest.raises(StalePlanError, match=r"spec files changed .*: finance \(edited\)"):
             await operations.apply(api, world.store, saved=observed.plan, desired=edited)
     assert await world.mutations() == 0
+
+
+async def test_case9_state_mv_renames_an_address_without_a_second_clone(world: World) -> None:
+    source = await world.seed("finance")
+    desired = world.write_specs(finance="manual")
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=desired)
+    clone = world.store.read().entries["finance"].clone_id
+    before = await world.mutations()
+    renamed = write(
+        world,
+        {
+            "finance-2026": {
+                "source": source,
+                "original": "manual",
+                "overrides": {"name": "Clone of finance", "schedule": {"mode": "manual"}},
+            }
+        },
+    )
+    with pytest.raises(UsageError, match="already has clone"):
+        operations.move_address(world.store, old="finance", new="finance")
+    assert operations.move_address(world.store, old="finance", new="finance-2026") == clone
+    async with world.api() as api:
+        outcome = await operations.apply(api, world.store, desired=renamed)
+    assert outcome.result is None and not outcome.plan.has_changes
+    assert await world.mutations() == before
+    assert list(world.store.read().entries) == ["finance-2026"]
+
+
+async def test_case9_apply_replace_makes_a_fresh_clone_and_retires_the_old_one(
+    world: World,
+) -> None:
+    await world.seed("finance")
+    desired = world.write_specs(finance="delete")
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=desired)
+        old = world.store.read().entries["finance"].clone_id
+        with pytest.raises(UsageError, match="--replace names no address"):
+            await operations.apply(
+                api, world.store, desired=desired, options=operations.ApplyOptions(replace=("x",))
+            )
+        options = operations.ApplyOptions(replace=("finance",))
+        outcome = await operations.apply(api, world.store, desired=desired, options=options)
+        assert outcome.result is not None and outcome.result.counts["replaced"] == 1
+        again = await operations.apply(api, world.store, desired=desired)
+    new = world.store.read().entries["finance"]
+    assert new.clone_id != old and new.superseded == []
+    live = await world.jobs()
+    assert new.clone_id in live and old not in live  # original: delete → the old clone deleted
+    assert again.result is None
+
+
+async def test_case9_source_drift_is_accepted_on_request(world: World) -> None:
+    source = await world.seed("finance")
+    desired = world.write_specs(finance="manual")
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=desired)
+        # someone changes the source's transfer settings in the web UI
+        await api.patch(source, {"kind": "transfer", "transfer": {"conflict_resolution": "latest"}})
+        found = await operations.drift(api, desired=desired, state=world.store.read())
+        assert [d.kind.name for d in found] == ["source"]
+        before = await world.mutations()
+        options = operations.ApplyOptions(accept_source=("finance",))
+        outcome = await operations.apply(api, world.store, desired=desired, options=options)
+        assert [s.op.value for s in outcome.plan.actions[0].steps] == ["record"]
+        assert await operations.drift(api, desired=desired, state=world.store.read()) == []
+    assert await world.mutations() == before  # accepted in state; nothing sent to the server

@@ -214,13 +214,19 @@ async def _run_step(
         say(address, f"retired {step.role.replace('_', ' ')} {step.job_id} ({step.how.value})")
         return retired
 
-    if step.op is StepOp.record:  # no call: the plan saw the retire already done
-        assert step.job_id is not None and step.how is not None
-        recorded = _after_retire(entry, step)
+    if step.op is StepOp.record:  # no call: what the plan saw goes into state
+        assert step.job_id is not None
+        if step.role == "source":  # --accept-source-drift
+            recorded = entry and entry.model_copy(update={"source_digest": action.source_digest})
+            what = f"accepted source {step.job_id} as it is now"
+        else:  # a retire the server shows done
+            assert step.how is not None
+            recorded = _after_retire(entry, step)
+            what = f"recorded {step.role.replace('_', ' ')} {step.job_id} as {step.how.value}"
         if recorded is not None and recorded != entry:
             journal.put(address, recorded)
             await _saved(journal)
-        say(address, f"recorded {step.role.replace('_', ' ')} {step.job_id} as {step.how.value}")
+        say(address, what)
         return recorded
 
     assert step.op is StepOp.forget

@@ -430,6 +430,24 @@ class _ApplyListener:
             self._bar.advance(self._task)
 
 
+def _ownership_options(func: F) -> F:
+    """`--replace` and `--accept-source-drift`, as plan and apply take them."""
+    func = click.option(
+        "--accept-source-drift",
+        "accept_source",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Record that ADDRESS's source changed and its clone stays as it is (repeatable).",
+    )(func)
+    return click.option(
+        "--replace",
+        "replace",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Clone ADDRESS afresh; its current clone is retired as superseded (repeatable).",
+    )(func)
+
+
 @cli.command()
 @_connection_options
 @click.option("--out", "out_path", default=None, help="Save the plan for `jobspec apply FILE`.")
@@ -438,12 +456,15 @@ class _ApplyListener:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors."
 )
+@_ownership_options
 @_report_errors
 def plan(
     out_path: str | None,
     output_format: str,
     prune: bool,
     detailed_exitcode: bool,
+    replace: tuple[str, ...],
+    accept_source: tuple[str, ...],
     **flags: Unpack[ConnectionFlags],
 ) -> None:
     """Show what apply would do: specs vs state vs the live jobs. Changes nothing."""
@@ -457,7 +478,13 @@ def plan(
 
     async def observe(api: Api) -> Plan:
         observed = await operations.observe(
-            api, desired=desired, state=state, prune=prune, targets=run.targets
+            api,
+            desired=desired,
+            state=state,
+            prune=prune,
+            targets=run.targets,
+            replace=replace,
+            accept_source=accept_source,
         )
         return observed.plan
 
@@ -524,6 +551,7 @@ def _idle_wait(timeout: float | None) -> IdleWait:
     help="Delete an original (or a replaced clone) only once it is not running, waiting up "
     "to SECONDS (also 10m, 1h) [default: 600].",
 )
+@_ownership_options
 @_report_errors
 def apply(
     plan_file: str | None,
@@ -531,6 +559,8 @@ def apply(
     prune: bool,
     lock_timeout: float,
     wait_for_idle: float | None,
+    replace: tuple[str, ...],
+    accept_source: tuple[str, ...],
     **flags: Unpack[ConnectionFlags],
 ) -> None:
     """Make it so: run a saved plan exactly, or plan and apply (asking first on a terminal).
@@ -548,8 +578,11 @@ def apply(
     desired = None
     if plan_file:
         saved = operations.read_plan_file(Path(plan_file))
-        if run.targets or prune:
-            raise UsageError("--target and --prune shape a new plan; a saved plan runs as it is")
+        if run.targets or prune or replace or accept_source:
+            raise UsageError(
+                "--target, --prune, --replace and --accept-source-drift shape a new plan; "
+                "a saved plan runs as it is"
+            )
         if run.specs_dir.is_dir():  # to refuse the plan if the spec files changed since
             desired = _load_specs(run.specs_dir)
         else:
@@ -571,6 +604,8 @@ def apply(
         lock_timeout=lock_timeout,
         prune=prune,
         targets=run.targets,
+        replace=replace,
+        accept_source=accept_source,
         idle=_idle_wait(wait_for_idle),
     )
     listener = _ApplyListener(auto_approve=auto_approve)
@@ -662,6 +697,24 @@ def state_rm(address: str, state_path: str | None, lock_timeout: float) -> None:
 
     clone = forget(_open_store(state_path), address=address, lock_timeout=lock_timeout)
     _show(state_forgotten(address, clone))
+
+
+@state.command("mv")
+@click.argument("old")
+@click.argument("new")
+@_state_option
+@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_report_errors
+def state_mv(old: str, new: str, state_path: str | None, lock_timeout: float) -> None:
+    """Rename an address in state: its clone moves with it, and no new clone is made.
+
+    Rename the address in the spec files too; the next plan then sees the same clone.
+    """
+    from jobspec.operations import move_address
+    from jobspec.views import state_moved
+
+    clone = move_address(_open_store(state_path), old=old, new=new, lock_timeout=lock_timeout)
+    _show(state_moved(old, new, clone))
 
 
 _FORCE_HELP = "Replace a state of another lineage, or a newer one (its content is lost)."

@@ -23,7 +23,7 @@ from jobspec.drift import Drift, find_drift
 from jobspec.errors import StalePlanError, UsageError
 from jobspec.files import atomic_write
 from jobspec.idle import IdleWait
-from jobspec.model import JOB_ID_RE, DesiredJob, LiveJob, StateEntry, digest
+from jobspec.model import ADDRESS_RE, JOB_ID_RE, DesiredJob, LiveJob, StateEntry, digest
 from jobspec.plan import PLAN_FORMAT_VERSION, Plan, PlanTampered, StepOp
 from jobspec.planner import (
     clones_anything,
@@ -61,6 +61,7 @@ __all__ = [
     "format_specs",
     "import_clone",
     "import_job",
+    "move_address",
     "observe",
     "read_plan_file",
     "save_plan_file",
@@ -100,6 +101,8 @@ async def observe(
     state: State,
     prune: bool = False,
     targets: Collection[str] | None = None,
+    replace: Collection[str] = (),
+    accept_source: Collection[str] = (),
 ) -> Observed:
     """Read the live jobs the specs and state name, in bulk where cheaper, and plan.
 
@@ -108,6 +111,13 @@ async def observe(
     """
     state.check_ownership()
     select(desired, state.entries, targets)
+    for flag, addresses in (("--replace", replace), ("--accept-source-drift", accept_source)):
+        unknown = sorted(set(addresses) - {a for a in desired if a in state.entries})
+        if unknown:
+            raise UsageError(
+                f"{flag} names no address with a spec and a clone in state: {', '.join(unknown)}",
+                hint="see `jobspec state list`",
+            )
     wanted = {a: d for a, d in desired.items() if not targets or a in targets}
     prior = {a: e for a, e in state.entries.items() if not targets or a in targets}
     # A clone may run on a schedule (the conflict check), or an address has no clone yet
@@ -133,6 +143,8 @@ async def observe(
             prune=prune,
             targets=targets or None,
             interrupted=interrupted,
+            replace=replace,
+            accept_source=accept_source,
         )
 
     plan = plan_with(live)
@@ -383,6 +395,8 @@ class ApplyOptions:
     lock_timeout: float = 0.0
     prune: bool = False
     targets: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    accept_source: tuple[str, ...] = ()
     idle: IdleWait = field(default_factory=IdleWait)
 
 
@@ -405,8 +419,12 @@ async def apply(
     if desired is None and saved is None:
         raise ValueError("apply takes desired specs, a saved plan, or both")
     options = options or ApplyOptions()
-    if saved is not None and (options.targets or options.prune):
-        raise UsageError("--target and --prune shape a new plan; a saved plan runs as it is")
+    shaping = options.targets or options.prune or options.replace or options.accept_source
+    if saved is not None and shaping:
+        raise UsageError(
+            "--target, --prune, --replace and --accept-source-drift shape a new plan; "
+            "a saved plan runs as it is"
+        )
     hear = listener or QuietListener()
     with store.lock(
         timeout=options.lock_timeout, operation="apply", on_wait=hear.lock_wait
@@ -425,6 +443,8 @@ async def apply(
                 state=session.state,
                 prune=options.prune,
                 targets=options.targets,
+                replace=options.replace,
+                accept_source=options.accept_source,
             )
             plan = observed.plan
             hear.planned(plan)
@@ -584,6 +604,33 @@ def forget(store: StateStore, *, address: str, lock_timeout: float = 0.0) -> str
         clone = session.entries[address].clone_id
         session.remove(address)
     return clone
+
+
+def move_address(store: StateStore, *, old: str, new: str, lock_timeout: float = 0.0) -> str:
+    """`jobspec state mv`: `old`'s clone becomes `new`'s, no new clone; returns the clone id.
+
+    For a renamed address: without it, the plan would orphan the old clone and clone again.
+    """
+    if not ADDRESS_RE.match(new):
+        raise UsageError(
+            f"{new!r} is not an address",
+            hint="addresses are lowercase letters, digits, `.`, `_` and `-`, as in the specs",
+        )
+    with store.lock(timeout=lock_timeout, operation="state mv") as session:
+        if old not in session.entries:
+            raise UsageError(f"no state entry for {old}", hint="see `jobspec state list`")
+        if new in session.entries:
+            raise UsageError(
+                f"{new} already has clone {session.entries[new].clone_id} in state",
+                hint=f"`jobspec state rm {new}` first, if that clone is not needed",
+            )
+        if any(intent.address == old for intent in session.pending_intents()):
+            raise UsageError(
+                f"an interrupted run left a call of {old} unfinished",
+                hint="run `jobspec apply` first (it settles the call), then move the address",
+            )
+        session.move(old, new)
+        return session.entries[new].clone_id
 
 
 @dataclass(frozen=True)

@@ -64,11 +64,15 @@ def make_plan(
     prune: bool = False,
     targets: Collection[str] | None = None,
     interrupted: Mapping[str, str] | None = None,
+    replace: Collection[str] = (),
+    accept_source: Collection[str] = (),
 ) -> Plan:
     """Decide one action per address; raise PlanError listing every address that cannot plan.
 
     `interrupted` maps an address to the name of a clone an interrupted run may have made
     (a pending intent): a live job with that name is what recovery will adopt, not a clash.
+    `replace` names addresses to clone afresh (`apply --replace`); `accept_source` those whose
+    source changed since their clone was made, to record as accepted (no new clone).
     """
     addresses = sorted(desired.keys() | prior.keys())
     if targets is not None:
@@ -85,7 +89,13 @@ def make_plan(
             actions.append(_orphan(address, entry, live, prune=prune))
             continue
         try:
-            action = _plan_address(wanted, entry, live)
+            action = _plan_address(
+                wanted,
+                entry,
+                live,
+                replace=address in replace,
+                accept_source=address in accept_source,
+            )
         except _CannotPlan as exc:
             problems.append(f"{wanted.location}: {address}: {exc}")
             continue
@@ -245,7 +255,12 @@ def _shared_sources_deleted(desired: Mapping[str, DesiredJob]) -> list[str]:
 
 
 def _plan_address(
-    wanted: DesiredJob, entry: StateEntry | None, live: Mapping[str, LiveJob]
+    wanted: DesiredJob,
+    entry: StateEntry | None,
+    live: Mapping[str, LiveJob],
+    *,
+    replace: bool = False,
+    accept_source: bool = False,
 ) -> Action:
     spec = wanted.spec
     source = live.get(spec.source)
@@ -294,6 +309,8 @@ def _plan_address(
         if source is None:
             raise _CannotPlan(f"source job {spec.source} does not exist on the server")
         reasons.append(f"spec changed: source {entry.source_id} → {spec.source}")
+    if replace:
+        reasons.append(f"--replace: a fresh clone replaces clone {clone.id}")
 
     changes = _changes_against(managed, clone.raw, entry)
     immutable = [change for change in changes if change.immutable]
@@ -305,6 +322,14 @@ def _plan_address(
         seen_steps, seen_reasons = _observed_retirement(spec.original, source, entry)
         retire_steps += seen_steps
         retire_reasons += seen_reasons
+    accepted = _accepted_source(source, entry) if accept_source and not replace else None
+    accept_reason = (
+        f"--accept-source-drift: source {spec.source}'s transfer settings changed since the "
+        "clone was made; recorded as accepted (the clone stays as it is)"
+    )
+    if accepted is not None and (changes or retire_steps):
+        retire_steps.append(accepted)
+        retire_reasons.append(accept_reason)
 
     if reasons or immutable:
         base = source if source is not None else clone
@@ -327,6 +352,14 @@ def _plan_address(
             **common,
         )
 
+    if accepted is not None and not changes and not retire_steps:
+        return Action(
+            kind=ActionKind.update,
+            reasons=[accept_reason],
+            steps=[accepted],
+            clone_id=clone.id,
+            **common,
+        )
     if changes:
         patch = Step(
             op=StepOp.patch,
@@ -431,6 +464,13 @@ def _observed_retirement(
         return [], []
     step = Step(op=StepOp.record, job_id=entry.source_id, role="original", how=seen)
     return [step], [f"original {entry.source_id} is already {_retired_words(seen)}: recorded"]
+
+
+def _accepted_source(source: LiveJob | None, entry: StateEntry) -> Step | None:
+    """A record of the source's settings now, when they changed since the clone was made."""
+    if source is None or entry.source_digest in (None, source.transfer_digest()):
+        return None
+    return Step(op=StepOp.record, job_id=source.id, role="source")
 
 
 def _retired_words(how: RetireHow) -> str:

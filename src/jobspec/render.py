@@ -68,6 +68,8 @@ def describe_step(step: Step) -> str:
         return f"patch clone {step.job_id}"
     if step.op is StepOp.forget:
         return "forget the address in state"
+    if step.op is StepOp.record and step.role == "source":
+        return f"record in state that source {step.job_id}'s settings now are accepted"
     if step.op is StepOp.record:
         done = "deleted" if step.how is RetireHow.deleted else "on a manual schedule"
         return f"record in state that {step.role.replace('_', ' ')} {step.job_id} is {done}"

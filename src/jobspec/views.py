@@ -169,6 +169,10 @@ def state_forgotten(address: str, clone_id: str) -> Screen:
     return Screen(out=f"forgot {address}; its clone {clone_id} was left on the server as it is\n")
 
 
+def state_moved(old: str, new: str, clone_id: str) -> Screen:
+    return Screen(out=f"moved {old} to {new}; its clone {clone_id} moved with it\n")
+
+
 def state_copied(origin: str, destination: str, done: Transfer) -> Screen:
     """What `state push` / `state pull` did."""
     if done.after is None:

@@ -129,6 +129,21 @@ def test_every_write_bumps_the_serial_and_lineage_is_fixed(store: StateStore) ->
     assert (store.read().lineage, store.read().serial) == (lineage, 7)
 
 
+def test_move_gives_an_entry_to_another_address_in_one_write(store: StateStore) -> None:
+    with store.lock(operation="state mv") as session:
+        session.put("a", make_entry(1))
+        session.put("b", make_entry(2))
+        with pytest.raises(StateError, match="already has an entry"):
+            session.move("a", "b")
+        with pytest.raises(StateError, match="no entry"):
+            session.move("x", "y")
+        session.move("a", "c")
+        assert session.state.serial == 3
+        assert list(store.read().entries) == ["b", "c"]  # the journal's record, replayed
+    state = store.read()  # and folded into the snapshot
+    assert (dict(state.entries), state.serial) == ({"b": make_entry(2), "c": make_entry(1)}, 3)
+
+
 def test_a_reader_without_the_lock_sees_every_committed_write(store: StateStore) -> None:
     with store.lock(operation="apply") as session:
         session.put("x", make_entry(0))

@@ -1,6 +1,6 @@
 """The journal codec: the records a write appends, reading them back, and replaying them.
 
-Every write to the state (intent, done, abandon, put, remove) is one record carrying its
+Every write to the state (intent, done, abandon, put, remove, move) is one record carrying its
 serial; replay insists on serials without gaps, so records written by two processes at once
 are detected, not merged. The file store keeps records as JSON lines after a header (torn last
 line tolerated: the newline is the commit point); the PostgreSQL store keeps one row each.
@@ -145,6 +145,11 @@ def replay(
                     _apply(working, "remove", change["remove"], None, invalid=invalid)
         elif kind in ("put", "remove"):
             _apply(working, kind, record.get("address"), record.get("entry"), invalid=invalid)
+        elif kind == "move":
+            old, new = record.get("address"), record.get("to")
+            if not isinstance(new, str) or old not in working.entries or new in working.entries:
+                raise invalid(f"`move` from {old!r} to {new!r}: not an entry, or taken")
+            working.entries[new] = working.entries.pop(old)
         else:
             raise invalid(f"unknown record kind {kind!r}")
         working.serial += 1

@@ -171,6 +171,23 @@ class JournalSession:
             self._working.entries[address] = entry
             self._wrote()
 
+    def move(self, old: str, new: str) -> None:
+        """Give `old`'s entry to `new` in one record: a crash never leaves it under both."""
+        with self._mutex:
+            if old not in self._working.entries:
+                raise StateError(
+                    f"no entry for `{old}` in state {self._where}",
+                    hint="`jobspec state list` shows the addresses in state",
+                )
+            if new in self._working.entries:
+                raise StateError(
+                    f"`{new}` already has an entry in state {self._where}",
+                    hint=f"`jobspec state rm {new}` first, if its clone is not needed",
+                )
+            self._write({"kind": "move", "serial": self._next(), "address": old, "to": new})
+            self._working.entries[new] = self._working.entries.pop(old)
+            self._wrote()
+
     def remove(self, address: str) -> None:
         with self._mutex:
             if address not in self._working.entries:
