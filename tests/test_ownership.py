@@ -14,11 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from jobspec import operations
+from jobspec.client import DryvIQClient
+from jobspec.emulator.app import create_app
+from jobspec.emulator.config import EmulatorConfig
 from jobspec.errors import LockError, PlanError, StalePlanError, StateError, UsageError
 from jobspec.model import DesiredJob
 from jobspec.plan import Plan, StepOp
+from jobspec.settings import PasswordLogin, Settings
 from jobspec.spec import load_specs
 from jobspec.state import FileStateStore
 from tests.helpers import make_job, merged
@@ -435,3 +440,41 @@ async def test_case9_source_drift_is_accepted_on_request(world: World) -> None:
         assert [s.op.value for s in outcome.plan.actions[0].steps] == ["record"]
         assert await operations.drift(api, desired=desired, state=world.store.read()) == []
     assert await world.mutations() == before  # accepted in state; nothing sent to the server
+
+
+async def test_case7_a_state_refuses_another_server_until_re_pointed(world: World) -> None:
+    await world.seed("finance")
+    desired = world.write_specs(finance="delete")
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=desired)
+    assert world.store.read().server == "http://emulator.test/"
+    # staging, restored from production: the same jobs with the same ids, at another address
+    production = await world.control("GET", "_emulator/jobs")
+    staging_app = create_app(EmulatorConfig())
+    staging = httpx.ASGITransport(app=staging_app)
+    async with httpx.AsyncClient(transport=staging, base_url="http://staging.test/") as http:
+        copies = [{k: v for k, v in job.items() if k != "deleted"} for job in production["jobs"]]
+        (await http.post("_emulator/jobs", json={"jobs": copies})).raise_for_status()
+    settings = Settings(
+        server="http://STAGING.test:80", credentials=PasswordLogin("admin", SecretStr("admin"))
+    )
+    try:
+        async with DryvIQClient(settings, transport=staging) as there:
+            with pytest.raises(StateError, match="belongs to the DryvIQ server") as refused:
+                await operations.apply(there, world.store, desired=desired)
+            assert "http://emulator.test/" in refused.value.message
+            assert "http://staging.test/" in refused.value.message
+            assert "jobspec state set-server http://staging.test/" in str(refused.value.hint)
+            assert (await http_total(staging)) == 0  # refused before any call
+            # after a real move, the state is re-pointed on purpose
+            old = operations.repoint_server(world.store, server="http://staging.test/")
+            assert old == "http://emulator.test/"
+            outcome = await operations.apply(there, world.store, desired=desired)
+        assert outcome.result is None and not outcome.plan.has_changes
+    finally:
+        staging_app.state.emulator.store.close()
+
+
+async def http_total(transport: httpx.AsyncBaseTransport) -> int:
+    async with httpx.AsyncClient(transport=transport, base_url="http://staging.test/") as http:
+        return int((await http.get("_emulator/stats")).json()["total"])

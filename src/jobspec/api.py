@@ -23,6 +23,11 @@ class Api(JobReader, Protocol):
     """The calls plan, apply, import and drift make. `DryvIQClient` is the real one."""
 
     @property
+    def server(self) -> str:
+        """The server root this Api talks to (a state records it, and refuses another)."""
+        ...
+
+    @property
     def server_time(self) -> float | None:
         """The server's clock from its latest `Date` header (recognises a lost clone)."""
         ...

@@ -717,6 +717,26 @@ def state_mv(old: str, new: str, state_path: str | None, lock_timeout: float) ->
     _show(state_moved(old, new, clone))
 
 
+@state.command("set-server")
+@click.argument("url")
+@_state_option
+@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_report_errors
+def state_set_server(url: str, state_path: str | None, lock_timeout: float) -> None:
+    """Re-point the state at URL after the DryvIQ server really moved (same jobs, new address).
+
+    A state records its server and refuses any other: the same job ids on another server (a
+    staging copy restored from production) are other jobs. Never use this to share a state.
+    """
+    from jobspec.netaddr import server_identity
+    from jobspec.operations import repoint_server
+    from jobspec.settings import normalize_server
+    from jobspec.views import state_repointed
+
+    old = repoint_server(_open_store(state_path), server=url, lock_timeout=lock_timeout)
+    _show(state_repointed(old, server_identity(normalize_server(url))))
+
+
 _FORCE_HELP = "Replace a state of another lineage, or a newer one (its content is lost)."
 
 

@@ -174,6 +174,11 @@ class DryvIQClient:
 
     # --- read side -------------------------------------------------------------------------
 
+    @property
+    def server(self) -> str:
+        """The server root, as configured (with its trailing slash)."""
+        return self._base
+
     async def get_job(self, job_id: str) -> LiveJob | None:
         """The job, or None if it does not exist (or was deleted)."""
         call = f"GET v1/jobs/{job_id}"

@@ -24,6 +24,7 @@ from jobspec.errors import StalePlanError, UsageError
 from jobspec.files import atomic_write
 from jobspec.idle import IdleWait
 from jobspec.model import ADDRESS_RE, JOB_ID_RE, DesiredJob, LiveJob, StateEntry, digest
+from jobspec.netaddr import server_identity
 from jobspec.plan import PLAN_FORMAT_VERSION, Plan, PlanTampered, StepOp
 from jobspec.planner import (
     clones_anything,
@@ -32,6 +33,7 @@ from jobspec.planner import (
     needs_every_job,
     spec_digest,
 )
+from jobspec.settings import normalize_server
 from jobspec.spec import format_spec_text, spec_files
 from jobspec.state import (
     LockInfo,
@@ -64,6 +66,7 @@ __all__ = [
     "move_address",
     "observe",
     "read_plan_file",
+    "repoint_server",
     "save_plan_file",
     "select",
     "settle_interrupted",
@@ -110,6 +113,7 @@ async def observe(
     listing: 5 requests for 5,000 jobs), so the plan can refuse transfer conflicts.
     """
     state.check_ownership()
+    state.check_server(server_identity(api.server))
     select(desired, state.entries, targets)
     for flag, addresses in (("--replace", replace), ("--accept-source-drift", accept_source)):
         unknown = sorted(set(addresses) - {a for a in desired if a in state.entries})
@@ -190,6 +194,7 @@ async def check_fresh(
     know has taken a name the plan's clones will have.
     """
     state.check_ownership()
+    state.check_server(server_identity(api.server))
     check_plan_shape(plan, state)
     if desired is not None:
         check_specs_unchanged(plan, desired)
@@ -452,6 +457,7 @@ async def apply(
                 return ApplyOutcome(plan=plan, result=None)
             if not hear.confirm(plan):
                 raise UsageError("apply cancelled; nothing was changed")
+        session.set_server(server_identity(api.server))  # checked above; recorded once
         with hear.applying(plan):
             result = await apply_plan(
                 plan,
@@ -487,6 +493,7 @@ async def import_clone(
     source's. A forced import is recorded, and every plan says so.
     """
     session.state.check_ownership()
+    session.state.check_server(server_identity(api.server))
     for address, entry in sorted(session.entries.items()):
         if job_id == entry.clone_id or job_id in entry.superseded:
             raise UsageError(
@@ -521,6 +528,7 @@ async def import_clone(
         applied_digest=digest({}),
         forced_import=bool(mismatches),
     )
+    session.set_server(server_identity(api.server))
     session.put(wanted.address, entry)
     return entry
 
@@ -631,6 +639,18 @@ def move_address(store: StateStore, *, old: str, new: str, lock_timeout: float =
             )
         session.move(old, new)
         return session.entries[new].clone_id
+
+
+def repoint_server(store: StateStore, *, server: str, lock_timeout: float = 0.0) -> str | None:
+    """`jobspec state set-server URL`: the state's jobs now live at URL; returns the old one.
+
+    Only for a real move (the same server at a new address, its jobs and their ids kept).
+    """
+    new = server_identity(normalize_server(server))
+    with store.lock(timeout=lock_timeout, operation="state set-server") as session:
+        old = session.state.server
+        session.set_server(new)
+    return old
 
 
 @dataclass(frozen=True)

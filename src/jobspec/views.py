@@ -173,6 +173,11 @@ def state_moved(old: str, new: str, clone_id: str) -> Screen:
     return Screen(out=f"moved {old} to {new}; its clone {clone_id} moved with it\n")
 
 
+def state_repointed(old: str | None, new: str) -> Screen:
+    before = f" (was {old})" if old else ""
+    return Screen(out=f"the state now belongs to {new}{before}\n")
+
+
 def state_copied(origin: str, destination: str, done: Transfer) -> Screen:
     """What `state push` / `state pull` did."""
     if done.after is None:

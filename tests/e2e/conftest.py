@@ -117,7 +117,11 @@ class Workspace:
     ) -> operations.ApplyOutcome:
         """`jobspec apply --auto-approve` in process, on a store the test built (a seam);
         `wrap` puts a test's own `Api` around the real client (another seam)."""
-        settings = load_settings(env={**os.environ, **self.env}, config_path=None)
+        # the client's bound too, as `--concurrency` sets both: with the client's default of
+        # 8 requests in flight, `concurrency=1` would still send two clones at once
+        settings = load_settings(
+            env={**os.environ, **self.env}, config_path=None, concurrency=concurrency
+        )
         desired, problems = collect_problems(self.root / "specs")
         assert not problems, problems
         options = operations.ApplyOptions(concurrency=concurrency, settle=settings.clone_settle)

@@ -50,7 +50,10 @@ def test_a_clone_into_a_folder_another_scheduled_job_writes_is_refused_then_acce
 def test_manual_clones_are_planned_from_the_jobs_they_name(ws: Workspace) -> None:
     ws.emulator.seed([make_job(name=f"Bystander {n}") for n in range(3)])
     ws.add_spec("finance", schedule={"mode": "manual"})
+    ws.cli("apply", "--auto-approve")  # a new clone's name is checked against every job
+    before = ws.emulator.stats()["requests"]
     ws.cli("plan")
     requests = ws.emulator.stats()["requests"]
-    assert requests.get("GET /v1/jobs", 0) == 0  # nothing can conflict: no listing
-    assert requests["GET /v1/jobs/{id}"] == 1
+    # nothing can conflict and nothing is cloned: no listing, only the source and the clone
+    assert requests.get("GET /v1/jobs", 0) == before.get("GET /v1/jobs", 0)
+    assert requests["GET /v1/jobs/{id}"] - before["GET /v1/jobs/{id}"] == 2

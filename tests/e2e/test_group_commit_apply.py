@@ -43,6 +43,10 @@ class CheckedApi:
         self._check = check
 
     @property
+    def server(self) -> str:
+        return self._client.server
+
+    @property
     def server_time(self) -> float | None:
         return self._client.server_time
 

@@ -1,10 +1,11 @@
 """The journal codec: the records a write appends, reading them back, and replaying them.
 
-Every write to the state (intent, done, abandon, put, remove, move) is one record carrying its
-serial; replay insists on serials without gaps, so records written by two processes at once
-are detected, not merged. The file store keeps records as JSON lines after a header (torn last
-line tolerated: the newline is the commit point); the PostgreSQL store keeps one row each.
-Both replay them here, so a record means the same in either store. No I/O here.
+Every write to the state (intent, done, abandon, put, remove, move, server) is one record
+carrying its serial; replay insists on serials without gaps, so records written by two
+processes at once are detected, not merged. The file store keeps records as JSON lines after
+a header (torn last line tolerated: the newline is the commit point); the PostgreSQL store
+keeps one row each. Both replay them here, so a record means the same in either store.
+No I/O here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jobspec.state.snapshot import (
     parse_intent,
     parse_lineage,
     parse_serial,
+    parse_server,
 )
 from jobspec.state.values import FORMAT_VERSION, WorkingState
 
@@ -145,6 +147,8 @@ def replay(
                     _apply(working, "remove", change["remove"], None, invalid=invalid)
         elif kind in ("put", "remove"):
             _apply(working, kind, record.get("address"), record.get("entry"), invalid=invalid)
+        elif kind == "server":
+            working.server = parse_server(record.get("server"), invalid=invalid)
         elif kind == "move":
             old, new = record.get("address"), record.get("to")
             if not isinstance(new, str) or old not in working.entries or new in working.entries:

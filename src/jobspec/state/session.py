@@ -188,6 +188,15 @@ class JournalSession:
             self._working.entries[new] = self._working.entries.pop(old)
             self._wrote()
 
+    def set_server(self, server: str) -> None:
+        """Record the server this state's jobs live on (first use, or a real move)."""
+        with self._mutex:
+            if self._working.server == server:
+                return
+            self._write({"kind": "server", "serial": self._next(), "server": server})
+            self._working.server = server
+            self._wrote()
+
     def remove(self, address: str) -> None:
         with self._mutex:
             if address not in self._working.entries:

@@ -27,6 +27,7 @@ __all__ = [
     "parse_intent",
     "parse_lineage",
     "parse_serial",
+    "parse_server",
     "parse_snapshot",
 ]
 
@@ -39,10 +40,14 @@ _INTENT_KEYS = ("intent_id", "address", "op", "started_at", "details")
 
 def dumps_state(state: State) -> str:
     """The snapshot text: fixed top-level order, sorted keys below, indent 2, final newline."""
-    document = {
+    document: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "lineage": state.lineage,
         "serial": state.serial,
+    }
+    if state.server is not None:  # written once known, so older states keep their form
+        document["server"] = state.server
+    document |= {
         "entries": {
             address: state.entries[address].model_dump(mode="json")
             for address in sorted(state.entries)
@@ -92,13 +97,14 @@ def parse_snapshot(text: str, *, source: str, hint: str | None) -> WorkingState:
     for key in _SNAPSHOT_KEYS:
         if key not in document:
             raise invalid(f"missing field `{key}`")
-    unknown = sorted(set(document) - set(_SNAPSHOT_KEYS))
+    unknown = sorted(set(document) - set(_SNAPSHOT_KEYS) - {"server"})
     if unknown:
         raise invalid(f"unknown field `{unknown[0]}`")
 
     working = WorkingState(
         lineage=parse_lineage(document["lineage"], invalid=invalid),
         serial=parse_serial(document["serial"], name="serial", invalid=invalid),
+        server=parse_server(document.get("server"), invalid=invalid),
     )
     entries = document["entries"]
     if not isinstance(entries, dict):
@@ -152,6 +158,12 @@ def parse_lineage(value: Any, *, invalid: Invalid) -> str:
         uuid.UUID(value)
     except ValueError:
         raise invalid(f"`lineage` must be a UUID string, not {value!r}") from None
+    return value
+
+
+def parse_server(value: Any, *, invalid: Invalid) -> str | None:
+    if value is not None and (not isinstance(value, str) or "://" not in value):
+        raise invalid(f"`server` must be a server address string, not {value!r}")
     return value
 
 

@@ -129,6 +129,7 @@ class State:
     serial: int = 0
     entries: Mapping[str, StateEntry] = field(default_factory=dict)
     pending: tuple[Intent, ...] = ()
+    server: str | None = None  # the server the state's jobs live on (`netaddr.server_identity`)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
@@ -158,6 +159,20 @@ class State:
                         "`jobspec state list` shows both",
                     )
 
+    def check_server(self, server: str) -> None:
+        """Refuse to use this state against a server other than the one it records.
+
+        The same job ids on another server (a staging copy restored from production) are
+        other jobs: planning there would clone everything again and retire originals there.
+        """
+        if self.server is not None and self.server != server:
+            raise StateError(
+                f"this state belongs to the DryvIQ server {self.server}, not {server}",
+                hint="use the state of that server (--state); if this server really is the "
+                f"same one at a new address, re-point the state: `jobspec state set-server "
+                f"{server}`",
+            )
+
     def check_lineage(self, expected: str | None, *, what: str = "the plan") -> None:
         """Refuse a state that is not the one `what` was made from (another lineage)."""
         if expected != self.lineage:
@@ -180,6 +195,7 @@ class WorkingState:
     serial: int = 0
     entries: dict[str, StateEntry] = field(default_factory=dict)
     pending: dict[str, Intent] = field(default_factory=dict)
+    server: str | None = None
 
     @classmethod
     def of(cls, state: State) -> WorkingState:
@@ -189,6 +205,7 @@ class WorkingState:
             serial=state.serial,
             entries=dict(state.entries),
             pending={intent.intent_id: intent for intent in state.pending},
+            server=state.server,
         )
 
     def freeze(self) -> State:
@@ -197,4 +214,5 @@ class WorkingState:
             serial=self.serial,
             entries=self.entries,
             pending=tuple(self.pending.values()),
+            server=self.server,
         )
