@@ -543,8 +543,15 @@ _ENDPOINTS = (
 
 def _not_a_clone_of(job: LiveJob, source: LiveJob | None, wanted: DesiredJob) -> list[str]:
     """Why `job` cannot have been cloned from the spec's source: kind, unchanged endpoints."""
-    if source is None:
-        return [f"its source {wanted.spec.source} does not exist, so nothing can be compared"]
+    if source is None:  # deleted (original: delete): the name is what is left to compare
+        name = wanted.spec.overrides.name
+        if job.name == name or (name is None and job.name.endswith(f" ({wanted.address})")):
+            return []
+        expected = repr(name) if name is not None else f"'<source name> ({wanted.address})'"
+        return [
+            f"its source {wanted.spec.source} is gone, and its name {job.name!r} is not the "
+            f"spec's clone name {expected}"
+        ]
     found = []
     if job.kind != source.kind:
         found.append(f"kind {job.kind!r}, the source's is {source.kind!r}")

@@ -81,6 +81,7 @@ def make_plan(
     warnings: list[PlanWarning] = []
     problems: list[str] = _shared_sources_deleted(desired)
     planned: list[tuple[DesiredJob, Action]] = []
+    adoptable = False
     for address in addresses:
         wanted = desired.get(address)
         entry = prior.get(address)
@@ -97,7 +98,16 @@ def make_plan(
                 accept_source=address in accept_source,
             )
         except _CannotPlan as exc:
-            problems.append(f"{wanted.location}: {address}: {exc}")
+            stray = _unknown_namesake(wanted, desired, prior, live) if entry is None else None
+            adopt = (
+                f"; job {stray.id} has this spec's clone name {stray.name!r} and state does not "
+                f"know it: if it is this spec's clone, adopt it with `jobspec import {address} "
+                f"{stray.id}`"
+                if stray is not None
+                else ""
+            )
+            adoptable = adoptable or stray is not None
+            problems.append(f"{wanted.location}: {address}: {exc}{adopt}")
             continue
         if wanted.spec.wait_for_idle:
             action = _waiting_for_idle(action)
@@ -118,7 +128,7 @@ def make_plan(
     clashes = _name_clashes(planned, desired, prior, live, interrupted or {})
     problems.extend(clashes)
     if problems:
-        raise PlanError(problems, hint=ADOPT_HINT if clashes else None)
+        raise PlanError(problems, hint=ADOPT_HINT if clashes or adoptable else None)
     warnings.extend(_running_warnings(actions, live))
     chosen = set(addresses)  # a set: `in` on the list made this step quadratic
     relevant = needed_job_ids(
@@ -175,6 +185,33 @@ def _identity_name(wanted: DesiredJob, action: Action, live: Mapping[str, LiveJo
     return clone.name if clone is not None else None
 
 
+def _known_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) -> set[str]:
+    """Jobs state or the specs name: sources, clones and replaced clones."""
+    known = {wanted.spec.source for wanted in desired.values()}
+    for entry in prior.values():
+        known.update((entry.source_id, entry.clone_id, *entry.superseded))
+    return known
+
+
+def _unknown_namesake(
+    wanted: DesiredJob,
+    desired: Mapping[str, DesiredJob],
+    prior: Mapping[str, StateEntry],
+    live: Mapping[str, LiveJob],
+) -> LiveJob | None:
+    """A job state does not know that bears the spec's explicit clone name: when a spec cannot
+    be planned (its source is gone), it may be the clone a lost state knew."""
+    name = wanted.spec.overrides.name
+    if name is None:
+        return None
+    known = _known_ids(desired, prior)
+    found = sorted(
+        (job for job in live.values() if job.name == name and job.id not in known),
+        key=lambda job: job.id,
+    )
+    return found[0] if found else None
+
+
 def _name_clashes(
     planned: list[tuple[DesiredJob, Action]],
     desired: Mapping[str, DesiredJob],
@@ -185,9 +222,7 @@ def _name_clashes(
     """Two addresses whose clones would share a name once the plan is applied, and new clones
     whose name a live job that state does not know already bears."""
     problems: list[str] = []
-    known = {wanted.spec.source for wanted in desired.values()}
-    for entry in prior.values():
-        known.update((entry.source_id, entry.clone_id, *entry.superseded))
+    known = _known_ids(desired, prior)
     by_name: dict[str, list[LiveJob]] = {}
     for job in live.values():
         by_name.setdefault(job.name, []).append(job)
