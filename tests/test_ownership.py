@@ -478,3 +478,25 @@ async def test_case7_a_state_refuses_another_server_until_re_pointed(world: Worl
 async def http_total(transport: httpx.AsyncBaseTransport) -> int:
     async with httpx.AsyncClient(transport=transport, base_url="http://staging.test/") as http:
         return int((await http.get("_emulator/stats")).json()["total"])
+
+
+async def test_import_with_the_source_gone_compares_the_clone_name(world: World) -> None:
+    await world.seed("finance")
+    desired = world.write_specs(finance="delete")
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=desired)
+    clone = world.store.read().entries["finance"].clone_id
+    operations.forget(world.store, address="finance")  # the state lost it; the source is gone
+    made = await world.control(
+        "POST", "_emulator/jobs", json={"jobs": [by_hand("finance", name="Something else")]}
+    )
+    (other,) = made["ids"]
+    async with world.api() as api:
+        with pytest.raises(UsageError, match="is not the spec's clone name 'Clone of finance'"):
+            await operations.import_job(
+                api, world.store, desired=desired, address="finance", job_id=other
+            )
+        entry = await operations.import_job(
+            api, world.store, desired=desired, address="finance", job_id=clone
+        )
+    assert entry.clone_id == clone and not entry.forced_import
