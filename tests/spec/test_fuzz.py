@@ -204,7 +204,7 @@ def test_values_match_ruamels_safe_loader(pure: bool, text: str) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a reused anchor: both loaders take the latest
             reference = YAML(typ="safe", pure=pure).load(text)
-    except YAMLError:
+    except (YAMLError, TypeError):  # TypeError: ruamel's own crash on a list key (`? - -`)
         return
     assume(plain(reference))
     problems: list[object] = []
