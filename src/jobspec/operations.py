@@ -23,7 +23,7 @@ from jobspec.errors import StalePlanError, UsageError
 from jobspec.files import atomic_write
 from jobspec.idle import IdleWait
 from jobspec.model import JOB_ID_RE, DesiredJob, LiveJob, StateEntry, digest
-from jobspec.plan import PLAN_FORMAT_VERSION, Plan
+from jobspec.plan import PLAN_FORMAT_VERSION, Plan, Step
 from jobspec.planner import make_plan, needed_job_ids, needs_every_job
 from jobspec.spec import format_spec_text, spec_files
 from jobspec.state import (
@@ -196,6 +196,9 @@ class ApplyListener(Protocol):
     def done(self, address: str, ok: bool) -> None:
         """One address finished."""
 
+    def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
+        """A step started, finished or failed (see `applier.StepHook`)."""
+
 
 class QuietListener:
     """An `ApplyListener` that approves everything and says nothing (tests, libraries)."""
@@ -219,6 +222,9 @@ class QuietListener:
         return nullcontext()
 
     def done(self, address: str, ok: bool) -> None:
+        pass
+
+    def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
         pass
 
 
@@ -297,6 +303,7 @@ async def apply(
                 report=hear.step,
                 on_done=hear.done,
                 idle=options.idle,
+                on_step=hear.step_event,
             )
         return ApplyOutcome(plan=plan, result=result)
 

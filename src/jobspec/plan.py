@@ -10,6 +10,7 @@ The JSON form (`plan --format json`, `plan --out`) is versioned by `format_versi
 
 from __future__ import annotations
 
+import json
 from enum import Enum, StrEnum
 from typing import Any, Literal
 
@@ -136,6 +137,10 @@ class Plan(BaseModel):
     )
     actions: list[Action] = Field(default_factory=list)
     warnings: list[PlanWarning] = Field(default_factory=list)
+    names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Job id → the job's name when planned, so readers see names beside ids.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -145,13 +150,46 @@ class Plan(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> dict[str, int]:
+        """Actions per kind, then the jobs the plan retires: `delete` (deleted on the server,
+        a running transfer cancelled) and `set_manual` (taken off their schedule), counted
+        apart because a reviewer must not mistake one for the other."""
         counts = {kind.value: 0 for kind in ActionKind}
         for action in self.actions:
             counts[action.kind.value] += 1
+        counts["delete"] = len(self.deletes)
+        counts["set_manual"] = sum(
+            1 for _, step in self.retire_steps() if step.how is RetireHow.manual
+        )
         return counts
 
+    def retire_steps(self) -> list[tuple[Action, Step]]:
+        """Every step that deletes a job or takes it off its schedule, in plan order."""
+        return [
+            (action, step)
+            for action in self.actions
+            for step in action.steps
+            if step.op is StepOp.retire
+        ]
+
+    @property
+    def deletes(self) -> list[tuple[Action, Step]]:
+        """The steps that delete a job on the server."""
+        return [(a, step) for a, step in self.retire_steps() if step.how is RetireHow.deleted]
+
     def to_json(self) -> str:
-        return self.model_dump_json(indent=2) + "\n"
+        """The document, with `deletes` (every job the plan deletes) as its first member and
+        `summary` as its last, so its top and bottom lines say what gets deleted."""
+        deletes = [
+            {
+                "address": action.address,
+                "role": step.role,
+                "job_id": step.job_id,
+                "name": self.names.get(step.job_id) if step.job_id else None,
+            }
+            for action, step in self.deletes
+        ]
+        document = {"deletes": deletes, **self.model_dump(mode="json")}
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:

@@ -10,14 +10,19 @@ from tests.e2e.conftest import Workspace, standard_specs
 def test_plan_formats_and_detailed_exit_code(ws: Workspace) -> None:
     standard_specs(ws)
     text = ws.cli("plan", "--detailed-exitcode", expect=2)
-    assert text.stdout.startswith("Plan: 3 to create")
+    first, second = text.stdout.splitlines()[:2]
+    assert first.startswith("WARNING: this plan DELETES 1 job on the server")
+    assert '"Source of hr" (hr: original)' in first
+    assert second.startswith("Plan: 3 to create")
+    assert text.stdout.splitlines()[-1] == first
     assert "+ finance: create" in text.stdout
     document = json.loads(ws.cli("plan", "--format", "json").stdout)
     assert document["format_version"] == 1
     assert document["summary"]["create"] == 3
     assert {a["address"] for a in document["actions"]} == {"finance", "hr", "sales"}
     markdown = ws.cli("plan", "--format", "markdown").stdout
-    assert markdown.startswith("### jobspec plan")
+    assert markdown.startswith("**WARNING: this plan DELETES 1 job")
+    assert "### jobspec plan" in markdown
     assert "<details>" in markdown
     assert ws.mutations() == 0
 
