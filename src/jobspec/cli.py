@@ -55,10 +55,11 @@ def _report_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _show(screen: Screen) -> None:
-    """Print a view: its result on stdout, its notes on stderr."""
+def _show(screen: Screen, *, color: bool = False) -> None:
+    """Print a view: its result on stdout, its notes on stderr. `color` keeps its ANSI codes
+    off a terminal (FORCE_COLOR); click strips them there otherwise."""
     if screen.out:
-        click.echo(screen.out, nl=False)
+        click.echo(screen.out, nl=False, color=True if color else None)
     if screen.err:
         click.echo(screen.err, nl=False, err=True)
 
@@ -340,11 +341,16 @@ def emulator(host: str, port: int, log_level: str, data_path: str | None, **sett
 
 def _need_extra(extra: str, modules: tuple[str, ...], *, what: str) -> None:
     """Stop with the exact install command when an optional dependency is missing."""
-    from importlib.util import find_spec
+    from importlib import import_module
 
     from jobspec.errors import MissingExtra
 
-    missing = [name for name in modules if find_spec(name) is None]
+    missing = []
+    for name in modules:
+        try:
+            import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         raise MissingExtra(extra=extra, missing=missing, what=what)
 
@@ -584,7 +590,8 @@ class _ApplyListener:
     def planned(self, plan: Plan) -> None:
         from jobspec.views import plan_view
 
-        _show(plan_view(plan, output_format="text", color=_use_color()))
+        color = _use_color()
+        _show(plan_view(plan, output_format="text", color=color), color=color)
 
     def confirm(self, plan: Plan) -> bool:
         return self._auto_approve or click.confirm("Apply these changes?")
@@ -720,7 +727,8 @@ def plan(
 
     result = run.with_api(observe)
     _show(views.interrupted_notes(state.pending_intents()))
-    _show(views.plan_view(result, output_format=output_format, color=_use_color()))
+    color = _use_color()
+    _show(views.plan_view(result, output_format=output_format, color=color), color=color)
     if out_path:
         operations.save_plan_file(result, Path(out_path))
         _show(views.plan_saved(out_path))
@@ -892,7 +900,8 @@ def show(plan_file: str, output_format: str) -> None:
     from jobspec.views import plan_view
 
     saved = read_plan_file(Path(plan_file))
-    _show(plan_view(saved, output_format=output_format, color=_use_color()))
+    color = _use_color()
+    _show(plan_view(saved, output_format=output_format, color=color), color=color)
 
 
 def _state_option(func: F) -> F:
