@@ -194,3 +194,41 @@ def test_a_refused_call_leaves_no_pending_intent_to_block_saved_plans(ws: Worksp
     ws.cli("plan", "--out", "plan.json")
     ws.cli("apply", "plan.json")
     ws.assert_converged()
+
+
+def test_apply_json_prints_one_parseable_object_a_line(ws: Workspace) -> None:
+    standard_specs(ws)
+    result = ws.cli("apply", "--auto-approve", "--json")
+    lines = result.stdout.splitlines()
+    events = [json.loads(line) for line in lines]  # every line parses on its own
+    assert {event["format_version"] for event in events} == {1}
+    assert events[0]["event"] == "plan"
+    assert events[0]["plan"]["summary"]["create"] == 3
+    assert events[-1]["event"] == "summary"
+    assert events[-1]["ok"] is True
+    assert events[-1]["counts"]["created"] == 3
+    steps = [e for e in events if e["event"] == "step"]
+    planned = sum(len(a["steps"]) for a in events[0]["plan"]["actions"])
+    assert len(steps) == 2 * planned  # each step started, then finished
+    clones = [e for e in steps if e["op"] == "clone" and e["status"] == "finished"]
+    assert {e["result_job_id"] for e in clones} == {entry.clone_id for entry in ws.state().values()}
+    deleted = [e for e in steps if e.get("how") == "deleted" and e["status"] == "finished"]
+    assert [e["job_name"] for e in deleted] == ["Source of hr"]
+    assert ws.cli("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_json_reports_an_error_as_a_line_too(ws: Workspace) -> None:
+    (ws.root / "plan.json").write_text('{"hello": 1}')
+    result = ws.cli("apply", "plan.json", "--json", expect=1)
+    (line,) = result.stdout.splitlines()
+    event = json.loads(line)
+    assert event["event"] == "error"
+    assert "not a jobspec plan file" in event["message"]
+    assert result.stderr.startswith("error: ")
+
+
+def test_apply_json_will_not_ask(ws: Workspace) -> None:
+    standard_specs(ws)
+    result = ws.cli("apply", "--json", expect=1)
+    assert "--json cannot ask for confirmation" in result.stderr
+    assert ws.mutations() == 0
