@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,11 @@ def test_pre_commit_hooks_name_real_commands() -> None:
         command = cli.get_command(click.Context(cli), name)
         assert command is not None
         command.make_context(name, args)
+
+
+def test_pre_commit_offers_a_rewriting_fmt_hook_beside_the_checking_one() -> None:
+    hooks = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    entries = {hook["id"]: hook["entry"] for hook in hooks}
+    assert entries["jobspec-fmt"] == "jobspec fmt"
+    assert entries["jobspec-fmt-check"] == "jobspec fmt --check"
+    assert all(re.search(hook["files"], "jobspec.toml") for hook in hooks)
