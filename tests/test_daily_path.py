@@ -64,7 +64,7 @@ def _pipeline_commands(path: Path) -> list[list[str]]:
         if isinstance(node, dict):
             for key, value in node.items():
                 if key in ("run", "script", "before_script", "after_script"):
-                    scripts.extend(value if isinstance(value, list) else [value])
+                    scripts.extend(_flat(value))
                 else:
                     collect(value)
         elif isinstance(node, list):
@@ -74,13 +74,20 @@ def _pipeline_commands(path: Path) -> list[list[str]]:
     collect(document)
     commands = []
     for script in scripts:
-        for line in str(script).splitlines():
+        for line in str(script).replace("\\\n", " ").splitlines():
             line = line.strip()
             if not line.startswith("jobspec "):
                 continue
             words = shlex.split(line.split(">")[0].split("||")[0], comments=True)
             commands.append(words[1:])
     return commands
+
+
+def _flat(value: Any) -> list[str]:
+    """A script as GitLab runs it: anchored lists inside lists are flattened."""
+    if isinstance(value, list):
+        return [line for item in value for line in _flat(item)]
+    return [str(value)]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
