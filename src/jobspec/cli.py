@@ -647,15 +647,28 @@ class _JsonListener:
 
     def __init__(self) -> None:
         self._plan: Plan | None = None
+        self._reader_gone = False
 
     def emit(self, event: str, **fields: object) -> None:
+        """Write one line. If the reader has gone (a closed pipe), the apply goes on: stopping
+        halfway through an address would be worse than losing the rest of the events."""
+        import os
         from datetime import UTC, datetime
 
         from jobspec.views import apply_event
 
+        if self._reader_gone:
+            return
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        sys.stdout.write(apply_event(event, time=now, **fields))
-        sys.stdout.flush()  # a dashboard reads the lines as they come
+        try:
+            sys.stdout.write(apply_event(event, time=now, **fields))
+            sys.stdout.flush()  # a dashboard reads the lines as they come
+        except OSError:  # BrokenPipeError and the like
+            self._reader_gone = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush into the closed pipe
+            os.close(devnull)
+            click.echo("warning: stdout was closed; apply goes on without --json events", err=True)
 
     def lock_wait(self, holder: LockInfo) -> None:
         self.emit("lock_wait", holder=holder.describe())

@@ -232,3 +232,32 @@ def test_apply_json_will_not_ask(ws: Workspace) -> None:
     result = ws.cli("apply", "--json", expect=1)
     assert "--json cannot ask for confirmation" in result.stderr
     assert ws.mutations() == 0
+
+
+APPLY_JSON = ["apply", "--json", "--auto-approve", "--concurrency", "1"]
+
+
+def test_apply_json_finishes_the_apply_when_its_reader_goes_away(ws: Workspace) -> None:
+    """`apply --json | head -1`: the pipe closes after the first line; the apply goes on."""
+    import os
+    import subprocess
+    import sys
+
+    standard_specs(ws)
+    # Each request takes 100 ms, so the apply is still writing events when the pipe closes.
+    ws.emulator.faults(latency_ms=100)
+    with subprocess.Popen(
+        [sys.executable, "-c", "from jobspec.cli import main; main()", *APPLY_JSON],
+        cwd=ws.root,
+        env={**os.environ, **ws.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert json.loads(process.stdout.readline())["event"] == "plan"
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr
+    assert "stdout was closed" in stderr
+    assert sorted(ws.state()) == ["finance", "hr", "sales"]
