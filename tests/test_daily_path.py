@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def _pipeline_commands(path: Path) -> list[list[str]]:
         if isinstance(node, dict):
             for key, value in node.items():
                 if key in ("run", "script", "before_script", "after_script"):
-                    scripts.extend(value if isinstance(value, list) else [value])
+                    scripts.extend(_flat(value))
                 else:
                     collect(value)
         elif isinstance(node, list):
@@ -73,13 +74,20 @@ def _pipeline_commands(path: Path) -> list[list[str]]:
     collect(document)
     commands = []
     for script in scripts:
-        for line in str(script).splitlines():
+        for line in str(script).replace("\\\n", " ").splitlines():
             line = line.strip()
             if not line.startswith("jobspec "):
                 continue
             words = shlex.split(line.split(">")[0].split("||")[0], comments=True)
             commands.append(words[1:])
     return commands
+
+
+def _flat(value: Any) -> list[str]:
+    """A script as GitLab runs it: anchored lists inside lists are flattened."""
+    if isinstance(value, list):
+        return [line for item in value for line in _flat(item)]
+    return [str(value)]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
@@ -166,3 +174,11 @@ def test_pre_commit_hooks_name_real_commands() -> None:
         command = cli.get_command(click.Context(cli), name)
         assert command is not None
         command.make_context(name, args)
+
+
+def test_pre_commit_offers_a_rewriting_fmt_hook_beside_the_checking_one() -> None:
+    hooks = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    entries = {hook["id"]: hook["entry"] for hook in hooks}
+    assert entries["jobspec-fmt"] == "jobspec fmt"
+    assert entries["jobspec-fmt-check"] == "jobspec fmt --check"
+    assert all(re.search(hook["files"], "jobspec.toml") for hook in hooks)

@@ -24,7 +24,7 @@ from jobspec.emulator.app import create_app
 from jobspec.emulator.config import EmulatorConfig
 from jobspec.errors import LockError, StalePlanError, UsageError
 from jobspec.model import DesiredJob, OriginalPolicy, StateEntry, digest
-from jobspec.plan import ActionKind, Plan
+from jobspec.plan import ActionKind, Plan, Step
 from jobspec.settings import PasswordLogin, Settings
 from jobspec.spec import load_specs
 from jobspec.state import FileStateStore, LockInfo
@@ -70,6 +70,9 @@ class Recorder:
 
     def done(self, address: str, ok: bool) -> None:
         self.events.append(("done", (address, ok)))
+
+    def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
+        self.events.append(("step_event", (address, step.op.value, status)))
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]

@@ -42,6 +42,11 @@ CLOCK_MARGIN_SECONDS = 2
 Report = Callable[[str, str], None]
 """(address, message) progress callback; the CLI decides how to show it."""
 
+StepHook = Callable[[str, Step, str, str | None], None]
+"""(address, step, status, detail) for machine-readable progress (`apply --json`): status is
+`started`, `finished` (detail: the job the step acted on, e.g. the new clone) or `failed`
+(detail: the error message)."""
+
 
 @dataclass
 class ApplyResult:
@@ -78,10 +83,12 @@ async def apply_plan(
     report: Report | None = None,
     on_done: Callable[[str, bool], None] | None = None,
     idle: IdleWait | None = None,
+    on_step: StepHook | None = None,
 ) -> ApplyResult:
     """Run every action; a failing address stops alone and is listed, the others go on.
 
-    `report` hears each step as it completes; `on_done(address, ok)` each finished action.
+    `report` hears each step as it completes; `on_done(address, ok)` each finished action;
+    `on_step` each step as it starts, finishes or fails.
     `idle` says which deletes wait for their job to stop running (default: those whose spec
     asked, `wait_for_idle`), and for how long.
     """
@@ -93,12 +100,13 @@ async def apply_plan(
     gate = asyncio.Semaphore(2 * concurrency)
     say = report or (lambda address, message: None)
     done = on_done or (lambda address, ok: None)
+    hook = on_step or (lambda address, step, status, detail: None)
 
     async def run(action: Action) -> None:
         async with gate:
             try:
                 await _run_action(
-                    action, api=api, journal=journal, say=say, settle=settle, idle=waits
+                    action, api=api, journal=journal, say=say, settle=settle, idle=waits, hook=hook
                 )
             except JobspecError as exc:
                 result.counts["failed"] += 1
@@ -123,20 +131,34 @@ async def apply_plan(
 
 
 async def _run_action(
-    action: Action, *, api: Api, journal: StateSession, say: Report, settle: float, idle: IdleWait
+    action: Action,
+    *,
+    api: Api,
+    journal: StateSession,
+    say: Report,
+    settle: float,
+    idle: IdleWait,
+    hook: StepHook,
 ) -> None:
     if not action.steps:
         return
     entry = journal.entries.get(action.address)
     for step in action.steps:
-        if idle.applies_to(step):  # a delete that must not cut a running transfer short
-            kept = entry.clone_id if entry else None
-            await wait_until_idle(
-                api, step, wait=idle, say=lambda text: say(action.address, text), kept=kept
+        hook(action.address, step, "started", None)
+        try:
+            if idle.applies_to(step):  # a delete that must not cut a running transfer short
+                kept = entry.clone_id if entry else None
+                await wait_until_idle(
+                    api, step, wait=idle, say=lambda text: say(action.address, text), kept=kept
+                )
+            entry = await _run_step(
+                action, step, entry, api=api, journal=journal, say=say, settle=settle
             )
-        entry = await _run_step(
-            action, step, entry, api=api, journal=journal, say=say, settle=settle
-        )
+        except JobspecError as exc:
+            hook(action.address, step, "failed", exc.message)
+            raise
+        made = step.op in (StepOp.clone, StepOp.verify) and entry is not None
+        hook(action.address, step, "finished", entry.clone_id if made and entry else step.job_id)
 
 
 async def _run_step(

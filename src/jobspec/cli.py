@@ -23,12 +23,13 @@ from jobspec.errors import JobspecError
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from click.shell_completion import CompletionItem
     from rich.progress import Progress, TaskID
 
     from jobspec.api import Api
     from jobspec.idle import IdleWait
     from jobspec.model import DesiredJob
-    from jobspec.plan import Plan
+    from jobspec.plan import Plan, Step
     from jobspec.settings import Settings
     from jobspec.state import LockInfo, StateStore
     from jobspec.views import Screen
@@ -54,10 +55,11 @@ def _report_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _show(screen: Screen) -> None:
-    """Print a view: its result on stdout, its notes on stderr."""
+def _show(screen: Screen, *, color: bool = False) -> None:
+    """Print a view: its result on stdout, its notes on stderr. `color` keeps its ANSI codes
+    off a terminal (FORCE_COLOR); click strips them there otherwise."""
     if screen.out:
-        click.echo(screen.out, nl=False)
+        click.echo(screen.out, nl=False, color=True if color else None)
     if screen.err:
         click.echo(screen.err, nl=False, err=True)
 
@@ -76,37 +78,177 @@ def _format_option(
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="jobspec")
-@click.option("-v", "--verbose", count=True, help="Log more to stderr (-v info, -vv debug).")
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default=None,
-    help="Log level for stderr (overrides -v).",
-)
-@click.option("--no-color", is_flag=True, help="No colour in output (as does NO_COLOR=1).")
-def cli(verbose: int, log_level: str | None, no_color: bool) -> None:
-    """Declarative DryvIQ transfer jobs: specs in git, `plan` in CI, `apply` in CD."""
-    import logging
-    import os
+@dataclass
+class _Globals:
+    """The global options, wherever on the line they were given (before or after the command)."""
 
-    if no_color:
-        os.environ["NO_COLOR"] = "1"
-    level = log_level or {0: None, 1: "info"}.get(verbose, "debug")
+    verbose: int = 0
+    log_level: str | None = None
+    no_color: bool = False
+    config: str | None = None
+
+
+def _globals(ctx: click.Context) -> _Globals:
+    meta = ctx.find_root().meta
+    found = meta.get("jobspec.globals")
+    if not isinstance(found, _Globals):
+        found = meta["jobspec.globals"] = _Globals()
+    return found
+
+
+def _configure_logging(found: _Globals) -> None:
+    import logging
+
+    level = found.log_level or {0: None, 1: "info"}.get(found.verbose, "debug")
     if level:
         logging.basicConfig(
             level=level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
+            force=True,
         )
+
+
+def _on_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if value:
+        found = _globals(ctx)
+        found.verbose += value
+        _configure_logging(found)
+
+
+def _on_log_level(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        found = _globals(ctx)
+        found.log_level = value
+        _configure_logging(found)
+
+
+def _on_no_color(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _globals(ctx).no_color = True
+
+
+def _on_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        _globals(ctx).config = value
+
+
+_VERBOSE = click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    expose_value=False,
+    callback=_on_verbose,
+    help="Log more to stderr (-v info, -vv debug).",
+)
+_LOG_LEVEL = click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    expose_value=False,
+    callback=_on_log_level,
+    help="Log level for stderr (overrides -v).",
+)
+_NO_COLOR = click.option(
+    "--no-color",
+    is_flag=True,
+    expose_value=False,
+    callback=_on_no_color,
+    help="No colour in output (as does NO_COLOR=1).",
+)
+_CONFIG = click.option(
+    "--config",
+    default=None,
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    callback=_on_config,
+    help="Config file [default: ./jobspec.toml if present].",
+)
+
+
+def _global_options(func: F) -> F:
+    """-v, --log-level, --no-color and --config: taken before or after the command name."""
+    for option in (_CONFIG, _NO_COLOR, _LOG_LEVEL, _VERBOSE):
+        func = option(func)
+    return func
+
+
+def _config_path() -> Path | None:
+    from pathlib import Path
+
+    given = _globals(click.get_current_context()).config
+    return Path(given) if given else None
+
+
+class _Command(click.Command):
+    """A command that also takes the global options after its name (`jobspec plan -v`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _global_options(self)
+
+
+class _Group(click.Group):
+    """A group whose commands take the global options, and whose command list shows each
+    command's first sentence whole (click cuts it to the terminal width with `...`)."""
+
+    command_class = _Command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+_Group.group_class = _Group  # subgroups (`state`) are groups of the same kind
+
+
+class _Root(_Group):
+    """The `jobspec` group. Exit codes mean one thing each: 0 done, 2 changes (`plan
+    --detailed-exitcode`) or drift, 1 anything else, usage errors included (click's own code
+    for those is 2, which a pipeline would read as "changes")."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(1)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=_Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="jobspec")
+@_global_options
+def cli() -> None:
+    """Declarative DryvIQ transfer jobs: specs in git, `plan` in CI, `apply` in CD."""
 
 
 # --- emulator -----------------------------------------------------------------------------------
 # (the `emulator` command is registered below)
 
 
-@cli.command()
+# The emulator's own --log-level is uvicorn's, so it takes only -v and --no-color of the globals.
+@cli.command(cls=click.Command)
+@_VERBOSE
+@_NO_COLOR
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9090, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--username", default="admin", show_default=True, envvar="JOBSPEC_EMULATOR_USERNAME")
@@ -186,12 +328,31 @@ def emulator(host: str, port: int, log_level: str, data_path: str | None, **sett
 
     config = EmulatorConfig(data_path=Path(data_path) if data_path else None, **settings)
     check_exposure(config, host=host)
+    _need_extra("emulator", ("starlette", "uvicorn"), what="`jobspec emulator`")
 
-    from jobspec.emulator.server import serve
+    from jobspec.emulator.server import listen, serve
 
+    sock = listen(host=host, port=port)  # before the banner: a busy port is an error, not a log
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"jobspec emulator on http://{shown}:{port}/ (Ctrl-C to stop)", err=True)
-    serve(config, host=host, port=port, log_level=log_level)
+    bound = sock.getsockname()[1]
+    click.echo(f"jobspec emulator on http://{shown}:{bound}/ (Ctrl-C to stop)", err=True)
+    serve(config, sock=sock, log_level=log_level)
+
+
+def _need_extra(extra: str, modules: tuple[str, ...], *, what: str) -> None:
+    """Stop with the exact install command when an optional dependency is missing."""
+    from importlib import import_module
+
+    from jobspec.errors import MissingExtra
+
+    missing = []
+    for name in modules:
+        try:
+            import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise MissingExtra(extra=extra, missing=missing, what=what)
 
 
 # --- validate -----------------------------------------------------------------------------------
@@ -201,25 +362,24 @@ def emulator(host: str, port: int, log_level: str, data_path: str | None, **sett
 @click.option(
     "--specs",
     "specs_dir",
-    default="specs",
-    show_default=True,
-    help="Directory of *.yaml / *.yml spec files (not searched recursively).",
+    default=None,
+    help="Directory of *.yaml / *.yml spec files, not searched recursively [default: `specs` "
+    "in jobspec.toml, else specs].",
 )
 @_format_option(
     ["text", "github"], default="text", help="`github` prints GitHub Actions error annotations."
 )
 @_report_errors
-def validate(specs_dir: str, output_format: str) -> None:
+def validate(specs_dir: str | None, output_format: str) -> None:
     """Check the specs offline (YAML, schema, addresses): every problem in one pass.
 
     Exit 0 when clean, 1 when any problem is found. Never calls the API.
     """
-    from pathlib import Path
-
+    from jobspec.settings import specs_location
     from jobspec.spec import collect_problems, spec_files
     from jobspec.views import validate_report
 
-    directory = Path(specs_dir)
+    directory = specs_location(flag=specs_dir, config_path=_config_path())
     desired, problems = collect_problems(directory)
     files = 0 if problems else len(spec_files(directory))
     _show(
@@ -242,8 +402,50 @@ class ConnectionFlags(TypedDict):
     server: str | None
     insecure: bool
     concurrency: int | None
-    config_path: str | None
     targets: tuple[str, ...]
+
+
+def _complete_address(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion of addresses (`--target`, `state show`, …): those in the specs and in
+    the state file, as the command's own --specs, --state and --config would find them.
+
+    Completion must never print or fail, so whatever cannot be read offers nothing; a
+    PostgreSQL state is not read (a tab press must not wait on a database).
+    """
+    import os
+    from pathlib import Path
+
+    from click.shell_completion import CompletionItem
+
+    from jobspec.settings import specs_location, state_location
+    from jobspec.spec import collect_problems
+    from jobspec.state import FileStateStore
+
+    found: dict[str, str] = {}
+    config = _globals(ctx).config
+    config_path = Path(config) if config else None
+    try:
+        specs = specs_location(flag=ctx.params.get("specs_dir"), config_path=config_path)
+        desired, _ = collect_problems(specs)
+        found.update((address, "spec") for address in desired)
+    except (JobspecError, OSError):
+        pass
+    try:
+        where = state_location(
+            env=os.environ, flag=ctx.params.get("state_path"), config_path=config_path
+        )
+        if not isinstance(where, str):  # a path, not a postgresql:// URL
+            for address in FileStateStore(where).read().entries:
+                found[address] = "spec, state" if address in found else "state"
+    except (JobspecError, OSError):
+        pass
+    return [
+        CompletionItem(address, help=origin)
+        for address, origin in sorted(found.items())
+        if address.startswith(incomplete)
+    ]
 
 
 def _connection_options(func: F) -> F:
@@ -268,17 +470,11 @@ def _connection_options(func: F) -> F:
             help="Requests in flight [default: 8].",
         ),
         click.option(
-            "--config",
-            "config_path",
-            default=None,
-            type=click.Path(dir_okay=False),
-            help="Config file [default: ./jobspec.toml if present].",
-        ),
-        click.option(
             "--target",
             "targets",
             multiple=True,
             metavar="ADDRESS",
+            shell_complete=_complete_address,
             help="Only this address (repeatable).",
         ),
     ]
@@ -316,10 +512,9 @@ def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
     from jobspec.settings import load_settings, state_location
     from jobspec.state import open_state_store
 
-    config_path = flags["config_path"]
     settings = load_settings(
         env=os.environ,
-        config_path=Path(config_path) if config_path else None,
+        config_path=_config_path(),
         server=flags["server"],
         concurrency=flags["concurrency"],
         insecure=flags["insecure"],
@@ -350,14 +545,21 @@ def _load_specs(directory: Path) -> dict[str, DesiredJob]:
 
 
 def _no_color() -> bool:
+    """--no-color, NO_COLOR (any non-empty value) or TERM=dumb: no colour anywhere."""
     import os
 
-    return bool(os.environ.get("NO_COLOR"))
+    globals_ = _globals(click.get_current_context())
+    return globals_.no_color or bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
 
 
 def _use_color() -> bool:
-    """Colour on stdout only on a terminal, and never under NO_COLOR / --no-color."""
-    return not _no_color() and sys.stdout.isatty()
+    """Colour on stdout: never when _no_color(); forced by FORCE_COLOR (CI logs that render
+    ANSI); otherwise only on a terminal."""
+    import os
+
+    if _no_color():
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
 
 
 def _progress(address: str, message: str) -> None:
@@ -375,6 +577,7 @@ class _ApplyListener:
         self._auto_approve = auto_approve
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self._counted: set[str] = set()
 
     def lock_wait(self, holder: LockInfo) -> None:
         from jobspec.views import lock_waiting
@@ -387,7 +590,8 @@ class _ApplyListener:
     def planned(self, plan: Plan) -> None:
         from jobspec.views import plan_view
 
-        _show(plan_view(plan, output_format="text", color=_use_color()))
+        color = _use_color()
+        _show(plan_view(plan, output_format="text", color=color), color=color)
 
     def confirm(self, plan: Plan) -> bool:
         return self._auto_approve or click.confirm("Apply these changes?")
@@ -396,7 +600,9 @@ class _ApplyListener:
     def applying(self, plan: Plan) -> Iterator[None]:
         import os
 
-        total = sum(1 for action in plan.actions if action.steps)
+        # The bar counts the addresses that have steps; `done` also hears the others.
+        self._counted = {action.address for action in plan.actions if action.steps}
+        total = len(self._counted)
         if not (sys.stderr.isatty() and not os.environ.get("CI") and total > 0):
             yield
             return
@@ -426,8 +632,79 @@ class _ApplyListener:
         self._bar.update(self._task, last=address)
 
     def done(self, address: str, ok: bool) -> None:
-        if self._bar is not None and self._task is not None:
+        if self._bar is not None and self._task is not None and address in self._counted:
             self._bar.advance(self._task)
+
+    def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
+        pass  # people read `step` messages; `apply --json` reads these
+
+
+class _JsonListener:
+    """`apply --json`: one JSON object a line on stdout (views.apply_event), nothing else there.
+
+    Never asks: the command requires --auto-approve or a plan file with --json.
+    """
+
+    def __init__(self) -> None:
+        self._plan: Plan | None = None
+        self._reader_gone = False
+
+    def emit(self, event: str, **fields: object) -> None:
+        """Write one line. If the reader has gone (a closed pipe), the apply goes on: stopping
+        halfway through an address would be worse than losing the rest of the events."""
+        import os
+        from datetime import UTC, datetime
+
+        from jobspec.views import apply_event
+
+        if self._reader_gone:
+            return
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        try:
+            sys.stdout.write(apply_event(event, time=now, **fields))
+            sys.stdout.flush()  # a dashboard reads the lines as they come
+        except OSError:  # BrokenPipeError and the like
+            self._reader_gone = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush into the closed pipe
+            os.close(devnull)
+            click.echo("warning: stdout was closed; apply goes on without --json events", err=True)
+
+    def lock_wait(self, holder: LockInfo) -> None:
+        self.emit("lock_wait", holder=holder.describe())
+
+    def warning(self, text: str) -> None:
+        self.emit("warning", message=text)
+
+    def planned(self, plan: Plan) -> None:
+        self._emit_plan(plan)
+
+    def confirm(self, plan: Plan) -> bool:
+        return True
+
+    @contextmanager
+    def applying(self, plan: Plan) -> Iterator[None]:
+        self._emit_plan(plan)
+        yield
+
+    def _emit_plan(self, plan: Plan) -> None:
+        import json
+
+        if self._plan is None:
+            self._plan = plan
+            self.emit("plan", plan=json.loads(plan.to_json()))
+
+    def step(self, address: str, message: str) -> None:
+        self.emit("progress", address=address, message=message)
+
+    def done(self, address: str, ok: bool) -> None:
+        self.emit("address", address=address, ok=ok)
+
+    def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
+        from jobspec.views import step_fields
+
+        assert self._plan is not None
+        self.emit("step", address=address, **step_fields(self._plan, step, status, detail))
 
 
 def _ownership_options(func: F) -> F:
@@ -437,6 +714,7 @@ def _ownership_options(func: F) -> F:
         "accept_source",
         multiple=True,
         metavar="ADDRESS",
+        shell_complete=_complete_address,
         help="Record that ADDRESS's source changed and its clone stays as it is (repeatable).",
     )(func)
     return click.option(
@@ -444,6 +722,7 @@ def _ownership_options(func: F) -> F:
         "replace",
         multiple=True,
         metavar="ADDRESS",
+        shell_complete=_complete_address,
         help="Clone ADDRESS afresh; its current clone is retired as superseded (repeatable).",
     )(func)
 
@@ -490,7 +769,8 @@ def plan(
 
     result = run.with_api(observe)
     _show(views.interrupted_notes(state.pending_intents()))
-    _show(views.plan_view(result, output_format=output_format, color=_use_color()))
+    color = _use_color()
+    _show(views.plan_view(result, output_format=output_format, color=color), color=color)
     if out_path:
         operations.save_plan_file(result, Path(out_path))
         _show(views.plan_saved(out_path))
@@ -552,6 +832,13 @@ def _idle_wait(timeout: float | None) -> IdleWait:
     "to SECONDS (also 10m, 1h) [default: 600].",
 )
 @_ownership_options
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object a line (plan, steps, summary) instead of text; needs "
+    "--auto-approve or a plan file.",
+)
 @_report_errors
 def apply(
     plan_file: str | None,
@@ -561,6 +848,7 @@ def apply(
     wait_for_idle: float | None,
     replace: tuple[str, ...],
     accept_source: tuple[str, ...],
+    as_json: bool,
     **flags: Unpack[ConnectionFlags],
 ) -> None:
     """Make it so: run a saved plan exactly, or plan and apply (asking first on a terminal).
@@ -568,6 +856,55 @@ def apply(
     A running job is deleted at once unless --wait-for-idle (or `wait_for_idle: true` in its
     spec) asks to wait; a wait that times out leaves the delete for the next apply.
     """
+    from jobspec.errors import UsageError
+
+    if as_json and not (auto_approve or plan_file):
+        raise UsageError(
+            "--json cannot ask for confirmation",
+            hint="pass --auto-approve, or apply a reviewed plan file",
+        )
+    if as_json:
+        json_listener = _JsonListener()
+        try:
+            _apply(
+                plan_file,
+                auto_approve,
+                prune,
+                lock_timeout,
+                wait_for_idle,
+                replace,
+                accept_source,
+                json_listener,
+                flags,
+            )
+        except JobspecError as exc:
+            json_listener.emit("error", message=exc.message, hint=exc.hint)
+            raise
+        return
+    _apply(
+        plan_file,
+        auto_approve,
+        prune,
+        lock_timeout,
+        wait_for_idle,
+        replace,
+        accept_source,
+        _ApplyListener(auto_approve=auto_approve),
+        flags,
+    )
+
+
+def _apply(
+    plan_file: str | None,
+    auto_approve: bool,
+    prune: bool,
+    lock_timeout: float,
+    wait_for_idle: float | None,
+    replace: tuple[str, ...],
+    accept_source: tuple[str, ...],
+    listener: _ApplyListener | _JsonListener,
+    flags: ConnectionFlags,
+) -> None:
     from pathlib import Path
 
     from jobspec import operations, views
@@ -608,16 +945,16 @@ def apply(
         accept_source=accept_source,
         idle=_idle_wait(wait_for_idle),
     )
-    listener = _ApplyListener(auto_approve=auto_approve)
     outcome = run.with_api(
         lambda api: operations.apply(
             api, run.store, desired=desired, saved=saved, options=options, listener=listener
         )
     )
-    if outcome.result is None:
-        return
-    _show(views.apply_summary(outcome.result))
-    if not outcome.result.ok:
+    if isinstance(listener, _JsonListener):
+        listener.emit("summary", **views.apply_result_fields(outcome.result))
+    elif outcome.result is not None:
+        _show(views.apply_summary(outcome.result))
+    if outcome.result is not None and not outcome.result.ok:
         sys.exit(1)
 
 
@@ -633,7 +970,8 @@ def show(plan_file: str, output_format: str) -> None:
     from jobspec.views import plan_view
 
     saved = read_plan_file(Path(plan_file))
-    _show(plan_view(saved, output_format=output_format, color=_use_color()))
+    color = _use_color()
+    _show(plan_view(saved, output_format=output_format, color=color), color=color)
 
 
 def _state_option(func: F) -> F:
@@ -652,7 +990,9 @@ def _open_store(state_path: str | None) -> StateStore:
     from jobspec.settings import state_location
     from jobspec.state import open_state_store
 
-    return open_state_store(state_location(env=os.environ, flag=state_path))
+    return open_state_store(
+        state_location(env=os.environ, flag=state_path, config_path=_config_path())
+    )
 
 
 @cli.group()
@@ -671,7 +1011,7 @@ def state_list(state_path: str | None) -> None:
 
 
 @state.command("show")
-@click.argument("address")
+@click.argument("address", shell_complete=_complete_address)
 @_state_option
 @_report_errors
 def state_show(address: str, state_path: str | None) -> None:
@@ -700,7 +1040,7 @@ def state_rm(address: str, state_path: str | None, lock_timeout: float) -> None:
 
 
 @state.command("mv")
-@click.argument("old")
+@click.argument("old", shell_complete=_complete_address)
 @click.argument("new")
 @_state_option
 @click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
@@ -874,17 +1214,21 @@ def schema(output_format: str) -> None:
 
 
 @cli.command()
-@click.option("--specs", "specs_dir", default="specs", show_default=True)
+@click.option(
+    "--specs",
+    "specs_dir",
+    default=None,
+    help="Spec directory [default: `specs` in jobspec.toml, else specs].",
+)
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file would change.")
 @_report_errors
-def fmt(specs_dir: str, check: bool) -> None:
+def fmt(specs_dir: str | None, check: bool) -> None:
     """Rewrite spec files in canonical form, keeping comments and key order."""
-    from pathlib import Path
-
     from jobspec.operations import format_specs
+    from jobspec.settings import specs_location
     from jobspec.views import fmt_report
 
-    directory = Path(specs_dir)
+    directory = specs_location(flag=specs_dir, config_path=_config_path())
     _load_specs(directory)  # only valid specs are rewritten
     changed = format_specs(directory, check=check)
     _show(fmt_report(changed, check=check))
@@ -895,7 +1239,7 @@ def fmt(specs_dir: str, check: bool) -> None:
 @cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
-    """Print the shell completion script, e.g. `eval "$(jobspec completion bash)"`."""
+    """Print the shell completion script: `eval "$(jobspec completion bash)"`."""
     from click.shell_completion import get_completion_class
 
     completer = get_completion_class(shell)

@@ -5,6 +5,7 @@ bug and keeps its traceback.
 
     JobspecError
     ├── UsageError            bad flags or settings (config, env, --insecure)
+    │   └── MissingExtra      an optional dependency is not installed (`pip install …[extra]`)
     ├── SpecError             one or more spec problems, each with file:line:column
     ├── ApiError              the server answered with an error, or with garbage
     │   ├── AuthError         credentials refused, or a 401 that survived re-authentication
@@ -48,6 +49,23 @@ class JobspecError(Exception):
 
 class UsageError(JobspecError):
     """Bad command-line flags, environment or config file."""
+
+
+DISTRIBUTION = "dryviq-jobspec"
+"""The name to `pip install`; `jobspec` on the package index is somebody else's project."""
+
+
+class MissingExtra(UsageError):
+    """A feature needs an optional dependency that is not installed: say exactly what to run."""
+
+    def __init__(self, *, extra: str, missing: list[str], what: str) -> None:
+        names = " and ".join(missing)
+        verb = "is" if len(missing) == 1 else "are"
+        super().__init__(
+            f"{what} needs {names}, which {verb} not installed",
+            hint=f"pip install '{DISTRIBUTION}[{extra}]'",
+        )
+        self.extra = extra
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ seen half-written (the state snapshot, plan files, `jobspec import`'s specs).
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import suppress
@@ -26,7 +27,7 @@ def atomic_write(path: Path, chunks: Iterable[bytes], *, sync: bool = True) -> N
     including inside `chunks`, the temp file is removed and `path` keeps its old content.
     """
     temp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:12]}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
     try:
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
@@ -44,7 +45,12 @@ def atomic_write(path: Path, chunks: Iterable[bytes], *, sync: bool = True) -> N
 
 
 def fsync_dir(directory: Path) -> None:
-    """Make a directory's entries (a create, rename or unlink in it) durable."""
+    """Make a directory's entries (a create, rename or unlink in it) durable.
+
+    A no-op on Windows, which cannot open a directory as a file (NTFS journals its entries).
+    """
+    if sys.platform == "win32":
+        return
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

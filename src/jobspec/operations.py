@@ -25,7 +25,7 @@ from jobspec.files import atomic_write
 from jobspec.idle import IdleWait
 from jobspec.model import ADDRESS_RE, JOB_ID_RE, DesiredJob, LiveJob, StateEntry, digest
 from jobspec.netaddr import server_identity
-from jobspec.plan import PLAN_FORMAT_VERSION, Plan, PlanTampered, StepOp
+from jobspec.plan import PLAN_FORMAT_VERSION, Plan, PlanTampered, Step, StepOp
 from jobspec.planner import (
     clones_anything,
     make_plan,
@@ -357,6 +357,9 @@ class ApplyListener(Protocol):
     def done(self, address: str, ok: bool) -> None:
         """One address finished."""
 
+    def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
+        """A step started, finished or failed (see `applier.StepHook`)."""
+
 
 class QuietListener:
     """An `ApplyListener` that approves everything and says nothing (tests, libraries)."""
@@ -380,6 +383,9 @@ class QuietListener:
         return nullcontext()
 
     def done(self, address: str, ok: bool) -> None:
+        pass
+
+    def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
         pass
 
 
@@ -468,6 +474,7 @@ async def apply(
                 report=hear.step,
                 on_done=hear.done,
                 idle=options.idle,
+                on_step=hear.step_event,
             )
         return ApplyOutcome(plan=plan, result=result)
 

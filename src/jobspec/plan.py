@@ -147,6 +147,10 @@ class Plan(BaseModel):
         description="Each planned address → a digest of its spec, or null if it has none: "
         "`apply FILE` says when the spec files changed since.",
     )
+    names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Job id → the job's name when planned, so readers see names beside ids.",
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -156,19 +160,47 @@ class Plan(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> dict[str, int]:
+        """Actions per kind, then the jobs the plan retires: `delete` (deleted on the server,
+        a running transfer cancelled) and `set_manual` (taken off their schedule), counted
+        apart because a reviewer must not mistake one for the other."""
         counts = {kind.value: 0 for kind in ActionKind}
         for action in self.actions:
             counts[action.kind.value] += 1
+        counts["delete"] = len(self.deletes)
+        counts["set_manual"] = sum(
+            1 for _, step in self.retire_steps() if step.how is RetireHow.manual
+        )
         return counts
 
-    def checksum(self) -> str:
-        """A digest over everything apply reads (not the computed summary)."""
-        body = self.model_dump(mode="json", exclude={"has_changes", "summary"})
-        return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    def retire_steps(self) -> list[tuple[Action, Step]]:
+        """Every step that deletes a job or takes it off its schedule, in plan order."""
+        return [
+            (action, step)
+            for action in self.actions
+            for step in action.steps
+            if step.op is StepOp.retire
+        ]
+
+    @property
+    def deletes(self) -> list[tuple[Action, Step]]:
+        """The steps that delete a job on the server."""
+        return [(a, step) for a, step in self.retire_steps() if step.how is RetireHow.deleted]
 
     def to_json(self) -> str:
-        document = json.loads(self.model_dump_json())
-        document["checksum"] = self.checksum()
+        """The document, with `deletes` (every job the plan deletes) as its first member and
+        `summary` as its last, so its top and bottom lines say what gets deleted."""
+        deletes = [
+            {
+                "address": action.address,
+                "role": step.role,
+                "job_id": step.job_id,
+                "name": self.names.get(step.job_id) if step.job_id else None,
+            }
+            for action, step in self.deletes
+        ]
+        document = {"deletes": deletes, **self.model_dump(mode="json")}
+        document["checksum"] = _seal(document)
+        document["summary"] = document.pop("summary")
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -181,9 +213,15 @@ class Plan(BaseModel):
         plan = cls.model_validate(document)
         if sealed is None:
             raise PlanTampered("it has no checksum (made by an older jobspec?)")
-        if sealed != plan.checksum():
+        if sealed != _seal(document):
             raise PlanTampered("its checksum does not match its content: it was edited")
         return plan
+
+
+def _seal(document: dict[str, Any]) -> str:
+    """A digest over the whole document as written (the parts apply reads, and the parts only
+    a reviewer reads, such as `deletes` and `summary`): any edit breaks it."""
+    return hashlib.sha256(canonical_json(document).encode()).hexdigest()
 
 
 class PlanTampered(ValueError):

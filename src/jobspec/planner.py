@@ -151,12 +151,22 @@ def make_plan(
             else None
             for action in actions
         },
+        names=_names(actions, live),
     )
 
 
 def spec_digest(wanted: DesiredJob) -> str:
     """What a saved plan remembers of a spec, to tell when the spec files changed since."""
     return digest(wanted.spec.model_dump(mode="json"))
+
+
+def _names(actions: list[Action], live: Mapping[str, LiveJob]) -> dict[str, str]:
+    """The name of every live job the actions mention: shown beside its id."""
+    ids: set[str] = set()
+    for action in actions:
+        ids.update(filter(None, [action.source_id, action.clone_id]))
+        ids.update(step.job_id for step in action.steps if step.job_id)
+    return {job_id: live[job_id].name for job_id in sorted(ids) if job_id in live}
 
 
 class _CannotPlan(Exception):

@@ -7,7 +7,7 @@ gives golden-testable output.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from jobspec.model import RetireHow
@@ -37,10 +37,41 @@ _SUMMARY_WORDS = [
 
 
 def summary_line(plan: Plan) -> str:
+    """`Plan: 2 to create, … 1 orphaned. Jobs to retire: 1 to delete, 3 to set manual.`"""
     counts = plan.summary
     head = "Plan:" if plan.has_changes else "No changes."
     parts = [f"{counts[kind.value]} {words}" for kind, words in _SUMMARY_WORDS]
-    return f"{head} " + ", ".join(parts) + "."
+    retire = f"{counts['delete']} to delete, {counts['set_manual']} to set manual"
+    return f"{head} " + ", ".join(parts) + f". Jobs to retire: {retire}."
+
+
+_BANNER_NAMES = 5
+
+
+def delete_banner(plan: Plan) -> str | None:
+    """One line naming the jobs the plan deletes (None when it deletes none): a plan's first
+    and last line, so that nobody approves a delete without reading it."""
+    deletes = plan.deletes
+    if not deletes:
+        return None
+    jobs = "job" if len(deletes) == 1 else "jobs"
+    named = [
+        f"{job_label(step.job_id, plan.names)} ({action.address}: {step.role.replace('_', ' ')})"
+        for action, step in deletes[:_BANNER_NAMES]
+    ]
+    more = f" and {len(deletes) - _BANNER_NAMES} more" if len(deletes) > _BANNER_NAMES else ""
+    return (
+        f"WARNING: this plan DELETES {len(deletes)} {jobs} on the server (deleting a job cancels "
+        f"its running transfer): " + "; ".join(named) + more + "."
+    )
+
+
+def job_label(job_id: str | None, names: Mapping[str, str]) -> str:
+    """A job as a reviewer recognises it: its id, then its name when the plan read one."""
+    if job_id is None:
+        return "the new clone"
+    name = names.get(job_id)
+    return f"{job_id} {json.dumps(name, ensure_ascii=False)}" if name is not None else job_id
 
 
 def value(item: Any) -> str:
@@ -54,29 +85,27 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color and code != "0" else text
 
 
-def _short(job_id: str | None) -> str:
-    return job_id or "the new clone"
-
-
-def describe_step(step: Step) -> str:
-    """One step in words, for text and markdown."""
+def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
+    """One step in words, for text and markdown; `names` puts job names beside ids."""
+    known = names or {}
+    job = job_label(step.job_id, known)
     if step.op is StepOp.clone:
-        return f"clone {step.role} {step.job_id} with the overrides"
+        return f"clone {step.role} {job} with the overrides"
     if step.op is StepOp.verify:
         return "verify the new clone (GET)"
     if step.op is StepOp.patch:
-        return f"patch clone {step.job_id}"
+        return f"patch clone {job}"
     if step.op is StepOp.forget:
         return "forget the address in state"
     if step.op is StepOp.record and step.role == "source":
-        return f"record in state that source {step.job_id}'s settings now are accepted"
+        return f"record in state that source {job}'s settings now are accepted"
     if step.op is StepOp.record:
         done = "deleted" if step.how is RetireHow.deleted else "on a manual schedule"
-        return f"record in state that {step.role.replace('_', ' ')} {step.job_id} is {done}"
-    what = "delete" if step.how is RetireHow.deleted else "set schedule to manual on"
+        return f"record in state that {step.role.replace('_', ' ')} {job} is {done}"
+    what = "DELETE" if step.how is RetireHow.deleted else "set schedule to manual on"
     label = step.role.replace("_", " ")
     waits = " once it is not running (wait_for_idle)" if step.wait_for_idle else ""
-    return f"{what} {label} {_short(step.job_id)}{waits}"
+    return f"{what} {label} {job}{waits}"
 
 
 def _change_line(change: FieldChange, kind: ActionKind) -> str:
@@ -84,18 +113,28 @@ def _change_line(change: FieldChange, kind: ActionKind) -> str:
     return f"{change.path}: {value(change.before)} → {value(change.after)}{mark}"
 
 
-def _action_lines(action: Action) -> Iterator[str]:
+def _action_lines(action: Action, names: Mapping[str, str]) -> Iterator[str]:
     for reason in action.reasons:
         yield f"# {reason}"
     for change in action.changes:
         yield _change_line(change, action.kind)
     for number, step in enumerate(action.steps, start=1):
-        yield f"{number}. {describe_step(step)}"
+        yield f"{number}. {describe_step(step, names)}"
+
+
+def _deletes(action: Action) -> bool:
+    return any(step.how is RetireHow.deleted for step in action.steps)
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
-    """Terraform-like: a summary, then each changing address with its fields and steps."""
-    lines = [summary_line(plan)]
+    """Terraform-like: a summary, then each changing address with its fields and steps.
+
+    A plan that deletes a job says so on its first and on its last line; a plan with changes
+    repeats its summary at the bottom, where a long plan's reader ends up.
+    """
+    banner = delete_banner(plan)
+    lines = [_paint(banner, "1;31", color)] if banner else []
+    lines.append(summary_line(plan))
     for action in plan.actions:
         if action.kind is ActionKind.noop:
             continue
@@ -104,13 +143,17 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         head = f"{action.kind.mark} {action.address}: {action.kind.value}"
         lines.append("")
         lines.append(_paint(head, code, color) + where)
-        lines.extend(f"    {line}" for line in _action_lines(action))
+        lines.extend(f"    {line}" for line in _action_lines(action, plan.names))
     if plan.warnings:
         lines.append("")
         lines.append(_paint("Warnings:", "33", color))
         for warning in plan.warnings:
             where = f"{warning.location}: " if warning.location else ""
             lines.append(f"  ! {where}{warning.address}: {warning.message}")
+    if plan.has_changes:
+        lines += ["", summary_line(plan)]
+        if banner:
+            lines.append(_paint(banner, "1;31", color))
     return "\n".join(lines) + "\n"
 
 
@@ -120,11 +163,22 @@ def render_json(plan: Plan) -> str:
 
 
 def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
-    """A PR comment: a summary table, then collapsible details, cut to stay under `limit`."""
+    """A PR comment: a summary table, then the details, cut to stay under `limit`.
+
+    Actions that delete a job come first and open (never in a collapsed `<details>`); the
+    others are collapsed. The first and the last line carry the summary, and the delete
+    warning when there is one. Text inside `<summary>` is HTML (markdown does not render
+    there).
+    """
     counts = plan.summary
-    head = ["### jobspec plan", "", summary_line(plan), ""]
+    banner = delete_banner(plan)
+    closing = f"**{_escape(banner)}**" if banner else f"_{summary_line(plan)}_"
+    title = "### jobspec plan: deletes jobs" if banner else "### jobspec plan"
+    head = [closing, "", title, "", summary_line(plan), ""]
     head += ["| action | count |", "| --- | ---: |"]
     head += [f"| {kind.value} | {counts[kind.value]} |" for kind, _ in _SUMMARY_WORDS]
+    head += [f"| **jobs to delete** | **{counts['delete']}** |"]
+    head += [f"| jobs to set manual | {counts['set_manual']} |"]
     head.append("")
     if plan.warnings:
         head.append("**Warnings**")
@@ -134,13 +188,14 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
             for w in plan.warnings
         ]
         head.append("")
-    blocks = [
-        _markdown_block(action) for action in plan.actions if action.kind is not ActionKind.noop
-    ]
-    text = "\n".join(head)
+    changing = [action for action in plan.actions if action.kind is not ActionKind.noop]
+    ordered = [a for a in changing if _deletes(a)] + [a for a in changing if not _deletes(a)]
+    blocks = [_markdown_block(action, plan.names) for action in ordered]
+    text = "\n".join(head) + "\n"  # a blank line: a block must not join the list above
+    tail = f"\n{closing}\n"
     shown = 0
     for block in blocks:
-        if len(text) + len(block) + 200 > limit:
+        if len(text) + len(block) + len(tail) + 300 > limit:
             break
         text += block
         shown += 1
@@ -149,16 +204,20 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
             f"\n_…{len(blocks) - shown} more of {len(blocks)} changed addresses cut to keep this "
             f"comment under {limit:,} characters; run `jobspec plan` to see them all._\n"
         )
-    return text
+    return text + tail
 
 
-def _markdown_block(action: Action) -> str:
-    where = f" — `{action.location}`" if action.location else ""
-    body = "\n".join(_action_lines(action)).replace("```", "ˋˋˋ")
-    return (
-        f"<details><summary><code>{action.kind.mark} {_escape(action.address)}</code>: "
-        f"{action.kind.value}{where}</summary>\n\n```\n{body}\n```\n\n</details>\n"
-    )
+def _markdown_block(action: Action, names: Mapping[str, str]) -> str:
+    where = f" — <code>{_html(action.location)}</code>" if action.location else ""
+    body = "\n".join(_action_lines(action, names)).replace("```", "ˋˋˋ")
+    head = f"<code>{action.kind.mark} {_html(action.address)}</code>: {action.kind.value}{where}"
+    if _deletes(action):
+        return f"\n#### {head} (deletes a job)\n\n```\n{body}\n```\n\n"
+    return f"<details><summary>{head}</summary>\n\n```\n{body}\n```\n\n</details>\n"
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _escape(text: str) -> str:

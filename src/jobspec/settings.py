@@ -220,6 +220,21 @@ def state_location(
     return _state_location(config["state"], origin=str(config_file), base_dir=config_file.parent)
 
 
+def specs_location(*, flag: str | None, config_path: Path | None = None) -> Path:
+    """The spec directory, for commands that need nothing else (`validate`, `fmt`).
+
+    The same answer `load_settings` gives: the `--specs` flag, else `specs` in `jobspec.toml`
+    (relative to that file), else `specs`. So CI's validate step and the pre-commit hooks
+    check the folder that plan and apply read.
+    """
+    if flag is not None:
+        return Path(flag)
+    config, config_file = _read_config(config_path)
+    if config_file is None or not config.get("specs"):
+        return DEFAULT_SPECS
+    return config_file.parent / str(config["specs"])
+
+
 def _state_location(raw: str | None, *, origin: str | None, base_dir: Path) -> Path | str:
     from jobspec.state.location import is_database_url, parse_location
 

@@ -16,12 +16,15 @@ from jobspec.applier import ApplyResult
 from jobspec.drift import Drift
 from jobspec.errors import Problem
 from jobspec.model import StateEntry
-from jobspec.plan import Plan
+from jobspec.plan import Plan, Step
 from jobspec.render import render_json, render_markdown, render_text
 from jobspec.state import Intent, LockInfo, State, Transfer
 
 __all__ = [
+    "APPLY_EVENTS_VERSION",
     "Screen",
+    "apply_event",
+    "apply_result_fields",
     "apply_summary",
     "count",
     "drift_report",
@@ -37,6 +40,7 @@ __all__ = [
     "state_entry",
     "state_forgotten",
     "state_list",
+    "step_fields",
     "validate_report",
 ]
 
@@ -128,6 +132,46 @@ def plan_saved(path: str) -> Screen:
 
 def lock_waiting(holder: LockInfo) -> Screen:
     return Screen(err=f"waiting for the state lock held by {holder.describe()}\n")
+
+
+APPLY_EVENTS_VERSION = 1
+"""`format_version` of every `apply --json` line; raised when a field changes meaning."""
+
+
+def apply_event(event: str, *, time: str, **fields: object) -> str:
+    """One `apply --json` line (with its newline): a JSON object naming its `event`."""
+    document = {"format_version": APPLY_EVENTS_VERSION, "event": event, "time": time, **fields}
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def step_fields(plan: Plan, step: Step, status: str, detail: str | None) -> dict[str, object]:
+    """What an `apply --json` step line says about one step of `plan`."""
+    fields: dict[str, object] = {
+        "status": status,
+        "op": step.op.value,
+        "role": step.role,
+        "job_id": step.job_id,
+        "job_name": plan.names.get(step.job_id) if step.job_id else None,
+    }
+    if step.how is not None:
+        fields["how"] = step.how.value
+    if status == "failed":
+        fields["error"] = detail
+    elif status == "finished":
+        fields["result_job_id"] = detail
+    return fields
+
+
+def apply_result_fields(result: ApplyResult | None) -> dict[str, object]:
+    """The closing `apply --json` line: ok, counts per outcome, each failure."""
+    if result is None:
+        return {"ok": True, "changes": False, "counts": {}, "failures": []}
+    return {
+        "ok": result.ok,
+        "changes": True,
+        "counts": dict(result.counts),
+        "failures": [{"address": a, "error": message} for a, message in result.failures],
+    }
 
 
 def apply_summary(result: ApplyResult) -> Screen:

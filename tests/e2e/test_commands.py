@@ -10,14 +10,19 @@ from tests.e2e.conftest import Workspace, standard_specs
 def test_plan_formats_and_detailed_exit_code(ws: Workspace) -> None:
     standard_specs(ws)
     text = ws.cli("plan", "--detailed-exitcode", expect=2)
-    assert text.stdout.startswith("Plan: 3 to create")
+    first, second = text.stdout.splitlines()[:2]
+    assert first.startswith("WARNING: this plan DELETES 1 job on the server")
+    assert '"Source of hr" (hr: original)' in first
+    assert second.startswith("Plan: 3 to create")
+    assert text.stdout.splitlines()[-1] == first
     assert "+ finance: create" in text.stdout
     document = json.loads(ws.cli("plan", "--format", "json").stdout)
     assert document["format_version"] == 1
     assert document["summary"]["create"] == 3
     assert {a["address"] for a in document["actions"]} == {"finance", "hr", "sales"}
     markdown = ws.cli("plan", "--format", "markdown").stdout
-    assert markdown.startswith("### jobspec plan")
+    assert markdown.startswith("**WARNING: this plan DELETES 1 job")
+    assert "### jobspec plan" in markdown
     assert "<details>" in markdown
     assert ws.mutations() == 0
 
@@ -189,3 +194,70 @@ def test_a_refused_call_leaves_no_pending_intent_to_block_saved_plans(ws: Worksp
     ws.cli("plan", "--out", "plan.json")
     ws.cli("apply", "plan.json")
     ws.assert_converged()
+
+
+def test_apply_json_prints_one_parseable_object_a_line(ws: Workspace) -> None:
+    standard_specs(ws)
+    result = ws.cli("apply", "--auto-approve", "--json")
+    lines = result.stdout.splitlines()
+    events = [json.loads(line) for line in lines]  # every line parses on its own
+    assert {event["format_version"] for event in events} == {1}
+    assert events[0]["event"] == "plan"
+    assert events[0]["plan"]["summary"]["create"] == 3
+    assert events[-1]["event"] == "summary"
+    assert events[-1]["ok"] is True
+    assert events[-1]["counts"]["created"] == 3
+    steps = [e for e in events if e["event"] == "step"]
+    planned = sum(len(a["steps"]) for a in events[0]["plan"]["actions"])
+    assert len(steps) == 2 * planned  # each step started, then finished
+    clones = [e for e in steps if e["op"] == "clone" and e["status"] == "finished"]
+    assert {e["result_job_id"] for e in clones} == {entry.clone_id for entry in ws.state().values()}
+    deleted = [e for e in steps if e.get("how") == "deleted" and e["status"] == "finished"]
+    assert [e["job_name"] for e in deleted] == ["Source of hr"]
+    assert ws.cli("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_json_reports_an_error_as_a_line_too(ws: Workspace) -> None:
+    (ws.root / "plan.json").write_text('{"hello": 1}')
+    result = ws.cli("apply", "plan.json", "--json", expect=1)
+    (line,) = result.stdout.splitlines()
+    event = json.loads(line)
+    assert event["event"] == "error"
+    assert "not a jobspec plan file" in event["message"]
+    assert result.stderr.startswith("error: ")
+
+
+def test_apply_json_will_not_ask(ws: Workspace) -> None:
+    standard_specs(ws)
+    result = ws.cli("apply", "--json", expect=1)
+    assert "--json cannot ask for confirmation" in result.stderr
+    assert ws.mutations() == 0
+
+
+APPLY_JSON = ["apply", "--json", "--auto-approve", "--concurrency", "1"]
+
+
+def test_apply_json_finishes_the_apply_when_its_reader_goes_away(ws: Workspace) -> None:
+    """`apply --json | head -1`: the pipe closes after the first line; the apply goes on."""
+    import os
+    import subprocess
+    import sys
+
+    standard_specs(ws)
+    # Each request takes 100 ms, so the apply is still writing events when the pipe closes.
+    ws.emulator.faults(latency_ms=100)
+    with subprocess.Popen(
+        [sys.executable, "-c", "from jobspec.cli import main; main()", *APPLY_JSON],
+        cwd=ws.root,
+        env={**os.environ, **ws.env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert json.loads(process.stdout.readline())["event"] == "plan"
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr
+    assert "stdout was closed" in stderr
+    assert sorted(ws.state()) == ["finance", "hr", "sales"]

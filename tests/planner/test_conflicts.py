@@ -317,8 +317,9 @@ def test_wait_for_idle_in_the_spec_marks_the_delete() -> None:
     assert (retire.op, retire.how, retire.wait_for_idle) == (StepOp.retire, RetireHow.deleted, True)
     assert plan.warnings[0].message.endswith("apply deletes it once the run ends")
     assert Plan.from_json(plan.to_json()) == plan
-    assert f"3. delete original {SOURCE} once it is not running (wait_for_idle)" in (
-        render_text(plan)
+    assert (
+        f'3. DELETE original {SOURCE} "Finance to SharePoint" once it is not running '
+        "(wait_for_idle)" in render_text(plan)
     )
 
 

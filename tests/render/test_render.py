@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,66 @@ def test_markdown_stays_under_the_limit_and_says_what_it_cut(count: int) -> None
     assert len(text) < 60_000
     assert f"more of {count} changed addresses cut" in text
     assert CLONE not in text
+
+
+def deleting_plan() -> Plan:
+    """A new clone whose original is deleted, and a pruned clone: two deletes, one set manual."""
+    other = "d" * 32
+    want = desired("retire-it", overrides=OVERRIDES, original="delete")
+    prior = {
+        "gone-spec": entry(original="delete")["finance"].model_copy(update={"clone_id": other})
+    }
+    return plan_of(
+        want, prior, [live_job(SOURCE), live_job(other, name="Old finance clone")], prune=True
+    )
+
+
+def test_text_golden_with_deletes() -> None:
+    check_golden("plan-deletes.txt", render_text(deleting_plan()))
+
+
+def test_markdown_golden_with_deletes() -> None:
+    check_golden("plan-deletes.md", render_markdown(deleting_plan()))
+
+
+def test_a_plan_that_deletes_says_so_first_and_last_in_every_format() -> None:
+    plan = deleting_plan()
+    assert plan.summary["delete"] == 2
+    text = render_text(plan).splitlines()
+    markdown = render_markdown(plan).splitlines()
+    for lines in (text, markdown):
+        assert "DELETES 2 jobs" in lines[0]
+        assert "DELETES 2 jobs" in lines[-1]
+        assert SOURCE in lines[0] and '"Finance to SharePoint"' in lines[0]
+    document = render_json(plan).splitlines()
+    assert document[1].startswith('  "deletes": [')
+    last_member = json.loads(render_json(plan))
+    assert next(iter(last_member)) == "deletes" and list(last_member)[-1] == "summary"
+    assert last_member["summary"]["delete"] == 2
+    assert [d["job_id"] for d in last_member["deletes"]] == ["d" * 32, SOURCE]
+
+
+def test_deletes_are_never_collapsed_in_markdown() -> None:
+    markdown = render_markdown(deleting_plan())
+    for block in markdown.split("<details>")[1:]:
+        assert "DELETE" not in block.split("</details>")[0]
+    assert "#### <code>- gone-spec</code>" in markdown
+
+
+def test_markdown_summary_tags_hold_no_backticks() -> None:
+    for plan in (every_kind_plan(), deleting_plan()):
+        for summary in re.findall(r"<summary>(.*?)</summary>", render_markdown(plan)):
+            assert "`" not in summary
+
+
+def test_no_delete_no_banner() -> None:
+    text = render_text(every_kind_plan())
+    assert "DELETE" not in text
+    lines = text.splitlines()
+    assert lines[0] == lines[-1] and lines[0].startswith("Plan: 2 to create")
+    assert "Jobs to retire: 0 to delete, 4 to set manual." in lines[0]
+
+
+def test_steps_name_the_jobs_they_act_on() -> None:
+    text = render_text(every_kind_plan())
+    assert f'clone source {SOURCE} "Finance to SharePoint" with the overrides' in text

@@ -7,7 +7,9 @@ event set by uvicorn's own start-up, not on a sleep); tests and `jobspec demo` u
 
 from __future__ import annotations
 
+import errno
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from starlette.applications import Starlette
 
 from jobspec.emulator.app import create_app, hide_dropped_reply_errors
 from jobspec.emulator.config import EmulatorConfig
+from jobspec.errors import UsageError
 
 START_TIMEOUT_S = 30.0
 
@@ -54,10 +57,41 @@ def _uvicorn_config(app: Starlette, *, log_level: str, **options: Any) -> uvicor
     return config
 
 
-def serve(config: EmulatorConfig, *, host: str, port: int, log_level: str = "warning") -> None:
-    """Serve in the foreground until interrupted (Ctrl-C)."""
+def listen(*, host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or a UsageError saying why not (port busy, no such address).
+
+    Bound before anything is printed, so a busy port is one `error:` line, not a banner
+    followed by uvicorn's traceback-like log.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(
+            f"cannot listen on {host}: {exc.strerror}", hint="pass --host with a local address"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        busy = exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1))
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="another program uses that port: pick another with --port (0 picks a free one)"
+            if busy
+            else "pass --host with an address of this machine",
+        ) from None
+    return sock
+
+
+def serve(config: EmulatorConfig, *, sock: socket.socket, log_level: str = "warning") -> None:
+    """Serve on `sock` (from `listen`) in the foreground until interrupted (Ctrl-C)."""
     app = create_app(config)
-    uvicorn.Server(_uvicorn_config(app, log_level=log_level, host=host, port=port)).run()
+    with sock:
+        uvicorn.Server(_uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
 
 
 @contextmanager

@@ -45,18 +45,18 @@ Hence at every instant P (or nothing, before the first checkpoint) plus P.journa
 as the state after the last committed record. Temp files a crash leaves are removed by the
 next lock holder. Errors found while reading never write anything (the backup least of all).
 
-Locking uses flock(2) on P.lock, so the kernel frees the lock when its holder dies (even by
-SIGKILL); the JSON left behind then names the dead holder, who is reported and replaced. On
-network file systems flock may be local to one machine (CIFS, NFS with `local_lock`), so a
-lock whose metadata names another host is never taken over: it is treated as live until its
-holder removes it or someone runs `jobspec unlock ID`. Runners on different machines should
+Locking uses flock(2) on P.lock (on Windows, msvcrt.locking: see `oslock`), so the kernel
+frees the lock when its holder dies (even by SIGKILL); the JSON left behind then names the
+dead holder, who is reported and replaced. On network file systems flock may be local to
+one machine (CIFS, NFS with `local_lock`), so a lock whose metadata names another host is
+never taken over: it is treated as live until its holder removes it or someone runs
+`jobspec unlock ID`. Runners on different machines should
 share state through the PostgreSQL backend, not through a shared file.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import os
 import socket
@@ -72,6 +72,7 @@ from typing import Any
 from jobspec.errors import LockError, StateError
 from jobspec.files import atomic_write, datasync, fsync_dir, write_all
 from jobspec.state.journal import Journal, dumps_header, dumps_record, replay, scan_journal
+from jobspec.state.oslock import BINARY, LockUnsupported, read_at, try_lock, write_at
 from jobspec.state.protocols import StateSession
 from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, closing_session
 from jobspec.state.snapshot import dumps_state, parse_snapshot
@@ -99,7 +100,7 @@ def _unreadable(path: Path, exc: OSError) -> StateError:
 
 def _read_lock_fd(fd: int) -> tuple[LockInfo | None, bool]:
     """The holder recorded in an open lock file, and whether the file had any content."""
-    data = os.pread(fd, 65536, 0)
+    data = read_at(fd, 65536, 0)
     if not data.strip():
         return None, False
     try:
@@ -310,7 +311,7 @@ class FileStateStore:
     def lock_info(self) -> LockInfo | None:
         """The holder named in the lock file, if any (it may be stale)."""
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY)
+            fd = os.open(self.lock_path, os.O_RDONLY | BINARY)
         except FileNotFoundError:
             return None
         try:
@@ -324,7 +325,7 @@ class FileStateStore:
         A live holder notices at its next write (LockError) and stops writing.
         """
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY)
+            fd = os.open(self.lock_path, os.O_RDONLY | BINARY)
         except FileNotFoundError:
             raise StateError(f"state {self.path} is not locked") from None
         try:
@@ -380,7 +381,7 @@ class FileStateStore:
     ) -> tuple[_Busy | None, tuple[_HeldLock, list[str]] | None]:
         """One attempt. (busy, None) when held; (None, None) on a race; (None, held) on success."""
         try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | BINARY, 0o644)
         except OSError as exc:
             raise StateError(
                 f"cannot open the lock file {self.lock_path}: {exc.strerror}",
@@ -388,10 +389,9 @@ class FileStateStore:
             ) from exc
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return _Busy(_read_lock_fd(fd)[0], foreign_stale=False), None
-            except OSError as exc:
+                if not try_lock(fd):
+                    return _Busy(_read_lock_fd(fd)[0], foreign_stale=False), None
+            except LockUnsupported as exc:
                 raise StateError(
                     f"cannot lock {self.lock_path}: {exc.strerror}",
                     hint="this file system does not support flock; keep state on a local disk",
@@ -416,7 +416,7 @@ class FileStateStore:
                 warnings.append(f"took over a lock file {self.lock_path} with unreadable content")
             info = LockInfo.for_this_process(operation=operation, host=host)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(info.to_json(), indent=2) + "\n").encode(), 0)
+            write_at(fd, (json.dumps(info.to_json(), indent=2) + "\n").encode(), 0)
             if self.sync:
                 os.fsync(fd)
             held, fd = _HeldLock(fd, identity, info), -1  # the held lock owns fd now
@@ -725,11 +725,13 @@ class _FileSession(JournalSession):
             return self._fd
         store = self._store
         if self._journal_exists:
-            self._fd = os.open(store.journal_path, os.O_WRONLY | os.O_APPEND)
+            self._fd = os.open(store.journal_path, os.O_WRONLY | os.O_APPEND | BINARY)
             return self._fd
         lineage = self._working.lineage or str(uuid.uuid4())
         data = dumps_header(lineage=lineage, base_serial=self._working.serial).encode()
-        fd = os.open(store.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(
+            store.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | BINARY, 0o644
+        )
         try:
             write_all(fd, data)
             if store.sync:
@@ -747,7 +749,7 @@ class _FileSession(JournalSession):
         return fd
 
     def _truncate_torn_tail(self, size: int) -> None:
-        fd = os.open(self._store.journal_path, os.O_WRONLY)
+        fd = os.open(self._store.journal_path, os.O_WRONLY | BINARY)
         try:
             os.ftruncate(fd, size)
             if self._store.sync:

@@ -60,7 +60,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from jobspec.errors import LockError, StateError, UsageError, redact_credentials
+from jobspec.errors import LockError, MissingExtra, StateError, UsageError, redact_credentials
 from jobspec.state.journal import dumps_record, replay
 from jobspec.state.location import parse_location
 from jobspec.state.protocols import StateSession
@@ -210,11 +210,10 @@ class PostgresStateStore:
         try:
             import psycopg
             from psycopg.conninfo import conninfo_to_dict
-        except ImportError as exc:
-            raise UsageError(
-                "PostgreSQL state needs the psycopg package, which is not installed",
-                hint="pip install 'jobspec[postgres]'",
-            ) from exc
+        except ImportError:
+            raise MissingExtra(
+                extra="postgres", missing=["psycopg"], what="PostgreSQL state"
+            ) from None
         try:
             given = conninfo_to_dict(self._where.conninfo)
         except psycopg.ProgrammingError as exc:
@@ -238,9 +237,9 @@ class PostgresStateStore:
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        conn = self._connect()  # first: it says what to install when psycopg is missing
         import psycopg
 
-        conn = self._connect()
         try:
             yield conn
         except psycopg.Error as exc:
@@ -345,9 +344,9 @@ class PostgresStateStore:
         session has ended is taken over with a line in `session.warnings`; on exit the journal
         is checkpointed and the lock released.
         """
+        conn = self._connect()  # first: it says what to install when psycopg is missing
         import psycopg
 
-        conn = self._connect()
         info: LockInfo | None = None
         try:
             try:

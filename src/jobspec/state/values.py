@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -117,6 +118,8 @@ def _user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
+        if sys.platform == "win32":
+            return "unknown"
         return str(os.getuid())
 
 
