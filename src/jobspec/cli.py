@@ -303,10 +303,14 @@ class _Run:
         from jobspec.client import DryvIQClient
 
         async def go() -> R:
-            async with DryvIQClient(self.settings) as api:
+            async with DryvIQClient(self.settings, warn=_warn) as api:
                 return await work(api)
 
         return asyncio.run(go())
+
+
+def _warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
 
 
 def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:

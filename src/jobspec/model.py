@@ -362,18 +362,62 @@ class LiveJob(BaseModel):
         schedule = self.raw.get("schedule")
         return schedule.get("mode") if isinstance(schedule, dict) else None
 
+    @property
+    def is_deleted(self) -> bool:
+        """The server lists deleted jobs with `status: deleted` on some builds: they are gone."""
+        return self.status == DELETED_STATUS
+
     def transfer_digest(self) -> str:
         """A digest of the transfer settings alone: what a clone inherits, not the schedule."""
-        return digest(self.raw.get("transfer"))
+        transfer = configuration(self.raw).get("transfer")
+        return digest(transfer)
 
     def fingerprint(self) -> str:
-        """A digest of what the job is, ignoring run-time noise (status, executions, links)."""
-        return digest({k: v for k, v in self.raw.items() if k not in VOLATILE_FIELDS})
+        """A digest of the job's configuration: never of what the server changes as it runs."""
+        return digest(configuration(self.raw))
 
 
-VOLATILE_FIELDS = frozenset({"status", "execution", "previous_execution", "links"})
-RUNNING_STATUSES = frozenset({"start", "resume", "running"})
-"""Job statuses of a run in progress (the vendor client's `start`, `resume`, `running`)."""
+SERVER_MAINTAINED: tuple[tuple[str, ...], ...] = (
+    ("status",),
+    ("execution",),
+    ("previous_execution",),
+    ("links",),
+    ("execute_on",),
+    ("health",),
+    ("discriminator",),
+    ("size_estimate",),
+    ("modified_on",),
+    ("modified_by",),
+    ("stop_policy", "completions"),
+    ("stop_policy", "failures"),
+    ("stop_policy", "executions"),
+    ("transfer", "*", "event_position"),
+)
+"""Fields the server changes by itself as jobs run (or as it edits its own bookkeeping): not
+configuration, so not in fingerprints or digests. `*` matches any key at that level."""
+DELETED_STATUS = "deleted"
+RUNNING_STATUSES = frozenset({"start", "resume", "running", "cancelling"})
+"""Job statuses of a run still moving data: the vendor client's `start`, `resume`, `running`,
+and `cancelling` (a cancel asked for and not finished yet)."""
+
+
+def configuration(raw: dict[str, Any]) -> dict[str, Any]:
+    """The job without its server-maintained fields (`SERVER_MAINTAINED`); a new dict, only
+    the mappings on the way to a removed field are copied."""
+    return _without(raw, SERVER_MAINTAINED)
+
+
+def _without(node: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    heads = {path[0] for path in paths}
+    if "*" not in heads and not any(head in node for head in heads):
+        return node
+    kept: dict[str, Any] = {}
+    for key, value in node.items():
+        below = tuple(path[1:] for path in paths if path[0] in (key, "*"))
+        if any(len(rest) == 0 for rest in below):
+            continue
+        kept[key] = _without(value, below) if below and isinstance(value, dict) else value
+    return kept
 
 
 class RetireHow(StrEnum):

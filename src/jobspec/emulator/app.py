@@ -78,7 +78,7 @@ TICK_SECONDS = 0.2
 DROPPABLE_ROUTES = (PATCH_JOB, DELETE_JOB, CLONE_JOB)
 
 STATUS_AFTER_ACTION = {"start": "running", "pause": "paused", "resume": "running", "cancel": "idle"}
-SORTABLE_FIELDS = ("name", "created_on", "modified_on", "status", "kind")
+SORTABLE_FIELDS = ("id", "name", "created_on", "modified_on", "status", "kind")
 
 JobHandler = Callable[[Request, Principal], Awaitable[Response]]
 
