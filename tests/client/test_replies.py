@@ -172,9 +172,7 @@ async def test_a_job_marked_deleted_is_absent_from_get_and_lists() -> None:
     async with client(handler) as api:
         assert await api.get_job(gone) is None
         assert [j.id for j in await api.list_jobs()] == [kept]
-        assert set(await api.get_jobs([gone, kept, *(f"{n:032x}" for n in range(3, 20))])) == {
-            kept
-        }
+        assert set(await api.get_jobs([gone, kept, *(f"{n:032x}" for n in range(3, 20))])) == {kept}
 
 
 async def test_unreadable_jobs_in_a_list_are_skipped_with_one_warning() -> None:

@@ -111,7 +111,7 @@ def normalise_body(body: RawJob) -> RawJob:
     return clean
 
 
-def _lookup(job: RawJob, path: tuple[str, ...]) -> tuple[bool, Any]:
+def lookup(job: RawJob, path: tuple[str, ...]) -> tuple[bool, Any]:
     """(found, value) at `path`; not found when a parent is missing or not a mapping."""
     value: Any = job
     for key in path:
@@ -133,7 +133,7 @@ def problems_in(job: RawJob, *, require_name: bool = True) -> list[str]:
         problems.append("name is required and must be a non-empty string")
     bad_objects: list[tuple[str, ...]] = []
     for path in OBJECT_FIELDS:
-        found, value = _lookup(job, path)
+        found, value = lookup(job, path)
         if found and value is not None and not isinstance(value, dict):
             label = ".".join(path)
             if path == ("transfer", "permissions"):
@@ -145,13 +145,13 @@ def problems_in(job: RawJob, *, require_name: bool = True) -> list[str]:
     for path, allowed in ENUM_FIELDS.items():
         if any(path[: len(bad)] == bad for bad in bad_objects):
             continue
-        found, value = _lookup(job, path)
+        found, value = lookup(job, path)
         if found and value is not None and value not in allowed:
             problems.append(
                 f"{'.'.join(path)}: {value!r} is not allowed; allowed values: {_allowed(allowed)}"
             )
     for path, allowed in LIST_ENUM_FIELDS.items():
-        found, value = _lookup(job, path)
+        found, value = lookup(job, path)
         if not found or value is None:
             continue
         label = ".".join(path)
@@ -180,8 +180,48 @@ def immutable_changes(current: RawJob, merged: RawJob) -> list[str]:
     """One problem per creation-only field that `merged` changes; sending the same value is fine."""
     problems = []
     for path in IMMUTABLE_FIELDS:
-        if _lookup(current, path) != _lookup(merged, path):
+        if lookup(current, path) != lookup(merged, path):
             problems.append(f"{'.'.join(path)} is immutable after creation; clone the job instead")
+    return problems
+
+
+def normalise_patch(body: RawJob) -> RawJob:
+    """A PATCH body in stored form, without stray top-level keys: a transfer setting sent at
+    the top (the vendor's own example sends `transfer_type` there) is not a job field, and the
+    server's typed model drops it rather than store it."""
+    clean = normalise_body(body)
+    return {key: value for key, value in clean.items() if key not in STRAY_PATCH_KEYS}
+
+
+STRAY_PATCH_KEYS = frozenset(path[1] for path in ENUM_FIELDS if path[0] == "transfer")
+
+
+def replace_endpoints(base: RawJob, body: RawJob) -> RawJob:
+    """`body` deep-merged over `base`, except that an endpoint it names replaces the old one
+    whole (a server that does not merge three levels down)."""
+    merged = deep_merge(base, body)
+    transfer = body.get("transfer")
+    if isinstance(transfer, dict) and isinstance(merged.get("transfer"), dict):
+        for side in ENDPOINTS:
+            if side in transfer:
+                merged["transfer"][side] = copy.deepcopy(transfer[side])
+    return merged
+
+
+ENDPOINTS = ("source", "destination")
+
+
+def endpoint_problems(job: RawJob) -> list[str]:
+    """An endpoint must name its connection and its folder."""
+    problems = []
+    for side in ENDPOINTS:
+        found, endpoint = lookup(job, ("transfer", side))
+        if not found or endpoint is None:
+            continue
+        for part, key in (("connection", "id"), ("target", "path")):
+            ok, value = lookup(job, ("transfer", side, part, key))
+            if not ok or not isinstance(value, str) or not value:
+                problems.append(f"transfer.{side}.{part}.{key} is required")
     return problems
 
 
