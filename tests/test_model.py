@@ -79,3 +79,46 @@ def test_statuses_that_still_move_data_count_as_running(status: str, running: bo
 def test_a_deleted_status_is_a_deleted_job() -> None:
     assert live(status="deleted").is_deleted
     assert not live(status="idle").is_deleted
+
+
+def test_vendor_schedule_shapes_are_accepted_and_sent_in_the_vendor_form() -> None:
+    from jobspec.model import Schedule
+
+    written = {
+        "mode": "auto",
+        "run_at": "02:30",
+        "repeat_interval": {"value": 1, "unit": "days"},
+        "days": "weekends",
+        "start_date": "1735725600",
+    }
+    sent = Schedule.model_validate(written).model_dump(mode="json", exclude_none=True)
+    assert sent == {
+        "mode": "auto",
+        "run_at": {"hr": 2, "min": 30, "sec": 0, "ms": 0},
+        "repeat_interval": {"value": 1, "unit": "d"},
+        "days": "weekends",
+        "start_date": "1735725600",
+    }
+    vendor = {
+        "run_at": {"hr": 2, "min": 30, "sec": 0, "ms": 0},
+        "repeat_interval": {"value": 5, "unit": "ms"},
+    }
+    assert Schedule.model_validate(vendor).model_dump(mode="json", exclude_none=True) == vendor
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"run_at": "2 am"},
+        {"run_at": {"hr": 24}},
+        {"repeat_interval": {"value": 1, "unit": "fortnight"}},
+        {"start_date": "2026-01-01"},  # the API takes epoch seconds
+    ],
+)
+def test_schedule_shapes_that_mean_nothing_are_refused(bad: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    from jobspec.model import Schedule
+
+    with pytest.raises(ValidationError):
+        Schedule.model_validate(bad)

@@ -10,6 +10,7 @@ empty. Pure functions, no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,12 +20,29 @@ Path = tuple[str, ...]
 _MISSING: Any = object()
 
 
+TIME_OF_DAY = ("hr", "min", "sec", "ms")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
 def normalise(path: Path, value: Any) -> Any:
-    """The canonical form of a value at `path`, so equal meanings compare equal."""
-    if path == ("transfer", "delete_propagation") and isinstance(value, str):
-        return [value]
-    if path == ("transfer", "permissions") and isinstance(value, str):
-        return {"policy": value}
+    """The canonical form of a value at `path`, so equal meanings compare equal.
+
+    `delete_propagation: mirror` is `[mirror]`; `permissions: add` is `{policy: add}`; in a
+    schedule, `days: weekends` is `[weekends]`, `start_date: "1735725600"` is the number, and
+    `run_at` is the vendor's `{hr, min, sec, ms}` with absent parts 0 (`"02:00"` too).
+    """
+    if isinstance(value, str):
+        if path == ("transfer", "delete_propagation") or path == ("schedule", "days"):
+            return [value]
+        if path == ("transfer", "permissions"):
+            return {"policy": value}
+        if path in (("schedule", "start_date"), ("schedule", "end_date")) and value.isdigit():
+            return int(value)
+        if path == ("schedule", "run_at") and (match := _CLOCK.match(value.strip())):
+            hr, minute, sec = match.groups()
+            return {"hr": int(hr), "min": int(minute), "sec": int(sec or 0), "ms": 0}
+    elif path == ("schedule", "run_at") and isinstance(value, dict):
+        return {**dict.fromkeys(TIME_OF_DAY, 0), **value}
     return value
 
 

@@ -166,9 +166,51 @@ class Versioning(_Strict):
     select: VersionSelect | None = None
 
 
+class TimeUnit(StrEnum):
+    """The vendor's `TimeInterval` units."""
+
+    ns = "ns"
+    us = "us"
+    ms = "ms"
+    s = "s"
+    m = "m"
+    h = "h"
+    d = "d"
+
+
+TIME_UNIT_ALIASES = {
+    "day": "d",
+    "days": "d",
+    "hour": "h",
+    "hours": "h",
+    "minute": "m",
+    "minutes": "m",
+    "second": "s",
+    "seconds": "s",
+    "millisecond": "ms",
+    "milliseconds": "ms",
+}
+"""Long names a person may write; the spec sends the vendor's unit."""
+TIME_OF_DAY_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
 class RepeatInterval(_Strict):
     value: int = Field(ge=1)
-    unit: str
+    unit: TimeUnit = Field(description="ns, us, ms, s, m, h or d (`days`, `hours` … work too).")
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _long_names(cls, value: Any) -> Any:
+        return TIME_UNIT_ALIASES.get(value, value) if isinstance(value, str) else value
+
+
+class TimeOfDay(_Strict):
+    """The vendor's `TimeOfDay`; a spec may also write `"02:30"` or `"02:30:15"`."""
+
+    hr: int = Field(ge=0, le=23)
+    min: int = Field(default=0, ge=0, le=59)
+    sec: int = Field(default=0, ge=0, le=59)
+    ms: int = Field(default=0, ge=0, le=999)
 
 
 class Schedule(_Strict):
@@ -176,12 +218,35 @@ class Schedule(_Strict):
         default=None,
         description="`auto` runs on the schedule; `manual` and `ad-hoc` only when started.",
     )
-    start_date: int | str | None = None
-    end_date: int | str | None = None
-    days: list[str] | None = None
+    start_date: int | str | None = Field(
+        default=None, description="Epoch seconds (a string of digits is read as a number)."
+    )
+    end_date: int | str | None = Field(default=None, description="Epoch seconds, as start_date.")
+    days: list[str] | str | None = Field(
+        default=None,
+        description="Days of the week (a list, in any order) or a name such as `weekends`.",
+    )
     repeat_count: int | None = None
     repeat_interval: RepeatInterval | None = None
-    run_at: str | int | None = None
+    run_at: TimeOfDay | None = Field(
+        default=None,
+        description='Time of day: `{hr, min, sec, ms}`, or `"HH:MM"` / `"HH:MM:SS"`.',
+    )
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _epoch_seconds(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, str) and not value.isdigit():
+            raise ValueError(f"must be epoch seconds (like 1767225600), not {value!r}")
+        return value
+
+    @field_validator("run_at", mode="before", json_schema_input_type=TimeOfDay | str | None)
+    @classmethod
+    def _clock_text(cls, value: Any) -> Any:
+        if isinstance(value, str) and (match := TIME_OF_DAY_RE.match(value.strip())):
+            hr, minute, sec = match.groups()
+            return {"hr": int(hr), "min": int(minute), "sec": int(sec or 0)}
+        return value
 
 
 class StopPolicy(_Strict):

@@ -81,9 +81,21 @@ def _job(
 
 _AUTO = {"mode": "auto"}
 _MANUAL = {"mode": "manual"}
-_NIGHTLY = {"mode": "auto", "run_at": "02:00", "repeat_interval": {"value": 1, "unit": "days"}}
-_HOURLY = {"mode": "auto", "repeat_interval": {"value": 4, "unit": "hours"}}
+# Schedules in the vendor's shapes: run_at is a TimeOfDay, repeat_interval a TimeInterval
+# (unit ns|us|ms|s|m|h|d), days a list or a name, start_date epoch seconds.
+_NIGHTLY = {
+    "mode": "auto",
+    "run_at": {"hr": 2, "min": 0, "sec": 0, "ms": 0},
+    "repeat_interval": {"value": 1, "unit": "d"},
+}
+_HOURLY = {"mode": "auto", "repeat_interval": {"value": 4, "unit": "h"}}
 _WEEKDAYS = {"mode": "auto", "days": ["monday", "tuesday", "wednesday", "thursday", "friday"]}
+_WEEKENDS = {
+    "mode": "auto",
+    "days": "weekends",
+    "start_date": DEMO_EPOCH,
+    "run_at": {"hr": 22, "min": 30, "sec": 0, "ms": 0},
+}
 
 
 def demo_jobs() -> list[dict[str, Any]]:
@@ -201,7 +213,7 @@ def demo_jobs() -> list[dict[str, Any]]:
             source=(BOX, "/Support"),
             destination=(SHAREPOINT, "/Sites/Support/Shared Documents"),
             transfer_type="migrate",
-            schedule=dict(_AUTO),
+            schedule=dict(_WEEKENDS),
             transfer={"duplicate_names": "warn", "delete_propagation": ["ignore_both"]},
         ),
         _job(

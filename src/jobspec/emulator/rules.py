@@ -18,7 +18,15 @@ RawJob = dict[str, Any]
 ENUM_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("kind",): ("transfer", "folder_mapping", "personal_drive"),
     ("schedule", "mode"): ("manual", "auto", "ad-hoc"),
-    ("transfer", "transfer_type"): ("sync", "copy", "move", "migrate", "publish", "taxonomy"),
+    ("transfer", "transfer_type"): (
+        "sync",
+        "copy",
+        "move",
+        "migrate",
+        "publish",
+        "taxonomy",
+        "default",
+    ),
     ("transfer", "conflict_resolution"): ("copy", "latest", "source", "destination", "failure"),
     ("transfer", "lock_propagation"): ("ignore", "mirror_lock", "mirror_owner"),
     ("transfer", "permissions", "policy"): ("none", "add", "diff"),
@@ -150,6 +158,7 @@ def problems_in(job: RawJob, *, require_name: bool = True) -> list[str]:
             problems.append(
                 f"{'.'.join(path)}: {value!r} is not allowed; allowed values: {_allowed(allowed)}"
             )
+    problems += _schedule_problems(job.get("schedule"))
     for path, allowed in LIST_ENUM_FIELDS.items():
         found, value = lookup(job, path)
         if not found or value is None:
@@ -165,6 +174,52 @@ def problems_in(job: RawJob, *, require_name: bool = True) -> list[str]:
                 problems.append(
                     f"{label}: {item!r} is not allowed; allowed values: {_allowed(allowed)}"
                 )
+    return problems
+
+
+TIME_UNITS = ("ns", "us", "ms", "s", "m", "h", "d")
+TIME_OF_DAY_LIMITS = {"hr": 23, "min": 59, "sec": 59, "ms": 999}
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _schedule_problems(schedule: Any) -> list[str]:
+    """The vendor's schedule shapes: `run_at` a TimeOfDay `{hr, min, sec, ms}`,
+    `repeat_interval` a TimeInterval `{value, unit}`, `days` a list or a name, dates epoch
+    seconds (a string of digits too)."""
+    if not isinstance(schedule, dict):
+        return []
+    problems = []
+    run_at = schedule.get("run_at")
+    if run_at is not None:
+        if not isinstance(run_at, dict) or "hr" not in run_at:
+            problems.append("schedule.run_at must be an object {hr, min, sec, ms}")
+        else:
+            for key, value in run_at.items():
+                top = TIME_OF_DAY_LIMITS.get(key)
+                if top is None or not _whole(value) or not 0 <= value <= top:
+                    problems.append(f"schedule.run_at.{key}: {value!r} is not allowed")
+    interval = schedule.get("repeat_interval")
+    if interval is not None:
+        if not isinstance(interval, dict) or not _whole(interval.get("value")):
+            problems.append("schedule.repeat_interval must be an object {value, unit}")
+        elif interval.get("unit") not in TIME_UNITS:
+            problems.append(
+                f"schedule.repeat_interval.unit: {interval.get('unit')!r} is not allowed; "
+                f"allowed values: {_allowed(TIME_UNITS)}"
+            )
+    days = schedule.get("days")
+    if days is not None and not (
+        isinstance(days, str) or (isinstance(days, list) and all(isinstance(d, str) for d in days))
+    ):
+        problems.append("schedule.days must be a string or a list of strings")
+    for key in ("start_date", "end_date"):
+        value = schedule.get(key)
+        digits = isinstance(value, str) and value.isdigit()
+        if value is not None and not (_whole(value) or digits):
+            problems.append(f"schedule.{key} must be epoch seconds, got {value!r}")
     return problems
 
 
