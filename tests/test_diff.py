@@ -44,3 +44,44 @@ def test_real_schedule_changes_still_show(
     desired: dict[str, Any], live: dict[str, Any], paths: list[str]
 ) -> None:
     assert differs({"schedule": desired}, {"schedule": live}) == paths
+
+
+PROPAGATION = ("transfer", "delete_propagation")
+
+
+def test_set_like_lists_ignore_order_and_other_lists_do_not() -> None:
+    assert diff.same(
+        PROPAGATION,
+        ["ignore_source", "ignore_destination"],
+        ["ignore_destination", "ignore_source"],
+    )
+    assert diff.same(("schedule", "days"), ["monday", "friday"], ["friday", "monday"])
+    assert diff.same(PROPAGATION, ["ignore_source"], ["ignore_source", "ignore_source"])  # a set
+    assert not diff.same(PROPAGATION, ["ignore_source"], ["ignore_source", "mirror"])
+    assert not diff.same(("passthrough_list",), ["a", "b"], ["b", "a"])
+    assert not diff.same(("disabled",), True, 1)  # a boolean is not the number 1
+    read_back = {"transfer": {"delete_propagation": ["ignore_destination", "ignore_source"]}}
+    wanted = {"transfer": {"delete_propagation": ["ignore_source", "ignore_destination"]}}
+    assert differs(wanted, read_back) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "before", "after", "text"),
+    [
+        (
+            PROPAGATION,
+            ["mirror"],
+            ["ignore_source", "ignore_destination"],
+            "added ignore_destination, ignore_source; removed mirror",
+        ),
+        (PROPAGATION, ["mirror", "ignore_both"], ["ignore_both"], "removed mirror"),
+        (("x",), ["a", "b"], ["b", "a"], "reordered"),
+        (("priority",), "3", 3, "type string → number"),
+        (("name",), "a", "b", None),
+        (("name",), None, "b", None),
+    ],
+)
+def test_describe_says_what_changed_inside(
+    path: diff.Path, before: Any, after: Any, text: str | None
+) -> None:
+    assert diff.describe(path, before, after) == text

@@ -208,6 +208,7 @@ def emulator(
       page-cap-100        a page holds at most 100 jobs
       no-total-count      list pages carry no meta.total_count
       status-200          create and clone answer 200, DELETE 200 with a body
+      reorder-sets        delete_propagation and days come back in another order
       server-fields-move  execute_on, health, counters … change between reads
       all                 every one of them
     """

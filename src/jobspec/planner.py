@@ -358,6 +358,7 @@ def _changes_from(managed: dict[str, Any], base: dict[str, Any]) -> list[FieldCh
             after=after,
             immutable=diff.is_immutable(path),
             cause="new",
+            detail=diff.describe(path, before, after),
         )
         for path, before, after in diff.differing_leaves(managed, base)
     ]
@@ -378,6 +379,7 @@ def _changes_against(
                 after=after,
                 immutable=diff.is_immutable(path),
                 cause=cause,
+                detail=diff.describe(path, before, after),
             )
         )
     return changes

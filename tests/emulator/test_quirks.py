@@ -173,6 +173,14 @@ async def test_server_fields_move_between_reads() -> None:
         assert first["transfer"]["transfer_type"] == second["transfer"]["transfer_type"]
 
 
+async def test_reorder_sets() -> None:
+    async with server("reorder-sets") as client:
+        sent = ["ignore_source", "ignore_destination"]
+        job_id = await create(client, transfer={"delete_propagation": sent})
+        job = (await client.get(f"v1/jobs/{job_id}")).json()["job"]
+        assert job["transfer"]["delete_propagation"] == ["ignore_destination", "ignore_source"]
+
+
 async def test_stray_top_level_patch_keys_are_not_stored() -> None:
     async with server() as client:
         job_id = await create(client)

@@ -161,6 +161,31 @@ def test_a_partial_endpoint_is_sent_whole(kind: str) -> None:
     assert action.applied == path_only  # what jobspec manages is still what the spec says
 
 
+def test_a_set_like_list_read_back_in_another_order_is_no_change() -> None:
+    both = deep_merge(
+        OVERRIDES, {"transfer": {"delete_propagation": ["ignore_source", "ignore_destination"]}}
+    )
+    reordered = applied_clone(
+        transfer={"delete_propagation": ["ignore_destination", "ignore_source"]}
+    )
+    plan = plan_of(desired(overrides=both), entry(applied=both), [RETIRED_SOURCE, reordered])
+    assert plan.actions[0].kind is ActionKind.noop
+
+
+def test_a_list_change_says_which_items_moved() -> None:
+    edited = deep_merge(OVERRIDES, {"transfer": {"delete_propagation": ["mirror"]}})
+    plan = plan_of(desired(overrides=edited), entry(), [RETIRED_SOURCE, applied_clone()])
+    (change,) = plan.actions[0].changes
+    assert change.path == "transfer.delete_propagation"
+    assert change.detail == "added mirror; removed ignore_destination"
+    from jobspec.render import render_text
+
+    assert (
+        'transfer.delete_propagation: ["ignore_destination"] → ["mirror"] '
+        "(added mirror; removed ignore_destination)" in render_text(plan)
+    )
+
+
 def test_everything_in_place_is_a_noop() -> None:
     plan = plan_of(desired(overrides=OVERRIDES), entry(), [RETIRED_SOURCE, applied_clone()])
     (action,) = plan.actions

@@ -516,21 +516,22 @@ class Emulator:
 
     def _merge(self, base: rules.RawJob, body: rules.RawJob) -> rules.RawJob:
         """A write's body over a job: deep-merged, or endpoints replaced whole
-        (replace-endpoints), and then each endpoint must be whole."""
-        if not self._q("replace-endpoints"):
-            return rules.deep_merge(base, body)
-        merged = rules.replace_endpoints(base, body)
-        problems = rules.endpoint_problems(merged)
-        if problems:
-            raise rules.JobRejected(problems)
-        return merged
+        (replace-endpoints), and then each endpoint must be whole; set-like lists in the
+        server's order (reorder-sets)."""
+        if self._q("replace-endpoints"):
+            merged = rules.replace_endpoints(base, body)
+            problems = rules.endpoint_problems(merged)
+            if problems:
+                raise rules.JobRejected(problems)
+        else:
+            merged = rules.deep_merge(base, body)
+        return rules.sorted_sets(merged) if self._q("reorder-sets") else merged
 
     async def create_job(self, request: Request, principal: Principal) -> Response:
         body = rules.normalise_body(_parse_json_object(await request.body(), required=True))
         if not isinstance(body.get("name"), str) or not body["name"].strip():
             body = {**body, "name": self._default_name()}  # the server names it
-        if self._q("replace-endpoints"):
-            body = self._merge({}, body)
+        body = self._merge({}, body)
         rules.check(body)
         return self._single(request, self._new_job(body, principal), self._created)
 

@@ -32,6 +32,8 @@ QUIRKS: dict[str, str] = {
     "page-cap-100": "a page holds at most 100 jobs, whatever `limit` asks",
     "no-total-count": "list pages carry no meta.total_count (has_more and next links only)",
     "status-200": "create and clone answer 200, not 201; DELETE answers 200 with a body",
+    "reorder-sets": "set-like lists (delete_propagation, schedule.days) are stored in the "
+    "server's own order (sorted), not the order sent",
     "server-fields-move": "server-maintained fields (execute_on, health, stop_policy counters, "
     "event_position, size_estimate, modified_on) change between reads, as runs do",
 }

@@ -264,6 +264,21 @@ def replace_endpoints(base: RawJob, body: RawJob) -> RawJob:
 
 
 ENDPOINTS = ("source", "destination")
+SET_LIKE_FIELDS = (("transfer", "delete_propagation"), ("schedule", "days"))
+
+
+def sorted_sets(job: RawJob) -> RawJob:
+    """The job with its set-like lists sorted: stored in the server's order, not the client's."""
+    result = job
+    for parent, key in SET_LIKE_FIELDS:
+        container = result.get(parent)
+        if isinstance(container, dict) and isinstance(container.get(key), list):
+            try:
+                ordered = sorted(container[key])
+            except TypeError:  # mixed types: refused later by the checks
+                continue
+            result = {**result, parent: {**container, key: ordered}}
+    return result
 
 
 def endpoint_problems(job: RawJob) -> list[str]:
