@@ -77,9 +77,15 @@ PATCH_JOB = "PATCH /v1/jobs/{id}"
 DELETE_JOB = "DELETE /v1/jobs/{id}"
 CLONE_JOB = "POST /v1/jobs/{id}/clone"
 JOB_HISTORY = "GET /v1/jobs/{id}/history"
+JOBS_HISTORY = "GET /v1/jobs/history"
+JOB_CATEGORIES = "GET /v1/jobs/categories"
+BULK_CONTROL = "PATCH /v1/jobs"
 API_ROUTES = (
     TOKEN,
     LIST_JOBS,
+    JOBS_HISTORY,
+    JOB_CATEGORIES,
+    BULK_CONTROL,
     CREATE_JOB,
     GET_JOB,
     PATCH_JOB,
@@ -289,6 +295,10 @@ class Emulator:
         routes: list[BaseRoute] = [
             self._open_api(TOKEN, self.token),
             self._api(LIST_JOBS, self.list_jobs),
+            # before `/v1/jobs/{id}`, which would take "history" for a job id
+            self._api(JOBS_HISTORY, self.jobs_history),
+            self._api(JOB_CATEGORIES, self.job_categories),
+            self._api(BULK_CONTROL, self.bulk_control),
             self._api(CREATE_JOB, self.create_job),
             self._api(GET_JOB, self.get_job),
             self._api(PATCH_JOB, self.patch_job),
@@ -608,6 +618,58 @@ class Emulator:
         }
         body = {"status": 200, "type": "executions", "executions": page, "meta": meta}
         return _json(_dumps(body))
+
+    async def jobs_history(self, request: Request, principal: Principal) -> Response:
+        """The vendor client's history: `GET v1/jobs/history?job=ID[&execution=last]`,
+        executions newest first under `job_executions`; every job's without `job`."""
+        job_id = request.query_params.get("job")
+        if job_id is not None and self.store.get(job_id, include_deleted=True) is None:
+            return self._not_found(job_id)
+        ids = [job_id] if job_id is not None else [s.id for s in self.store.everything()]
+        last = request.query_params.get("execution") == "last"
+        executions = []
+        for one in ids:
+            runs = self.runs.history(one)
+            executions += runs[:1] if last else runs
+        executions.sort(key=lambda run: (-int(run.get("start_time") or 0), -int(run["id"])))
+        offset = _int_param(request, "offset", 0, minimum=0)
+        limit = min(_int_param(request, "limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
+        page = executions[offset : offset + limit]
+        meta = {
+            "offset": offset,
+            "limit": limit,
+            "total_count": len(executions),
+            "has_more": offset + len(page) < len(executions),
+        }
+        body = {"status": 200, "type": "job_executions", "job_executions": page, "meta": meta}
+        return _json(_dumps(body))
+
+    async def job_categories(self, request: Request, principal: Principal) -> Response:
+        """The categories jobs name (`category`), the default one always."""
+        found = {-1: {"id": -1, "name": "Default"}}
+        for stored in self.store.live():
+            category = stored.job.get("category")
+            if isinstance(category, dict) and "id" in category:
+                found.setdefault(category["id"], dict(category))
+        categories = sorted(found.values(), key=lambda c: str(c.get("name")))
+        meta = {"offset": 0, "limit": len(categories), "total_count": len(categories)}
+        body = {"status": 200, "type": "categories", "categories": categories, "meta": meta}
+        return _json(_dumps(body))
+
+    async def bulk_control(self, request: Request, principal: Principal) -> Response:
+        """`PATCH v1/jobs?start=1&<list filters>` (pause, resume, cancel alike): the vendor
+        client's bulk start and pause; answers how many jobs it touched."""
+        raw = await request.body()
+        actions = [name for name in STATUS_AFTER_ACTION if _flag(request.query_params.get(name))]
+        if len(actions) != 1:
+            raise BadRequest("send exactly one of start, pause, resume, cancel")
+        if _parse_json_object(raw, required=False):
+            raise BadRequest("bulk changes to job fields are not emulated; PATCH each job")
+        jobs = self._matching(request, list(self.store.live()))
+        for stored in jobs:
+            self.runs.control(stored.id, actions[0])
+        meta = {"total_count": len(jobs)}
+        return _json(_dumps({"status": 200, "type": "jobs", "jobs": [], "meta": meta}))
 
     async def delete_job(self, request: Request, principal: Principal) -> Response:
         job_id = request.path_params["id"]
