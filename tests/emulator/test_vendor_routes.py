@@ -64,3 +64,15 @@ async def test_categories(client: httpx.AsyncClient) -> None:
     reply = await client.get("v1/jobs/categories")
     assert reply.status_code == 200
     assert reply.json()["categories"] == [{"id": -1, "name": "Default"}]
+
+
+async def test_transfer_stats_answer_the_vendor_stats_command(client: httpx.AsyncClient) -> None:
+    job_id = await create(client, "Finance")
+    await client.patch(f"v1/jobs/{job_id}", params={"start": "1"})
+    reply = await client.get(f"v1/transfers/{job_id}/stats")
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    stats = body[body["type"]]  # how the vendor client reads a typed reply
+    (point,) = stats["timeline"]
+    assert point["stats"]["transfer"]["source"] == {"bytes": 0, "files": 0, "folders": 0}
+    assert (await client.get(f"v1/transfers/{'f' * 32}/stats")).status_code == 404

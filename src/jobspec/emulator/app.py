@@ -80,12 +80,14 @@ JOB_HISTORY = "GET /v1/jobs/{id}/history"
 JOBS_HISTORY = "GET /v1/jobs/history"
 JOB_CATEGORIES = "GET /v1/jobs/categories"
 BULK_CONTROL = "PATCH /v1/jobs"
+TRANSFER_STATS = "GET /v1/transfers/{id}/stats"
 API_ROUTES = (
     TOKEN,
     LIST_JOBS,
     JOBS_HISTORY,
     JOB_CATEGORIES,
     BULK_CONTROL,
+    TRANSFER_STATS,
     CREATE_JOB,
     GET_JOB,
     PATCH_JOB,
@@ -299,6 +301,7 @@ class Emulator:
             self._api(JOBS_HISTORY, self.jobs_history),
             self._api(JOB_CATEGORIES, self.job_categories),
             self._api(BULK_CONTROL, self.bulk_control),
+            self._api(TRANSFER_STATS, self.transfer_stats),
             self._api(CREATE_JOB, self.create_job),
             self._api(GET_JOB, self.get_job),
             self._api(PATCH_JOB, self.patch_job),
@@ -670,6 +673,23 @@ class Emulator:
             self.runs.control(stored.id, actions[0])
         meta = {"total_count": len(jobs)}
         return _json(_dumps({"status": 200, "type": "jobs", "jobs": [], "meta": meta}))
+
+    async def transfer_stats(self, request: Request, principal: Principal) -> Response:
+        """`GET v1/transfers/{id}/stats` (the vendor CLI's `jobs stats`): a timeline with one
+        point per run; the emulator moves no content, so every count is 0."""
+        job_id = request.path_params["id"]
+        if self.store.get(job_id, include_deleted=True) is None:
+            return self._not_found(job_id)
+        zero = {"bytes": 0, "files": 0, "folders": 0}
+        timeline = [
+            {
+                "timestamp": run["start_time"],
+                "stats": {"transfer": {"source": dict(zero), "destination": dict(zero)}},
+            }
+            for run in reversed(self.runs.history(job_id))
+        ]
+        stats = {"id": job_id, "timeline": timeline}
+        return _json(_dumps({"status": 200, "type": "stats", "stats": stats}))
 
     async def delete_job(self, request: Request, principal: Principal) -> Response:
         job_id = request.path_params["id"]
