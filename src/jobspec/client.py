@@ -300,7 +300,9 @@ class DryvIQClient:
         params = {**filters, "offset": str(offset), "limit": str(limit), "fields": "all"}
         if self._sort is not None:
             params["sort"] = self._sort
-        query = "&".join(f"{key}={value}" for key, value in params.items() if key != "fields")
+        query = "&".join(
+            f"{key}={value.replace(' ', '+')}" for key, value in params.items() if key != "fields"
+        )
         call = f"GET v1/jobs?{query}"
         try:
             return await self._page_at(self._api + "jobs", call=call, params=params)

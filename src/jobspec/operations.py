@@ -104,6 +104,11 @@ async def observe(
     prior = {a: e for a, e in state.entries.items() if not targets or a in targets}
     if needs_every_job(wanted):  # a clone may run on a schedule: check it against every job
         live = {job.id: job for job in await api.list_jobs()}
+        # A job the plan needs but the listing lacks is confirmed gone with a GET before the
+        # plan acts on its absence: a listing may skip a job it could not read.
+        absent = needed_job_ids(wanted, prior) - live.keys()
+        if absent:
+            live |= await api.get_jobs(absent)
     else:
         live = await api.get_jobs(needed_job_ids(wanted, prior))
     plan = make_plan(

@@ -232,7 +232,7 @@ async def test_retries_exhausted_name_the_call(emulator: Any) -> None:
         with pytest.raises(ApiError) as caught:
             await api.list_jobs()
     assert str(caught.value).startswith(
-        "GET v1/jobs?offset=0&limit=1000&sort=id ASC: gave up after 4 attempts"
+        "GET v1/jobs?offset=0&limit=1000&sort=id+ASC: gave up after 4 attempts"
     )
     assert "last answer: 503 Service Unavailable: emulated fault" in str(caught.value)
     assert caught.value.status == 503

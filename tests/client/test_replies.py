@@ -118,7 +118,7 @@ async def test_garbage_in_a_list(body: dict[str, Any], message: str) -> None:
     async with client(lambda request: httpx.Response(200, json=body)) as api:
         with pytest.raises(ApiError) as caught:
             await api.list_jobs()
-    assert str(caught.value).startswith("GET v1/jobs?offset=0&limit=1000&sort=id ASC: ")
+    assert str(caught.value).startswith("GET v1/jobs?offset=0&limit=1000&sort=id+ASC: ")
     assert message in str(caught.value)
 
 
