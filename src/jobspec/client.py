@@ -130,7 +130,7 @@ class DryvIQClient:
     `transport` lets tests run the emulator in process (`httpx.ASGITransport`) or fake the
     network (`httpx.MockTransport`). `clock`, `sleep` and `rng` are there so tests control time.
     `warn` hears what a user should know but that does not stop the work (jobs skipped in a
-    list); the CLI prints it, the default logs it.
+    list); the CLI prints it, the default logs it. `max_pages` bounds one listing.
     """
 
     def __init__(
@@ -143,8 +143,10 @@ class DryvIQClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         warn: Callable[[str], None] | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self._warn = warn or _log.warning
+        self._max_pages = max_pages
         self._sort: str | None = LIST_SORT
         self._credentials: Credentials = settings.credentials
         self._concurrency = settings.concurrency
@@ -392,7 +394,7 @@ class DryvIQClient:
         elif first.more and first.total is not None:
             # The first page's length is the server's page size, whatever limit we asked for.
             size = len(first.keys)
-            if first.total / size > MAX_PAGES:
+            if first.total / size > self._max_pages:
                 raise ApiError(
                     f"server reports {first.total} jobs in pages of {size}: too many pages",
                     call="GET v1/jobs",
@@ -435,9 +437,9 @@ class DryvIQClient:
                     "the listing would never end",
                     call=call,
                 )
-            if len(pages) + 1 >= MAX_PAGES:
+            if len(pages) + 1 >= self._max_pages:
                 raise ApiError(
-                    f"the listing goes on past {MAX_PAGES} pages; stopped there", call=call
+                    f"the listing goes on past {self._max_pages} pages; stopped there", call=call
                 )
             seen_urls.add(url)
             page = await self._page_at(url, call=f"GET {url.removeprefix(self._base)}")

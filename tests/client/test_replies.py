@@ -238,6 +238,29 @@ async def test_a_next_link_that_repeats_is_an_error_not_a_hang(link: str) -> Non
     assert calls <= 3
 
 
+async def test_a_next_link_that_never_ends_stops_at_the_page_bound() -> None:
+    """Every page brings a new job and a new link, with no total: only the bound stops it."""
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        offset = int(request.url.params.get("offset", "0"))
+        meta = {"links": {"next": {"href": f"/v1/jobs?offset={offset + 1}&limit=1"}}}
+        return httpx.Response(200, json={"jobs": [job(f"{offset:032x}")], "meta": meta})
+
+    api = DryvIQClient(
+        settings(),
+        transport=httpx.MockTransport(lambda r: token_reply(r) or handler(r)),
+        retry=FAST,
+        max_pages=50,
+    )
+    async with api:
+        with pytest.raises(ApiError, match="the listing goes on past 50 pages"):
+            await api.list_jobs()
+    assert calls == 50
+
+
 async def test_redirect_is_an_error_with_a_hint() -> None:
     reply = httpx.Response(301, headers={"location": "https://dryviq.test/v1/jobs"})
     async with client(lambda request: reply) as api:
