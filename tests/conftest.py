@@ -3,6 +3,8 @@
 - `emulator_server` (session): one uvicorn emulator on a free loopback port; admin/admin,
   client `jobspec-ci` / `ci-secret`, no demo jobs.
 - `emulator`: that server reset (jobs, stats, tokens, faults), as an `EmulatorHandle`.
+- `quirky_emulator`: the same, from a second session server started with `--quirks all`
+  (every stricter behaviour a real server may show).
 - `emulator_app`: a fresh `(app, config)` for `httpx.ASGITransport`, no socket.
 - `anyio_backend`: async tests (`@pytest.mark.anyio`) run on asyncio.
 - `pg_url` (session): the throwaway PostgreSQL server `scripts/with-postgres` started
@@ -20,13 +22,13 @@ import pytest
 from starlette.applications import Starlette
 
 from jobspec.emulator.app import create_app
-from jobspec.emulator.config import EmulatorConfig
+from jobspec.emulator.config import QUIRKS, EmulatorConfig
 from jobspec.emulator.server import RunningEmulator, running_emulator
 from tests.helpers import CI_CLIENT_ID, CI_CLIENT_SECRET, SSL_CONTEXT, EmulatorHandle
 
 
-def _ci_config() -> EmulatorConfig:
-    return EmulatorConfig(client_id=CI_CLIENT_ID, client_secret=CI_CLIENT_SECRET)
+def _ci_config(*, quirks: frozenset[str] = frozenset()) -> EmulatorConfig:
+    return EmulatorConfig(client_id=CI_CLIENT_ID, client_secret=CI_CLIENT_SECRET, quirks=quirks)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +43,12 @@ def emulator_server() -> Iterator[RunningEmulator]:
 
 
 @pytest.fixture(scope="session")
+def quirky_emulator_server() -> Iterator[RunningEmulator]:
+    with running_emulator(_ci_config(quirks=frozenset(QUIRKS))) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def _emulator_http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=10, verify=SSL_CONTEXT) as http:
         yield http
@@ -49,6 +57,15 @@ def _emulator_http() -> Iterator[httpx.Client]:
 @pytest.fixture
 def emulator(emulator_server: RunningEmulator, _emulator_http: httpx.Client) -> EmulatorHandle:
     handle = EmulatorHandle(emulator_server.url, _emulator_http)
+    handle.reset()
+    return handle
+
+
+@pytest.fixture
+def quirky_emulator(
+    quirky_emulator_server: RunningEmulator, _emulator_http: httpx.Client
+) -> EmulatorHandle:
+    handle = EmulatorHandle(quirky_emulator_server.url, _emulator_http)
     handle.reset()
     return handle
 

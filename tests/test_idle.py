@@ -145,3 +145,10 @@ def test_a_plan_file_after_a_bare_wait_for_idle_is_explained() -> None:
 
     with pytest.raises(click.BadParameter, match="put --wait-for-idle after the plan file"):
         apply.make_context("apply", ["--wait-for-idle", "plan.json"])
+
+
+def test_a_cancelling_run_is_waited_for_until_it_has_ended() -> None:
+    """`cancelling` still moves data: deleting then would cut the transfer short too."""
+    api, clock = ScriptedApi("running", "cancelling", "cancelling", "idle"), Clock()
+    said = run(api, clock, timeout=60)
+    assert api.reads == 4 and len(said) == 3

@@ -314,19 +314,53 @@ def cli() -> None:
     help="Seconds between the sweeps that cancel the runs of deleted jobs.",
 )
 @click.option(
+    "--quirks",
+    "quirks",
+    multiple=True,
+    metavar="NAME[,NAME…]|all",
+    help="Switch on server behaviours the docs leave open (repeatable; see below).",
+)
+@click.option(
     "--log-level",
     default="warning",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
 @_report_errors
-def emulator(host: str, port: int, log_level: str, data_path: str | None, **settings: Any) -> None:
-    """Run a local DryvIQ-compatible server (jobs API plus /_emulator/ test controls)."""
+def emulator(
+    host: str,
+    port: int,
+    log_level: str,
+    data_path: str | None,
+    quirks: tuple[str, ...],
+    **settings: Any,
+) -> None:
+    """Run a local DryvIQ-compatible server (jobs API plus /_emulator/ test controls).
+
+    By default it behaves as the API is documented. `--quirks` switches on, one by one, the
+    behaviours a real server may show where the docs are silent or it is stricter:
+
+    \b
+      summary-replies     every reply but a fields=all GET is a summary
+      patch-needs-kind    a PATCH body without the job's kind is refused
+      replace-endpoints   an endpoint in a write replaces the old one, and must be whole
+      unstable-order      lists without `sort` come in a new order on every request
+      deleted-in-lists    deleted jobs stay in lists, with status: deleted
+      odd-jobs            lists also hold system jobs jobspec cannot read
+      page-cap-100        a page holds at most 100 jobs
+      no-total-count      list pages carry no meta.total_count
+      status-200          create and clone answer 200, DELETE 200 with a body
+      reorder-sets        delete_propagation and days come back in another order
+      server-fields-move  execute_on, health, counters … change between reads
+      all                 every one of them
+    """
     from pathlib import Path
 
-    from jobspec.emulator.config import EmulatorConfig, check_exposure
+    from jobspec.emulator.config import EmulatorConfig, check_exposure, parse_quirks
 
-    config = EmulatorConfig(data_path=Path(data_path) if data_path else None, **settings)
+    config = EmulatorConfig(
+        data_path=Path(data_path) if data_path else None, quirks=parse_quirks(quirks), **settings
+    )
     check_exposure(config, host=host)
     _need_extra("emulator", ("starlette", "uvicorn"), what="`jobspec emulator`")
 
@@ -499,10 +533,14 @@ class _Run:
         from jobspec.client import DryvIQClient
 
         async def go() -> R:
-            async with DryvIQClient(self.settings) as api:
+            async with DryvIQClient(self.settings, warn=_warn) as api:
                 return await work(api)
 
         return asyncio.run(go())
+
+
+def _warn(text: str) -> None:
+    click.echo(f"warning: {text}", err=True)
 
 
 def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:

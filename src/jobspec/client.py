@@ -7,7 +7,11 @@ only in values and in `jobspec.errors`:
   have one), one re-authentication and one retry on a 401, one token fetch at a time;
 - a bound on requests in flight (`Settings.concurrency`), shared by every call, token included;
 - retries with exponential backoff and full jitter, honouring `Retry-After`, within a deadline;
-- paging: large pages, fetched concurrently by offset once the first page tells the total;
+- paging: large pages in a stable order (`sort=id ASC`), fetched concurrently by offset once
+  the first page tells the total, else by following `next` links, with a bound on pages and
+  an error for links that repeat or never end;
+- a list is read defensively: a job marked `status: deleted` is gone, and a job jobspec
+  cannot read (an odd id, no name: a system job) is skipped with one warning per listing;
 - checking every reply at the boundary, so that server garbage becomes an `ApiError` naming the
   call (`GET v1/jobs/…: server answered text/html, not JSON (status 200)`), never a traceback.
 
@@ -15,7 +19,8 @@ What callers may see, each message starting with the call (`METHOD v1/path`):
 
     ApiError            an error status, a reply that is not the API, or retries exhausted
     ├── AuthError       credentials refused, or a 401 that survived re-authentication
-    ├── NotFoundError   404 on a call that needs the job to exist (patch, clone, control)
+    ├── NotFoundError   404 (or 406, as the vendor client reads it) on a call that needs the
+    │                   job to exist (patch, clone, control)
     └── OutcomeUnknown  a non-idempotent call (create, clone, start) that may have reached the
                         server but whose reply was lost; it is never sent again
 
@@ -60,7 +65,9 @@ T = TypeVar("T")
 
 PAGE_LIMIT = 1000  # the largest page the API accepts
 CONNECT_TIMEOUT = 10.0
-MAX_PAGES = 10_000  # a sanity bound on what a (garbled) total_count can make us request
+MAX_PAGES = 10_000  # a bound on the pages of one listing, with or without a total_count
+LIST_SORT = "id ASC"  # a unique key: offset pages neither repeat nor skip a job between reads
+NOT_FOUND_STATUSES = frozenset({404, 406})  # the vendor client reads 406 as "no such thing"
 LIST_ATTEMPTS = 3  # re-reads of a job list that changed while it was being paged
 PASSWORD_SCOPE = "profile roles offline_access"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -105,10 +112,12 @@ class _Token:
 
 @dataclass(frozen=True)
 class _Page:
-    jobs: list[LiveJob]
+    jobs: list[LiveJob]  # the readable, live jobs of the page
+    keys: list[str]  # one per item the page held, deleted and unreadable ones included
     more: bool  # the server says the listing goes on
     total: int | None = None  # `meta.total_count`, when given
     next_url: str | None = None  # `meta.links.next.href`, resolved
+    skipped: tuple[str, ...] = ()  # why each unreadable item was skipped
 
 
 class _ListChanged(Exception):
@@ -120,6 +129,8 @@ class DryvIQClient:
 
     `transport` lets tests run the emulator in process (`httpx.ASGITransport`) or fake the
     network (`httpx.MockTransport`). `clock`, `sleep` and `rng` are there so tests control time.
+    `warn` hears what a user should know but that does not stop the work (jobs skipped in a
+    list); the CLI prints it, the default logs it. `max_pages` bounds one listing.
     """
 
     def __init__(
@@ -131,7 +142,12 @@ class DryvIQClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        warn: Callable[[str], None] | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> None:
+        self._warn = warn or _log.warning
+        self._max_pages = max_pages
+        self._sort: str | None = LIST_SORT
         self._credentials: Credentials = settings.credentials
         self._concurrency = settings.concurrency
         self._base = settings.server if settings.server.endswith("/") else settings.server + "/"
@@ -185,9 +201,10 @@ class DryvIQClient:
         response, _ = await self._request(
             "GET", self._job_url(job_id), call=call, params={"fields": "all"}
         )
-        if response.status_code == 404:
+        if response.status_code in NOT_FOUND_STATUSES:
             return None
-        return _job_reply(response, call, ok=(200,))
+        job = _job_reply(response, call, ok=(200,))
+        return None if job.is_deleted else job
 
     async def list_jobs(
         self, *, kind: str | None = None, status: str | None = None, q: str | None = None
@@ -210,10 +227,12 @@ class DryvIQClient:
         found = {job.id: job for job in first.jobs if job.id in wanted}
         missing = wanted - found.keys()
         if not missing or not first.more:
+            self._report_skipped(first.skipped)
             return found
         if first.total is not None:
-            pages_left = math.ceil((first.total - len(first.jobs)) / len(first.jobs))
+            pages_left = math.ceil((first.total - len(first.keys)) / len(first.keys))
             if len(missing) < pages_left:
+                self._report_skipped(first.skipped)
                 return found | await self._get_each(missing)
         every = await self._listing({}, first)
         return {job_id: every[job_id] for job_id in wanted if job_id in every}
@@ -263,7 +282,7 @@ class DryvIQClient:
         """Delete the job: True if this call deleted it, False if it was already gone (404)."""
         call = f"DELETE v1/jobs/{job_id}"
         response, uncertain = await self._request("DELETE", self._job_url(job_id), call=call)
-        if response.status_code == 404:
+        if response.status_code in NOT_FOUND_STATUSES:
             return uncertain  # after a lost attempt, 404 means that attempt did the deleting
         if response.status_code not in (200, 202, 204):
             raise _status_error(response, call)
@@ -294,8 +313,21 @@ class DryvIQClient:
         self, filters: Mapping[str, str], *, offset: int, limit: int = PAGE_LIMIT
     ) -> _Page:
         params = {**filters, "offset": str(offset), "limit": str(limit), "fields": "all"}
-        query = "&".join(f"{key}={value}" for key, value in params.items() if key != "fields")
-        return await self._page_at(self._api + "jobs", call=f"GET v1/jobs?{query}", params=params)
+        if self._sort is not None:
+            params["sort"] = self._sort
+        query = "&".join(
+            f"{key}={value.replace(' ', '+')}" for key, value in params.items() if key != "fields"
+        )
+        call = f"GET v1/jobs?{query}"
+        try:
+            return await self._page_at(self._api + "jobs", call=call, params=params)
+        except ApiError as exc:
+            if exc.status != 400 or exc.call != call or self._sort is None:
+                raise
+            # A server that cannot sort by id: its own order, checked as pages come in.
+            _log.debug("%s: sort refused (%s); listing in the server's order", call, exc.message)
+            self._sort = None
+            return await self._page(filters, offset=offset, limit=limit)
 
     async def _page_at(
         self, url: str, *, call: str, params: Mapping[str, str] | None = None
@@ -305,10 +337,22 @@ class DryvIQClient:
         raw_jobs = body.get("jobs")
         if not isinstance(raw_jobs, list):
             raise ApiError("reply has no `jobs` list", call=call, status=response.status_code)
-        jobs = [_live_job(raw, call, f"job #{n}") for n, raw in enumerate(raw_jobs)]
+        jobs: list[LiveJob] = []
+        keys: list[str] = []
+        skipped: list[str] = []
+        for n, raw in enumerate(raw_jobs):
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            keys.append(raw_id if isinstance(raw_id, str) else f"{url}#{n}:{raw_id!r}")
+            try:
+                job = _live_job(raw, call, f"job #{n}")
+            except ApiError as exc:  # a system job or garbage: not one jobspec could manage
+                skipped.append(_skipped_job(raw, exc))
+                continue
+            if not job.is_deleted:
+                jobs.append(job)
         meta = body.get("meta")
         if not isinstance(meta, dict):  # no paging information: this is all there is
-            return _Page(jobs, more=False)
+            return _Page(jobs, keys, more=False, skipped=tuple(skipped))
         total = meta.get("total_count")
         if isinstance(total, bool) or not isinstance(total, int) or total < 0:
             total = None
@@ -320,8 +364,15 @@ class DryvIQClient:
         if isinstance(has_more, bool):
             more = has_more
         else:  # not said: judge by the total, else by the link
-            more = total > len(jobs) if total is not None else next_url is not None
-        return _Page(jobs, more=more and bool(jobs), total=total, next_url=next_url)
+            more = total > len(keys) if total is not None else next_url is not None
+        return _Page(
+            jobs,
+            keys,
+            more=more and bool(keys),
+            total=total,
+            next_url=next_url,
+            skipped=tuple(skipped),
+        )
 
     async def _listing(
         self, filters: Mapping[str, str], first: _Page | None = None
@@ -331,55 +382,98 @@ class DryvIQClient:
             if first is None:
                 first = await self._page(filters, offset=0)
             try:
-                return await self._remaining(first, filters)
+                jobs, skipped = await self._remaining(first, filters)
             except _ListChanged:
                 first = None
+                continue
+            self._report_skipped(skipped)
+            return jobs
         raise ApiError(
             f"the job list kept changing while it was read ({LIST_ATTEMPTS} attempts)",
             call="GET v1/jobs",
             hint="try again when nobody is creating or deleting jobs",
         )
 
-    async def _remaining(self, first: _Page, filters: Mapping[str, str]) -> dict[str, LiveJob]:
-        """All jobs of a listing, given its first page. `_ListChanged` if pages disagree."""
-        jobs = {job.id: job for job in first.jobs}
+    async def _remaining(
+        self, first: _Page, filters: Mapping[str, str]
+    ) -> tuple[dict[str, LiveJob], list[str]]:
+        """All jobs of a listing, given its first page, and what was skipped.
+
+        `_ListChanged` if pages disagree.
+        """
+        pages = [first]
         if first.more and first.total is None:  # no total: follow the links one by one
-            return await self._follow_links(first, jobs)
-        if first.more and first.total is not None:
+            pages += await self._follow_links(first)
+        elif first.more and first.total is not None:
             # The first page's length is the server's page size, whatever limit we asked for.
-            size = len(first.jobs)
-            if first.total / size > MAX_PAGES:
+            size = len(first.keys)
+            if first.total / size > self._max_pages:
                 raise ApiError(
                     f"server reports {first.total} jobs in pages of {size}: too many pages",
                     call="GET v1/jobs",
                 )
-            pages = await _gather(
+            rest = await _gather(
                 self._page(filters, offset=offset, limit=size)
                 for offset in range(size, first.total, size)
             )
-            for page in pages:
-                if page.total != first.total:
-                    raise _ListChanged
-                jobs.update((job.id, job) for job in page.jobs)
-        if first.total is not None and len(jobs) != first.total:
+            if any(page.total != first.total for page in rest):
+                raise _ListChanged
+            pages += rest
+        jobs: dict[str, LiveJob] = {}
+        keys: set[str] = set()
+        skipped: list[str] = []
+        for page in pages:
+            jobs.update((job.id, job) for job in page.jobs)
+            keys.update(page.keys)
+            skipped += page.skipped
+        if first.total is not None and len(keys) != first.total:
             raise _ListChanged  # a job moved between pages: some seen twice, some not at all
-        return jobs
+        return jobs, skipped
 
-    async def _follow_links(self, page: _Page, jobs: dict[str, LiveJob]) -> dict[str, LiveJob]:
-        seen: set[str] = set()
+    async def _follow_links(self, page: _Page) -> list[_Page]:
+        """The pages after `page` by their `next` links: an error, not a hang, for a link that
+        repeats, a page that brings nothing new, or more than `MAX_PAGES` pages."""
+        seen_urls: set[str] = set()
+        seen_keys = set(page.keys)
+        pages: list[_Page] = []
         while page.more:
             url = page.next_url
+            call = "GET v1/jobs"
             if url is None:
                 raise ApiError(
                     "reply says there is more but gives neither `total_count` nor a next link",
-                    call="GET v1/jobs",
+                    call=call,
                 )
-            if url in seen:
-                raise ApiError("the next-page links go round in a loop", call="GET v1/jobs")
-            seen.add(url)
+            if url in seen_urls:
+                raise ApiError(
+                    f"the next-page link repeats ({url.removeprefix(self._base)}): "
+                    "the listing would never end",
+                    call=call,
+                )
+            if len(pages) + 1 >= self._max_pages:
+                raise ApiError(
+                    f"the listing goes on past {self._max_pages} pages; stopped there", call=call
+                )
+            seen_urls.add(url)
             page = await self._page_at(url, call=f"GET {url.removeprefix(self._base)}")
-            jobs.update((job.id, job) for job in page.jobs)
-        return jobs
+            if page.keys and seen_keys.issuperset(page.keys):
+                raise ApiError(
+                    f"the next page ({url.removeprefix(self._base)}) repeats jobs already "
+                    "listed: the listing would never end",
+                    call=call,
+                )
+            seen_keys.update(page.keys)
+            pages.append(page)
+        return pages
+
+    def _report_skipped(self, skipped: Collection[str]) -> None:
+        if skipped:
+            shown = "; ".join(list(skipped)[:10])
+            more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+            self._warn(
+                f"skipped {len(skipped)} job(s) in the job list that jobspec cannot read "
+                f"(system jobs?): {shown}{more}"
+            )
 
     def _follow(self, current: str, href: Any) -> str | None:
         """The next page's URL. A link to another origin (a proxy's inner address) is not
@@ -666,10 +760,19 @@ def _live_job(raw: Any, call: str, what: str) -> LiveJob:
         ) from exc
 
 
+def _skipped_job(raw: Any, problem: ApiError) -> str:
+    """One skipped list item, named by what it has: its id and name, else the problem."""
+    if isinstance(raw, dict):
+        raw_id, name = raw.get("id"), raw.get("name")
+        if raw_id is not None or name is not None:
+            return f"id {raw_id!r:.50}, name {name!r:.50}"
+    return problem.message.removeprefix(f"{problem.call}: ")
+
+
 def _status_error(response: httpx.Response, call: str) -> ApiError:
     status = response.status_code
     text = _error_text(response)
-    if status == 404:
+    if status in NOT_FOUND_STATUSES:
         return NotFoundError(f"not found ({text})", call=call, status=status)
     if status in (401, 403):
         return AuthError(

@@ -53,7 +53,8 @@ def find_drift(
                     address,
                     kind,
                     f"{change.path}: clone has {value(change.before)}, "
-                    f"spec says {value(change.after)}",
+                    f"spec says {value(change.after)}"
+                    + (f" ({change.detail})" if change.detail else ""),
                 )
             )
         if entry is not None and entry.original_retired is not None:

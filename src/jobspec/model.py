@@ -173,9 +173,51 @@ class Versioning(_Strict):
     select: VersionSelect | None = None
 
 
+class TimeUnit(StrEnum):
+    """The vendor's `TimeInterval` units."""
+
+    ns = "ns"
+    us = "us"
+    ms = "ms"
+    s = "s"
+    m = "m"
+    h = "h"
+    d = "d"
+
+
+TIME_UNIT_ALIASES = {
+    "day": "d",
+    "days": "d",
+    "hour": "h",
+    "hours": "h",
+    "minute": "m",
+    "minutes": "m",
+    "second": "s",
+    "seconds": "s",
+    "millisecond": "ms",
+    "milliseconds": "ms",
+}
+"""Long names a person may write; the spec sends the vendor's unit."""
+TIME_OF_DAY_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
+
+
 class RepeatInterval(_Strict):
     value: int = Field(ge=1)
-    unit: str
+    unit: TimeUnit = Field(description="ns, us, ms, s, m, h or d (`days`, `hours` … work too).")
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _long_names(cls, value: Any) -> Any:
+        return TIME_UNIT_ALIASES.get(value, value) if isinstance(value, str) else value
+
+
+class TimeOfDay(_Strict):
+    """The vendor's `TimeOfDay`; a spec may also write `"02:30"` or `"02:30:15"`."""
+
+    hr: int = Field(ge=0, le=23)
+    min: int = Field(default=0, ge=0, le=59)
+    sec: int = Field(default=0, ge=0, le=59)
+    ms: int = Field(default=0, ge=0, le=999)
 
 
 class Schedule(_Strict):
@@ -183,12 +225,35 @@ class Schedule(_Strict):
         default=None,
         description="`auto` runs on the schedule; `manual` and `ad-hoc` only when started.",
     )
-    start_date: int | str | None = None
-    end_date: int | str | None = None
-    days: list[str] | None = None
+    start_date: int | str | None = Field(
+        default=None, description="Epoch seconds (a string of digits is read as a number)."
+    )
+    end_date: int | str | None = Field(default=None, description="Epoch seconds, as start_date.")
+    days: list[str] | str | None = Field(
+        default=None,
+        description="Days of the week (a list, in any order) or a name such as `weekends`.",
+    )
     repeat_count: int | None = None
     repeat_interval: RepeatInterval | None = None
-    run_at: str | int | None = None
+    run_at: TimeOfDay | None = Field(
+        default=None,
+        description='Time of day: `{hr, min, sec, ms}`, or `"HH:MM"` / `"HH:MM:SS"`.',
+    )
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _epoch_seconds(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, str) and not value.isdigit():
+            raise ValueError(f"must be epoch seconds (like 1767225600), not {value!r}")
+        return value
+
+    @field_validator("run_at", mode="before", json_schema_input_type=TimeOfDay | str | None)
+    @classmethod
+    def _clock_text(cls, value: Any) -> Any:
+        if isinstance(value, str) and (match := TIME_OF_DAY_RE.match(value.strip())):
+            hr, minute, sec = match.groups()
+            return {"hr": int(hr), "min": int(minute), "sec": int(sec or 0)}
+        return value
 
 
 class StopPolicy(_Strict):
@@ -369,18 +434,62 @@ class LiveJob(BaseModel):
         schedule = self.raw.get("schedule")
         return schedule.get("mode") if isinstance(schedule, dict) else None
 
+    @property
+    def is_deleted(self) -> bool:
+        """The server lists deleted jobs with `status: deleted` on some builds: they are gone."""
+        return self.status == DELETED_STATUS
+
     def transfer_digest(self) -> str:
         """A digest of the transfer settings alone: what a clone inherits, not the schedule."""
-        return digest(self.raw.get("transfer"))
+        transfer = configuration(self.raw).get("transfer")
+        return digest(transfer)
 
     def fingerprint(self) -> str:
-        """A digest of what the job is, ignoring run-time noise (status, executions, links)."""
-        return digest({k: v for k, v in self.raw.items() if k not in VOLATILE_FIELDS})
+        """A digest of the job's configuration: never of what the server changes as it runs."""
+        return digest(configuration(self.raw))
 
 
-VOLATILE_FIELDS = frozenset({"status", "execution", "previous_execution", "links"})
-RUNNING_STATUSES = frozenset({"start", "resume", "running"})
-"""Job statuses of a run in progress (the vendor client's `start`, `resume`, `running`)."""
+SERVER_MAINTAINED: tuple[tuple[str, ...], ...] = (
+    ("status",),
+    ("execution",),
+    ("previous_execution",),
+    ("links",),
+    ("execute_on",),
+    ("health",),
+    ("discriminator",),
+    ("size_estimate",),
+    ("modified_on",),
+    ("modified_by",),
+    ("stop_policy", "completions"),
+    ("stop_policy", "failures"),
+    ("stop_policy", "executions"),
+    ("transfer", "*", "event_position"),
+)
+"""Fields the server changes by itself as jobs run (or as it edits its own bookkeeping): not
+configuration, so not in fingerprints or digests. `*` matches any key at that level."""
+DELETED_STATUS = "deleted"
+RUNNING_STATUSES = frozenset({"start", "resume", "running", "cancelling"})
+"""Job statuses of a run still moving data: the vendor client's `start`, `resume`, `running`,
+and `cancelling` (a cancel asked for and not finished yet)."""
+
+
+def configuration(raw: dict[str, Any]) -> dict[str, Any]:
+    """The job without its server-maintained fields (`SERVER_MAINTAINED`); a new dict, only
+    the mappings on the way to a removed field are copied."""
+    return _without(raw, SERVER_MAINTAINED)
+
+
+def _without(node: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    heads = {path[0] for path in paths}
+    if "*" not in heads and not any(head in node for head in heads):
+        return node
+    kept: dict[str, Any] = {}
+    for key, value in node.items():
+        below = tuple(path[1:] for path in paths if path[0] in (key, "*"))
+        if any(len(rest) == 0 for rest in below):
+            continue
+        kept[key] = _without(value, below) if below and isinstance(value, dict) else value
+    return kept
 
 
 class RetireHow(StrEnum):

@@ -129,6 +129,11 @@ async def observe(
     every = needs_every_job(wanted) or any(address not in prior for address in wanted)
     if every:
         live = {job.id: job for job in await api.list_jobs()}
+        # A job the plan needs but the listing lacks is confirmed gone with a GET before the
+        # plan acts on its absence: a listing may skip a job it could not read.
+        absent = needed_job_ids(wanted, prior) - live.keys()
+        if absent:
+            live |= await api.get_jobs(absent)
     else:
         live = await api.get_jobs(needed_job_ids(wanted, prior))
     interrupted = {

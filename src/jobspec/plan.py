@@ -71,6 +71,11 @@ class FieldChange(_Value):
         default="new",
         description="spec: the spec changed it; server: edited outside jobspec; new: first apply.",
     )
+    detail: str | None = Field(
+        default=None,
+        description="What changed inside the value, when before → after does not show it at a "
+        "glance: list items added and removed, or a change of type.",
+    )
 
 
 class StepOp(StrEnum):

@@ -29,6 +29,7 @@ from jobspec.model import (
     RetireHow,
     ScheduleMode,
     StateEntry,
+    configuration,
     deep_merge,
     digest,
 )
@@ -410,7 +411,7 @@ def _plan_address(
             op=StepOp.patch,
             job_id=clone.id,
             role="clone",
-            body=diff.nest([(tuple(c.path.split(".")), c.after) for c in changes]),
+            body=patch_body(clone, [(tuple(c.path.split(".")), c.after) for c in changes]),
         )
         return Action(
             kind=ActionKind.update,
@@ -434,11 +435,39 @@ def _plan_address(
     return Action(kind=ActionKind.noop, reasons=["up to date"], clone_id=clone.id, **common)
 
 
+def patch_body(job: LiveJob, pairs: list[tuple[diff.Path, Any]]) -> dict[str, Any]:
+    """A partial PATCH of `job`: the changed fields, and the job's `kind` first, as every vendor
+    example sends it (jobs are polymorphic; the server picks the type by it)."""
+    return {"kind": job.kind, **diff.nest(pairs)}
+
+
+ENDPOINTS = ("source", "destination")
+
+
 def _clone_body(wanted: DesiredJob, base: LiveJob) -> dict[str, Any]:
-    """The clone request: the managed body, always with a name (DryvIQ's default is unknown)."""
+    """The clone request: the managed body, always with a name (DryvIQ's default is unknown),
+    and whole endpoints.
+
+    A spec that names part of `transfer.source` or `transfer.destination` (say only the
+    destination path) gets the base job's endpoint with its parts replaced: the server may
+    replace an endpoint object rather than merge into it, and an endpoint without its
+    connection would be broken. A part the spec names (`connection`, `target`) replaces the
+    base's part whole: the old folder's other keys must not ride along with a new path.
+    Server-maintained parts (`event_position`) are left out.
+    """
     body = wanted.spec.managed_body()
     if "name" not in body:
         body = {"name": f"{base.name} ({wanted.address})", **body}
+    transfer = body.get("transfer")
+    base_transfer = base.raw.get("transfer")
+    if isinstance(transfer, dict) and isinstance(base_transfer, dict):
+        whole = dict(transfer)
+        for side in ENDPOINTS:
+            named, inherited = transfer.get(side), base_transfer.get(side)
+            if isinstance(named, dict) and named and isinstance(inherited, dict):
+                own = configuration({"transfer": {side: inherited}})["transfer"][side]
+                whole[side] = {**own, **named}
+        body = {**body, "transfer": whole}
     return body
 
 
@@ -558,6 +587,7 @@ def _changes_from(managed: dict[str, Any], base: dict[str, Any]) -> list[FieldCh
             after=after,
             immutable=diff.is_immutable(path),
             cause="new",
+            detail=diff.describe(path, before, after),
         )
         for path, before, after in diff.differing_leaves(managed, base)
     ]
@@ -578,6 +608,7 @@ def _changes_against(
                 after=after,
                 immutable=diff.is_immutable(path),
                 cause=cause,
+                detail=diff.describe(path, before, after),
             )
         )
     return changes

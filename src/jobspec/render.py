@@ -110,7 +110,8 @@ def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
 
 def _change_line(change: FieldChange, kind: ActionKind) -> str:
     mark = " (forces replace)" if change.immutable and kind is ActionKind.replace else ""
-    return f"{change.path}: {value(change.before)} → {value(change.after)}{mark}"
+    detail = f" ({change.detail})" if change.detail else ""
+    return f"{change.path}: {value(change.before)} → {value(change.after)}{detail}{mark}"
 
 
 def _action_lines(action: Action, names: Mapping[str, str]) -> Iterator[str]:

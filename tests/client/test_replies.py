@@ -112,17 +112,13 @@ async def test_garbage_for_one_job_is_an_api_error_naming_the_call(
     [
         ({"status": 200}, "no `jobs` list"),
         ({"jobs": {"a": 1}}, "no `jobs` list"),
-        (
-            {"jobs": [job(), {"id": JOB_ID.upper(), "name": "x"}]},
-            "job #1 in the reply has no valid",
-        ),
     ],
 )
 async def test_garbage_in_a_list(body: dict[str, Any], message: str) -> None:
     async with client(lambda request: httpx.Response(200, json=body)) as api:
         with pytest.raises(ApiError) as caught:
             await api.list_jobs()
-    assert str(caught.value).startswith("GET v1/jobs?offset=0&limit=1000: ")
+    assert str(caught.value).startswith("GET v1/jobs?offset=0&limit=1000&sort=id+ASC: ")
     assert message in str(caught.value)
 
 
@@ -154,6 +150,115 @@ async def test_404_means_none_for_get_and_not_found_for_writes() -> None:
             await api.patch(JOB_ID, {"name": "x"})
         with pytest.raises(NotFoundError):
             await api.control(JOB_ID, "pause")
+
+
+async def test_406_is_read_like_404_as_the_vendor_client_does() -> None:
+    async with client(lambda request: httpx.Response(406, json={"errors": []})) as api:
+        assert await api.get_job(JOB_ID) is None
+        assert await api.delete(JOB_ID) is False
+        with pytest.raises(NotFoundError):
+            await api.patch(JOB_ID, {"kind": "transfer", "name": "x"})
+
+
+async def test_a_job_marked_deleted_is_absent_from_get_and_lists() -> None:
+    gone, kept = f"{1:032x}", f"{2:032x}"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(gone):
+            return httpx.Response(200, json={"job": job(gone, status="deleted")})
+        jobs = [job(gone, status="deleted"), job(kept, status="idle")]
+        return httpx.Response(200, json={"jobs": jobs, "meta": {"total_count": 2}})
+
+    async with client(handler) as api:
+        assert await api.get_job(gone) is None
+        assert [j.id for j in await api.list_jobs()] == [kept]
+        assert set(await api.get_jobs([gone, kept, *(f"{n:032x}" for n in range(3, 20))])) == {kept}
+
+
+async def test_unreadable_jobs_in_a_list_are_skipped_with_one_warning() -> None:
+    good = [job(f"{n:032x}") for n in range(3)]
+    odd = [
+        {"id": "system-indexer", "name": "Indexer", "kind": "system"},
+        {"id": f"{9:032x}", "kind": "transfer"},  # no name
+        "not a job",
+    ]
+    pages = {0: [good[0], odd[0], good[1]], 3: [odd[1], odd[2], good[2]]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        body = {"jobs": pages[offset], "meta": {"total_count": 6, "has_more": offset == 0}}
+        return httpx.Response(200, json=body)
+
+    warnings: list[str] = []
+    api = DryvIQClient(
+        settings(),
+        transport=httpx.MockTransport(lambda r: token_reply(r) or handler(r)),
+        retry=FAST,
+        warn=warnings.append,
+    )
+    async with api:
+        listed = await api.list_jobs()
+    assert [j.id for j in listed] == [j["id"] for j in good]
+    (warning,) = warnings
+    assert warning.startswith("skipped 3 job(s) in the job list that jobspec cannot read")
+    assert "'system-indexer'" in warning and f"'{9:032x}', name None" in warning
+    assert "not a JSON object" in warning
+
+
+async def test_listing_asks_for_a_stable_order_and_copes_without_one() -> None:
+    sorts: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sorts.append(request.url.params.get("sort"))
+        if "sort" in request.url.params:
+            return httpx.Response(400, json={"errors": [{"description": "cannot sort by id"}]})
+        return httpx.Response(200, json={"jobs": [job()], "meta": {"total_count": 1}})
+
+    async with client(handler) as api:
+        assert [j.id for j in await api.list_jobs()] == [JOB_ID]
+        assert [j.id for j in await api.list_jobs()] == [JOB_ID]
+    assert sorts == ["id ASC", None, None]  # asked once; the server's order from then on
+
+
+@pytest.mark.parametrize("link", ["same", "same-jobs"])
+async def test_a_next_link_that_repeats_is_an_error_not_a_hang(link: str) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        offset = int(request.url.params.get("offset", "0"))
+        following = 0 if link == "same" else offset + 1  # back to itself, or on with old jobs
+        meta = {"links": {"next": {"href": f"/v1/jobs?offset={following}&limit=1000"}}}
+        return httpx.Response(200, json={"jobs": [job()], "meta": meta})
+
+    async with client(handler) as api:
+        with pytest.raises(ApiError, match="the listing would never end"):
+            await asyncio.wait_for(api.list_jobs(), timeout=5)
+    assert calls <= 3
+
+
+async def test_a_next_link_that_never_ends_stops_at_the_page_bound() -> None:
+    """Every page brings a new job and a new link, with no total: only the bound stops it."""
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        offset = int(request.url.params.get("offset", "0"))
+        meta = {"links": {"next": {"href": f"/v1/jobs?offset={offset + 1}&limit=1"}}}
+        return httpx.Response(200, json={"jobs": [job(f"{offset:032x}")], "meta": meta})
+
+    api = DryvIQClient(
+        settings(),
+        transport=httpx.MockTransport(lambda r: token_reply(r) or handler(r)),
+        retry=FAST,
+        max_pages=50,
+    )
+    async with api:
+        with pytest.raises(ApiError, match="the listing goes on past 50 pages"):
+            await api.list_jobs()
+    assert calls == 50
 
 
 async def test_redirect_is_an_error_with_a_hint() -> None:

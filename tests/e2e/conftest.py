@@ -197,9 +197,21 @@ class Workspace:
         assert replan.stdout.startswith("No changes.")
 
 
-@pytest.fixture(params=["file", "postgresql"])
-def ws(request: pytest.FixtureRequest, tmp_path: Path, emulator: EmulatorHandle) -> Workspace:
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every `ws` test runs on a state file and in PostgreSQL, against the default emulator;
+    tests marked `quirks` run a third time, on a state file against `--quirks all`."""
+    if "ws" in metafunc.fixturenames:
+        variants = ["file", "postgresql"]
+        if metafunc.definition.get_closest_marker("quirks"):
+            variants.append("quirks")
+        metafunc.parametrize("ws", variants, indirect=True)
+
+
+@pytest.fixture
+def ws(request: pytest.FixtureRequest, tmp_path: Path) -> Workspace:
     url = request.getfixturevalue("pg_state_url") if request.param == "postgresql" else None
+    server = "quirky_emulator" if request.param == "quirks" else "emulator"
+    emulator: EmulatorHandle = request.getfixturevalue(server)
     return Workspace(root=tmp_path, emulator=emulator, state_url=url)
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.e2e.conftest import Workspace, standard_specs
+
+pytestmark = pytest.mark.quirks  # also against `jobspec emulator --quirks all`
 
 
 def test_apply_then_plan_is_empty_and_a_second_apply_mutates_nothing(ws: Workspace) -> None:
@@ -32,7 +36,11 @@ def test_clone_edited_on_the_server_is_patched_back(ws: Workspace) -> None:
     token = ws.emulator.token()
     ws.emulator.http.patch(
         f"{ws.emulator.url}v1/jobs/{clone}",
-        json={"transfer": {"lock_propagation": "ignore"}, "description": "unmanaged"},
+        json={
+            "kind": "transfer",
+            "transfer": {"lock_propagation": "ignore"},
+            "description": "unmanaged",
+        },
         headers={"Authorization": f"Bearer {token}"},
     ).raise_for_status()
     plan = ws.cli("plan", "--format", "json", "--detailed-exitcode", expect=2)
@@ -65,7 +73,7 @@ def test_original_back_on_auto_is_retired_again(ws: Workspace) -> None:
     token = ws.emulator.token()
     ws.emulator.http.patch(
         f"{ws.emulator.url}v1/jobs/{ws.sources['finance']}",
-        json={"schedule": {"mode": "auto"}},
+        json={"kind": "transfer", "schedule": {"mode": "auto"}},
         headers={"Authorization": f"Bearer {token}"},
     ).raise_for_status()
     plan = ws.cli("plan", expect=0)
@@ -139,7 +147,7 @@ def test_saved_plan_is_stale_when_a_job_it_read_changed(ws: Workspace) -> None:
     source = ws.sources["hr"]
     ws.emulator.http.patch(
         f"{ws.emulator.url}v1/jobs/{source}",
-        json={"description": "edited after the plan"},
+        json={"kind": "transfer", "description": "edited after the plan"},
         headers={"Authorization": f"Bearer {token}"},
     ).raise_for_status()
     result = ws.cli("apply", "plan.json", expect=1)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.e2e.conftest import Workspace, standard_specs
+
+pytestmark = pytest.mark.quirks  # also against `jobspec emulator --quirks all`
 
 
 def test_plan_formats_and_detailed_exit_code(ws: Workspace) -> None:
@@ -113,14 +117,18 @@ def test_drift_classifies_spec_server_and_source_changes(ws: Workspace) -> None:
     http, url = ws.emulator.http, ws.emulator.url
     # the server: someone edits the clone and puts an original back on a schedule
     finance = ws.state()["finance"].clone_id
-    http.patch(f"{url}v1/jobs/{finance}", json={"name": "Renamed"}, headers=token)
     http.patch(
-        f"{url}v1/jobs/{ws.sources['finance']}", json={"schedule": {"mode": "auto"}}, headers=token
+        f"{url}v1/jobs/{finance}", json={"kind": "transfer", "name": "Renamed"}, headers=token
+    )
+    http.patch(
+        f"{url}v1/jobs/{ws.sources['finance']}",
+        json={"kind": "transfer", "schedule": {"mode": "auto"}},
+        headers=token,
     )
     # the source: sales's source gets new transfer settings
     http.patch(
         f"{url}v1/jobs/{ws.sources['sales']}",
-        json={"transfer": {"audit_level": "debug"}},
+        json={"kind": "transfer", "transfer": {"audit_level": "debug"}},
         headers=token,
     )
     # the spec: hr's overrides change
@@ -172,7 +180,7 @@ def test_drift_sees_an_original_rescheduled_after_a_replace(ws: Workspace) -> No
     token = {"Authorization": f"Bearer {ws.emulator.token()}"}
     ws.emulator.http.patch(
         f"{ws.emulator.url}v1/jobs/{ws.sources['finance']}",
-        json={"schedule": {"mode": "auto"}},
+        json={"kind": "transfer", "schedule": {"mode": "auto"}},
         headers=token,
     ).raise_for_status()
     found = ws.cli("drift", expect=2).stdout

@@ -6,8 +6,12 @@ the requests: the plan reads every live job in one listing, and a refused plan c
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import Workspace
 from tests.helpers import make_job
+
+pytestmark = pytest.mark.quirks  # also against `jobspec emulator --quirks all`
 
 
 def test_a_clone_into_a_folder_another_scheduled_job_writes_is_refused_then_accepted(

@@ -42,7 +42,7 @@ def test_create_answers_201_with_the_new_job_in_a_single_envelope(
     assert JOB_ID.match(job["id"])
     assert job["status"] == "idle"
     assert job["type"] == "job"
-    assert job["created_by"] == job["modified_by"] == {"id": 1, "name": "admin"}
+    assert job["created_by"] == job["modified_by"] == "admin"  # strings, as in the SDK model
     assert isinstance(job["created_on"], int)
     assert job["created_on"] == job["modified_on"]
     assert job["links"]["self"]["href"] == f"{emulator.url}v1/jobs/{job['id']}"
@@ -56,12 +56,15 @@ def test_create_ignores_server_fields_sent_by_the_client(api: httpx.Client) -> N
     assert job["created_on"] > 1
 
 
-def test_create_requires_a_name_and_a_json_object(api: httpx.Client) -> None:
+def test_create_names_a_nameless_job_and_requires_a_json_object(api: httpx.Client) -> None:
     nameless = make_job()
     del nameless["name"]
-    reply = api.post("v1/jobs", json=nameless)
-    assert reply.status_code == 400
-    assert "name" in _errors(reply)[0]
+    first, second = (api.post("v1/jobs", json=nameless) for _ in range(2))
+    assert first.status_code == second.status_code == 201
+    names = [reply.json()["job"]["name"] for reply in (first, second)]
+    assert names == ["New transfer job 1", "New transfer job 2"]  # the server names it
+    blank = api.post("v1/jobs", json=make_job(name=" "))
+    assert blank.json()["job"]["name"] == "New transfer job 3"
     not_an_object = api.post("v1/jobs", json=["a", "list"])
     assert not_an_object.status_code == 400
     assert "JSON object" in _errors(not_an_object)[0]
@@ -442,7 +445,10 @@ def test_clone_deep_merges_overrides_over_a_copy(
     reply = api.post(f"v1/jobs/{source_id}/clone", json=overrides)
     assert reply.status_code == 201
     assert (reply.json()["status"], reply.json()["type"]) == (201, "job")
-    clone = reply.json()["job"]
+    summary = reply.json()["job"]  # the documented clone reply: a summary of the new job
+    assert set(summary) == {"kind", "id", "name", "disabled", "type", "links"}
+    clone = api.get(f"v1/jobs/{summary['id']}", params={"fields": "all"}).json()["job"]
+    assert summary == {key: clone[key] for key in summary}
     assert JOB_ID.match(clone["id"]) and clone["id"] != source_id
     assert clone["status"] == "idle"
     assert "execution" not in clone and "previous_execution" not in clone
@@ -465,6 +471,6 @@ def test_clone_without_a_body_copies_the_job(api: httpx.Client) -> None:
     source = _create(api)
     reply = api.post(f"v1/jobs/{source['id']}/clone")
     assert reply.status_code == 201
-    clone = reply.json()["job"]
+    clone = api.get(f"v1/jobs/{reply.json()['job']['id']}").json()["job"]
     assert clone["name"] == source["name"]
     assert clone["transfer"] == source["transfer"]

@@ -137,6 +137,57 @@ def test_create_without_a_name_still_sends_one() -> None:
     }
 
 
+@pytest.mark.parametrize("kind", ["create", "replace"])
+def test_a_partial_endpoint_is_sent_whole(kind: str) -> None:
+    """Only the destination path in the spec: the clone body carries the source job's
+    destination connection too (a server may replace the endpoint object, not merge into it),
+    without the server-maintained `event_position`."""
+    path_only = deep_merge(OVERRIDES, {"transfer": {"destination": {"target": {"path": "/New"}}}})
+    source = live_job(
+        SOURCE,
+        transfer={"destination": {"event_position": "e-17", "target": {"id": "old-folder"}}},
+    )
+    prior = entry() if kind == "replace" else {}
+    # a live job with the clone's name that state does not know would be refused (issue 14)
+    live = [source, applied_clone()] if kind == "replace" else [source]
+    plan = plan_of(desired(overrides=path_only), prior, live)
+    (action,) = plan.actions
+    assert action.kind is ActionKind(kind)
+    clone_step = action.steps[0]
+    assert clone_step.op is StepOp.clone and clone_step.body is not None
+    assert clone_step.body["transfer"]["destination"] == {
+        "connection": {"id": "sp"},
+        "target": {"path": "/New"},  # the named part replaces the base's whole: no old id
+    }
+    assert "source" not in clone_step.body["transfer"]  # not named: inherited by the clone
+    assert action.applied == path_only  # what jobspec manages is still what the spec says
+
+
+def test_a_set_like_list_read_back_in_another_order_is_no_change() -> None:
+    both = deep_merge(
+        OVERRIDES, {"transfer": {"delete_propagation": ["ignore_source", "ignore_destination"]}}
+    )
+    reordered = applied_clone(
+        transfer={"delete_propagation": ["ignore_destination", "ignore_source"]}
+    )
+    plan = plan_of(desired(overrides=both), entry(applied=both), [RETIRED_SOURCE, reordered])
+    assert plan.actions[0].kind is ActionKind.noop
+
+
+def test_a_list_change_says_which_items_moved() -> None:
+    edited = deep_merge(OVERRIDES, {"transfer": {"delete_propagation": ["mirror"]}})
+    plan = plan_of(desired(overrides=edited), entry(), [RETIRED_SOURCE, applied_clone()])
+    (change,) = plan.actions[0].changes
+    assert change.path == "transfer.delete_propagation"
+    assert change.detail == "added mirror; removed ignore_destination"
+    from jobspec.render import render_text
+
+    assert (
+        'transfer.delete_propagation: ["ignore_destination"] → ["mirror"] '
+        "(added mirror; removed ignore_destination)" in render_text(plan)
+    )
+
+
 def test_everything_in_place_is_a_noop() -> None:
     plan = plan_of(desired(overrides=OVERRIDES), entry(), [RETIRED_SOURCE, applied_clone()])
     (action,) = plan.actions
@@ -160,7 +211,8 @@ def test_spec_edit_patches_only_that_field(live_value: str, cause: str, reason: 
     assert action.kind is ActionKind.update
     assert [s.op for s in action.steps] == [StepOp.patch]
     assert action.steps[0].job_id == CLONE
-    assert action.steps[0].body == {"transfer": {"lock_propagation": "ignore"}}
+    # every PATCH names the job's kind, as the vendor's examples do
+    assert action.steps[0].body == {"kind": "transfer", "transfer": {"lock_propagation": "ignore"}}
     assert action.changes[0].cause == cause
     assert action.reasons == [reason]
     assert not action.drift
@@ -172,7 +224,7 @@ def test_clone_edited_on_the_server_is_drift() -> None:
     (action,) = plan.actions
     assert action.kind is ActionKind.update
     assert action.drift
-    assert action.steps[0].body == {"name": "Finance archive"}
+    assert action.steps[0].body == {"kind": "transfer", "name": "Finance archive"}
     (change,) = action.changes
     assert (change.path, change.before, change.after, change.cause) == (
         "name",

@@ -35,13 +35,23 @@ def _listing(job: dict[str, object]) -> bytes:
     return _reply("200 OK", "application/json", json.dumps({"jobs": [job], "meta": meta}).encode())
 
 
-# Every API call gets the same answer, a list or a single job alike.
+def _single(job: dict[str, object]) -> bytes:
+    return _reply("200 OK", "application/json", json.dumps({"job": job}).encode())
+
+
+# Every API call gets the same answer, a list or a single job alike; except that a job the
+# list lacks a name or an id for is also served that way alone (`SINGLE`): a listing skips
+# what it cannot read (with a warning), and the plan confirms a needed job with a GET.
 REPLIES = {
     "html": _reply("200 OK", "text/html", b"<html><body><h1>Sign in</h1></body></html>"),
     "invalid-json": _reply("200 OK", "application/json", b'{"jobs": [{"id": "c4d8'),
     "truncated": _reply("200 OK", "application/json", b'{"jobs": [{"id": "', length=4096),
     "missing-name": _listing({"id": SOURCE, "kind": "transfer"}),
     "missing-id": _listing({"name": "Source", "kind": "transfer"}),
+}
+SINGLE = {
+    "missing-name": _single({"id": SOURCE, "kind": "transfer"}),
+    "missing-id": _single({"name": "Source", "kind": "transfer"}),
 }
 # what the error must say, besides naming the call
 SAYS = {
@@ -71,6 +81,8 @@ async def _serve(server: HostileServer, ready: threading.Event, stop: asyncio.Ev
         server.requests += 1
         if " /connect/token " in lines[0]:
             writer.write(_reply("200 OK", "application/json", TOKEN.encode()))
+        elif f" /v1/jobs/{SOURCE}" in lines[0] and server.mode in SINGLE:
+            writer.write(SINGLE[server.mode])
         else:
             writer.write(REPLIES[server.mode])
         await writer.drain()
@@ -117,4 +129,6 @@ def test_hostile_replies_are_one_clear_error_naming_the_call(
     assert len(errors) == 1, result.stderr
     assert re.match(r"error: GET v1/jobs\S*: ", errors[0]), errors[0]
     assert SAYS[mode] in errors[0]
+    if mode in SINGLE:  # the listing skipped it and said so, then the GET failed clearly
+        assert "warning: skipped 1 job(s) in the job list" in result.stderr
     assert hostile.requests >= 2  # the token, then the call

@@ -125,9 +125,14 @@ OVERRIDES = optional_keys(
     category=optional_keys(id=st.integers() | TEXT, name=TEXT),
     schedule=optional_keys(
         mode=enum(model.ScheduleMode),
-        start_date=st.integers(0, 2**40) | TEXT,
-        days=st.lists(TEXT, max_size=3),
-        repeat_interval=st.fixed_dictionaries({"value": st.integers(1, 99), "unit": TEXT}),
+        start_date=st.integers(0, 2**40) | st.integers(0, 2**40).map(str),
+        days=st.lists(TEXT, max_size=3) | TEXT,
+        repeat_interval=st.fixed_dictionaries(
+            {"value": st.integers(1, 99), "unit": enum(model.TimeUnit)}
+        ),
+        run_at=st.fixed_dictionaries(
+            {"hr": st.integers(0, 23)}, optional={"min": st.integers(0, 59)}
+        ),
     ),
     stop_policy=optional_keys(on_success=st.integers(0, 9), on_failure=st.integers(0, 9)),
     transfer=TRANSFER,

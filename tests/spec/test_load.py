@@ -66,9 +66,13 @@ def test_values_are_normalised_and_merge_keys_apply(
 def test_yaml_1_2_scalars_and_passthrough(pure: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(DATA)
     spec = load_specs(Path("specs-valid"), pure=pure)["hr.onboarding_v2"].spec
-    assert spec.passthrough == {"transfer": {"audit_level_extra": "loud"}, "on": "yes"}
+    assert spec.passthrough == {
+        "transfer": {"audit_level_extra": "loud"},
+        "on": "yes",
+        "review_on": "2026-01-01",  # timestamps stay text
+    }
     assert spec.overrides.schedule is not None
-    assert spec.overrides.schedule.start_date == "2026-01-01"  # timestamps stay text
+    assert spec.overrides.schedule.start_date == 1767225600  # epoch seconds, as the API has it
     assert spec.overrides.priority == 3
 
 

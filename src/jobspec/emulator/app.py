@@ -10,19 +10,26 @@ loop each request's read-modify-write is atomic: 50 concurrent clones make 50 jo
 concurrent patches of different fields all land.
 
 Choices the API leaves open (see the README section): default page size 20, a `limit` above
-1000 is clamped to 1000; `start`/`resume` set `running`, `pause` sets `paused`, `cancel` sets
-`idle`, and runs end by themselves (runs.py); none of them moves `modified_on` (they are runs,
-not edits); `GET v1/jobs/{id}/history` answers for deleted jobs too (their history is kept);
-server fields a client sends (`id`, `status`, `created_*`, `modified_*`, `links`,
-`type`) are ignored.
+1000 is clamped to 1000; clone replies are summaries (documented), other replies whole jobs
+unless `fields` names what to return; `start`/`resume` set `running`, `pause` sets `paused`,
+`cancel` sets `idle`, and runs end by themselves (runs.py); none of them moves `modified_on`
+(they are runs, not edits); `GET v1/jobs/{id}/history` answers for deleted jobs too (their
+history is kept); server fields a client sends (`id`, `status`, `created_*`, `modified_*`,
+`links`, `type`) are ignored, and so are transfer settings sent at the top of a PATCH.
+
+`EmulatorConfig.quirks` switches on, one by one, the stricter or less convenient behaviours a
+real server may show where the docs are silent (`config.QUIRKS` says what each does); they
+live here, at the edge of each handler, so the default path stays the documented one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
+import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,6 +60,14 @@ from jobspec.emulator.store import JobStore, StoredJob
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
+QUIRK_MAX_LIMIT = 100  # page-cap-100
+SUMMARY_FIELDS = ("kind", "id", "name", "disabled", "type", "links")
+"""What a summary reply holds: the clone reply as the vendor's help page shows it."""
+ODD_JOBS: tuple[dict[str, Any], ...] = (
+    {"id": "system-content-indexer", "kind": "system", "name": "Content indexer", "type": "job"},
+    {"id": "0" * 32, "kind": "transfer", "type": "job", "status": "idle"},  # no name
+)
+"""System jobs the odd-jobs quirk adds to every list: an id that is not a job id, no name."""
 
 TOKEN = "POST /connect/token"
 LIST_JOBS = "GET /v1/jobs"
@@ -62,9 +77,17 @@ PATCH_JOB = "PATCH /v1/jobs/{id}"
 DELETE_JOB = "DELETE /v1/jobs/{id}"
 CLONE_JOB = "POST /v1/jobs/{id}/clone"
 JOB_HISTORY = "GET /v1/jobs/{id}/history"
+JOBS_HISTORY = "GET /v1/jobs/history"
+JOB_CATEGORIES = "GET /v1/jobs/categories"
+BULK_CONTROL = "PATCH /v1/jobs"
+TRANSFER_STATS = "GET /v1/transfers/{id}/stats"
 API_ROUTES = (
     TOKEN,
     LIST_JOBS,
+    JOBS_HISTORY,
+    JOB_CATEGORIES,
+    BULK_CONTROL,
+    TRANSFER_STATS,
     CREATE_JOB,
     GET_JOB,
     PATCH_JOB,
@@ -78,7 +101,7 @@ TICK_SECONDS = 0.2
 DROPPABLE_ROUTES = (PATCH_JOB, DELETE_JOB, CLONE_JOB)
 
 STATUS_AFTER_ACTION = {"start": "running", "pause": "paused", "resume": "running", "cancel": "idle"}
-SORTABLE_FIELDS = ("name", "created_on", "modified_on", "status", "kind")
+SORTABLE_FIELDS = ("id", "name", "created_on", "modified_on", "status", "kind")
 
 JobHandler = Callable[[Request, Principal], Awaitable[Response]]
 
@@ -202,6 +225,36 @@ def _sort_key(raw: str) -> tuple[Callable[[StoredJob], Any], bool]:
     return key, direction == "DESC"
 
 
+def _view(request: Request, *, whole: bool) -> tuple[str, ...] | None:
+    """What a reply shows of each job: None for the whole job, else the dotted paths to add
+    to the summary. `fields=all` asks for everything, `fields=a,b.c` for those paths."""
+    names = [
+        part.strip()
+        for raw in request.query_params.getlist("fields")
+        for part in raw.split(",")
+        if part.strip()
+    ]
+    if "all" in names:
+        return None
+    if names:
+        return tuple(names)
+    return None if whole else ()
+
+
+def _summary(job: rules.RawJob, paths: tuple[str, ...]) -> rules.RawJob:
+    shown = {key: job[key] for key in SUMMARY_FIELDS if key in job}
+    for path in paths:
+        keys = path.split(".")
+        found, value = rules.lookup(job, tuple(keys))
+        if not found:
+            continue
+        node = shown
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = copy.deepcopy(value)
+    return shown
+
+
 class Emulator:
     """The emulated server's state (jobs, tokens, faults, stats) and its request handlers."""
 
@@ -213,6 +266,8 @@ class Emulator:
         self.runs = Runs(self.store, RunSettings.from_config(config), config.clock)
         self.runs.adopt(list(self.store.live()))  # from a --data file: runs start over
         self.stats: Counter[str] = Counter()
+        self._reads = 0  # server-fields-move: reads so far
+        self._shuffle = random.Random(config.seed)  # unstable-order
         self._seed_demo()
 
     def _fresh_faults(self) -> FaultPlan:
@@ -242,6 +297,11 @@ class Emulator:
         routes: list[BaseRoute] = [
             self._open_api(TOKEN, self.token),
             self._api(LIST_JOBS, self.list_jobs),
+            # before `/v1/jobs/{id}`, which would take "history" for a job id
+            self._api(JOBS_HISTORY, self.jobs_history),
+            self._api(JOB_CATEGORIES, self.job_categories),
+            self._api(BULK_CONTROL, self.bulk_control),
+            self._api(TRANSFER_STATS, self.transfer_stats),
             self._api(CREATE_JOB, self.create_job),
             self._api(GET_JOB, self.get_job),
             self._api(PATCH_JOB, self.patch_job),
@@ -315,9 +375,55 @@ class Emulator:
     def _href(request: Request, job_id: str) -> str:
         return f"{request.base_url}v1/jobs/{job_id}"
 
-    def _single(self, request: Request, stored: StoredJob, status: int = 200) -> Response:
-        job = stored.json_with_self_link(self._href(request, stored.id))
+    def _single(
+        self, request: Request, stored: StoredJob, status: int = 200, *, whole: bool = True
+    ) -> Response:
+        """A one-job reply; `whole=False`: a summary unless `fields` asks for more."""
+        view = _view(request, whole=whole and not self.config.quirk("summary-replies"))
+        job = self._shown(stored, self._href(request, stored.id), view)
         return _json(f'{{"status":{status},"type":"job","job":{job}}}', status)
+
+    def _shown(self, stored: StoredJob, href: str, view: tuple[str, ...] | None) -> str:
+        """One job's JSON as a reply shows it: whole (`view` None) or a summary with the
+        `view` paths; deleted (status `deleted`) and with moving server fields per quirks."""
+        moving = self.config.quirk("server-fields-move")
+        if view is None and not moving and not stored.deleted:
+            return stored.json_with_self_link(href)  # the fast path: no parsing, no dumping
+        job = self._moved(stored.job) if moving else dict(stored.job)
+        if stored.deleted:
+            job["status"] = "deleted"
+        job["links"] = {"self": {"href": href}}
+        return _dumps(job if view is None else _summary(job, view))
+
+    def _moved(self, job: rules.RawJob) -> rules.RawJob:
+        """The job with its server-maintained fields as a running server shows them: new
+        values on every read (server-fields-move)."""
+        self._reads += 1
+        n = self._reads
+        moved = dict(job)
+        moved["execute_on"] = self._now() + 3600 + n
+        moved["health"] = ("healthy", "warning")[n % 2]
+        moved["discriminator"] = "TransferJob"
+        moved["size_estimate"] = {"bytes": 1024 * n, "files": n}
+        moved["modified_on"] = int(job.get("modified_on") or 0) + n
+        stop = job.get("stop_policy")
+        moved["stop_policy"] = {
+            **(stop if isinstance(stop, dict) else {}),
+            "completions": n,
+            "failures": n // 3,
+            "executions": n + n // 3,
+        }
+        transfer = job.get("transfer")
+        if isinstance(transfer, dict):
+            transfer = dict(transfer)
+            for side in ("source", "destination"):
+                if isinstance(transfer.get(side), dict):
+                    transfer[side] = {**transfer[side], "event_position": f"ev-{n}"}
+            moved["transfer"] = transfer
+        return moved
+
+    def _q(self, name: str) -> bool:
+        return self.config.quirk(name)
 
     def _not_found(self, job_id: str) -> Response:
         return _errors(404, f"job {job_id} not found")
@@ -336,24 +442,16 @@ class Emulator:
 
     async def list_jobs(self, request: Request, principal: Principal) -> Response:
         offset = _int_param(request, "offset", 0, minimum=0)
-        limit = min(_int_param(request, "limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
-        kinds, statuses = _choices(request, "kind"), _choices(request, "status")
-        text = request.query_params.get("q", "").casefold()
-        parent = request.query_params.get("parent")
+        cap = QUIRK_MAX_LIMIT if self._q("page-cap-100") else MAX_LIMIT
+        limit = min(_int_param(request, "limit", DEFAULT_LIMIT, minimum=1), cap)
         sort = request.query_params.get("sort")
         sort_key = _sort_key(sort) if sort else None
-
-        jobs = [
-            stored
-            for stored in self.store.live()
-            if (kinds is None or stored.job.get("kind") in kinds)
-            and (statuses is None or stored.job.get("status") in statuses)
-            and (not text or text in str(stored.job.get("name", "")).casefold())
-            and (parent is None or str(stored.job.get("parent_id")) == parent)
-        ]
+        jobs = self._matching(request, self._listed())
         if sort_key is not None:
             key, descending = sort_key
             jobs.sort(key=key, reverse=descending)
+        elif self._q("unstable-order"):
+            self._shuffle.shuffle(jobs)
         total = len(jobs)
         page = jobs[offset : offset + limit]
         has_more = offset + len(page) < total
@@ -370,15 +468,38 @@ class Emulator:
         links: dict[str, Any] = {"self": {"href": href(offset)}}
         if has_more:
             links["next"] = {"href": href(offset + limit)}
-        meta = {
-            "offset": offset,
-            "limit": limit,
-            "total_count": total,
-            "has_more": has_more,
-            "links": links,
-        }
-        items = ",".join(stored.json_with_self_link(f"{base}/{stored.id}") for stored in page)
+        meta: dict[str, Any] = {"offset": offset, "limit": limit, "total_count": total}
+        if self._q("no-total-count"):
+            del meta["total_count"]
+        meta |= {"has_more": has_more, "links": links}
+        view = _view(request, whole=not self._q("summary-replies"))
+        items = ",".join(self._shown(stored, f"{base}/{stored.id}", view) for stored in page)
         return _json(f'{{"status":200,"type":"jobs","jobs":[{items}],"meta":{_dumps(meta)}}}')
+
+    def _listed(self) -> list[StoredJob]:
+        """Every job a list shows, before filters: deleted ones and system jobs per quirks."""
+        jobs = list(self.store.everything() if self._q("deleted-in-lists") else self.store.live())
+        if self._q("odd-jobs"):
+            jobs += [StoredJob.of(dict(odd)) for odd in ODD_JOBS]
+        return jobs
+
+    @staticmethod
+    def _matching(request: Request, jobs: list[StoredJob]) -> list[StoredJob]:
+        """The jobs that pass a list's filters (`kind`, `status`, `q`, `parent`)."""
+        kinds, statuses = _choices(request, "kind"), _choices(request, "status")
+        text = request.query_params.get("q", "").casefold()
+        parent = request.query_params.get("parent")
+        return [
+            stored
+            for stored in jobs
+            if (kinds is None or stored.job.get("kind") in kinds)
+            and (
+                statuses is None
+                or ("deleted" if stored.deleted else stored.job.get("status")) in statuses
+            )
+            and (not text or text in str(stored.job.get("name", "")).casefold())
+            and (parent is None or str(stored.job.get("parent_id")) == parent)
+        ]
 
     async def get_job(self, request: Request, principal: Principal) -> Response:
         job_id = request.path_params["id"]
@@ -387,7 +508,7 @@ class Emulator:
 
     def _new_job(self, job: rules.RawJob, principal: Principal) -> StoredJob:
         now = self._now()
-        who = principal.as_ref()
+        who = principal.name
         body = {key: value for key, value in job.items() if key not in rules.SERVER_FIELDS}
         new = {
             "id": uuid.uuid4().hex,
@@ -397,15 +518,42 @@ class Emulator:
             "created_on": now,
             "created_by": who,
             "modified_on": now,
-            "modified_by": dict(who),
+            "modified_by": who,
             "type": "job",
         }
         return self.store.add(new)
 
+    @property
+    def _created(self) -> int:
+        return 200 if self._q("status-200") else 201
+
+    def _merge(self, base: rules.RawJob, body: rules.RawJob) -> rules.RawJob:
+        """A write's body over a job: deep-merged, or endpoints replaced whole
+        (replace-endpoints), and then each endpoint must be whole; set-like lists in the
+        server's order (reorder-sets)."""
+        if self._q("replace-endpoints"):
+            merged = rules.replace_endpoints(base, body)
+            problems = rules.endpoint_problems(merged)
+            if problems:
+                raise rules.JobRejected(problems)
+        else:
+            merged = rules.deep_merge(base, body)
+        return rules.sorted_sets(merged) if self._q("reorder-sets") else merged
+
     async def create_job(self, request: Request, principal: Principal) -> Response:
         body = rules.normalise_body(_parse_json_object(await request.body(), required=True))
+        if not isinstance(body.get("name"), str) or not body["name"].strip():
+            body = {**body, "name": self._default_name()}  # the server names it
+        body = self._merge({}, body)
         rules.check(body)
-        return self._single(request, self._new_job(body, principal), 201)
+        return self._single(request, self._new_job(body, principal), self._created)
+
+    def _default_name(self) -> str:
+        taken = {str(stored.job.get("name")) for stored in self.store.live()}
+        n = 1
+        while f"New transfer job {n}" in taken:
+            n += 1
+        return f"New transfer job {n}"
 
     async def clone_job(self, request: Request, principal: Principal) -> Response:
         overrides = _parse_json_object(await request.body(), required=False)
@@ -413,9 +561,10 @@ class Emulator:
         source = self.store.get(job_id)
         if source is None:
             return self._not_found(job_id)
-        job = rules.deep_merge(rules.clone_base(source.job), rules.normalise_body(overrides))
+        job = self._merge(rules.clone_base(source.job), rules.normalise_body(overrides))
         rules.check(job)
-        return self._single(request, self._new_job(job, principal), 201)
+        # The documented reply: a summary of the new job; the whole job takes a GET.
+        return self._single(request, self._new_job(job, principal), self._created, whole=False)
 
     async def patch_job(self, request: Request, principal: Principal) -> Response:
         raw = await request.body()
@@ -429,14 +578,19 @@ class Emulator:
             return self._not_found(job_id)
         current = stored.job
         job = current
+        if body and self._q("patch-needs-kind") and body.get("kind") != current.get("kind"):
+            raise BadRequest(
+                f"kind {body.get('kind')!r} does not match the job's kind "
+                f"{current.get('kind')!r}; send the job's kind in every PATCH"
+            )
         if body:
-            merged = rules.deep_merge(current, rules.normalise_body(body))
+            merged = self._merge(current, rules.normalise_patch(body))
             problems = rules.immutable_changes(current, merged) + rules.problems_in(merged)
             if problems:
                 raise rules.JobRejected(problems)
             if merged != current:
                 merged["modified_on"] = self._now()
-                merged["modified_by"] = principal.as_ref()
+                merged["modified_by"] = principal.name
                 job = merged
         if job is not current:
             stored = self.store.replace(job)
@@ -468,11 +622,82 @@ class Emulator:
         body = {"status": 200, "type": "executions", "executions": page, "meta": meta}
         return _json(_dumps(body))
 
+    async def jobs_history(self, request: Request, principal: Principal) -> Response:
+        """The vendor client's history: `GET v1/jobs/history?job=ID[&execution=last]`,
+        executions newest first under `job_executions`; every job's without `job`."""
+        job_id = request.query_params.get("job")
+        if job_id is not None and self.store.get(job_id, include_deleted=True) is None:
+            return self._not_found(job_id)
+        ids = [job_id] if job_id is not None else [s.id for s in self.store.everything()]
+        last = request.query_params.get("execution") == "last"
+        executions = []
+        for one in ids:
+            runs = self.runs.history(one)
+            executions += runs[:1] if last else runs
+        executions.sort(key=lambda run: (-int(run.get("start_time") or 0), -int(run["id"])))
+        offset = _int_param(request, "offset", 0, minimum=0)
+        limit = min(_int_param(request, "limit", DEFAULT_LIMIT, minimum=1), MAX_LIMIT)
+        page = executions[offset : offset + limit]
+        meta = {
+            "offset": offset,
+            "limit": limit,
+            "total_count": len(executions),
+            "has_more": offset + len(page) < len(executions),
+        }
+        body = {"status": 200, "type": "job_executions", "job_executions": page, "meta": meta}
+        return _json(_dumps(body))
+
+    async def job_categories(self, request: Request, principal: Principal) -> Response:
+        """The categories jobs name (`category`), the default one always."""
+        found = {-1: {"id": -1, "name": "Default"}}
+        for stored in self.store.live():
+            category = stored.job.get("category")
+            if isinstance(category, dict) and "id" in category:
+                found.setdefault(category["id"], dict(category))
+        categories = sorted(found.values(), key=lambda c: str(c.get("name")))
+        meta = {"offset": 0, "limit": len(categories), "total_count": len(categories)}
+        body = {"status": 200, "type": "categories", "categories": categories, "meta": meta}
+        return _json(_dumps(body))
+
+    async def bulk_control(self, request: Request, principal: Principal) -> Response:
+        """`PATCH v1/jobs?start=1&<list filters>` (pause, resume, cancel alike): the vendor
+        client's bulk start and pause; answers how many jobs it touched."""
+        raw = await request.body()
+        actions = [name for name in STATUS_AFTER_ACTION if _flag(request.query_params.get(name))]
+        if len(actions) != 1:
+            raise BadRequest("send exactly one of start, pause, resume, cancel")
+        if _parse_json_object(raw, required=False):
+            raise BadRequest("bulk changes to job fields are not emulated; PATCH each job")
+        jobs = self._matching(request, list(self.store.live()))
+        for stored in jobs:
+            self.runs.control(stored.id, actions[0])
+        meta = {"total_count": len(jobs)}
+        return _json(_dumps({"status": 200, "type": "jobs", "jobs": [], "meta": meta}))
+
+    async def transfer_stats(self, request: Request, principal: Principal) -> Response:
+        """`GET v1/transfers/{id}/stats` (the vendor CLI's `jobs stats`): a timeline with one
+        point per run; the emulator moves no content, so every count is 0."""
+        job_id = request.path_params["id"]
+        if self.store.get(job_id, include_deleted=True) is None:
+            return self._not_found(job_id)
+        zero = {"bytes": 0, "files": 0, "folders": 0}
+        timeline = [
+            {
+                "timestamp": run["start_time"],
+                "stats": {"transfer": {"source": dict(zero), "destination": dict(zero)}},
+            }
+            for run in reversed(self.runs.history(job_id))
+        ]
+        stats = {"id": job_id, "timeline": timeline}
+        return _json(_dumps({"status": 200, "type": "stats", "stats": stats}))
+
     async def delete_job(self, request: Request, principal: Principal) -> Response:
         job_id = request.path_params["id"]
         if not self.store.delete(job_id):
             return self._not_found(job_id)
         self.runs.deleted(job_id)
+        if self._q("status-200"):
+            return _json(_dumps({"status": 200, "type": "job", "job": {"id": job_id}}))
         return Response(status_code=204)
 
     # --- /_emulator/ controls (no auth, no faults, not counted) ----------------------------------
@@ -500,7 +725,7 @@ class Emulator:
         jobs: list[rules.RawJob] = []
         seen: set[str] = set()
         now = self._now()
-        who = {"id": 1, "name": self.config.username}
+        who = self.config.username
         for index, raw in enumerate(raw_jobs):
             if not isinstance(raw, dict):
                 problems.append(f"jobs[{index}] must be a JSON object")

@@ -22,13 +22,11 @@ CLIENT_ID = 2
 
 @dataclass(frozen=True)
 class Principal:
-    """Who a token was issued to; becomes `created_by` / `modified_by` on jobs."""
+    """Who a token was issued to; its name becomes `created_by` / `modified_by` on jobs
+    (strings in the vendor SDK's model)."""
 
     id: int
     name: str
-
-    def as_ref(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name}
 
 
 class GrantRefused(Exception):

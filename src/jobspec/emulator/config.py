@@ -6,8 +6,9 @@ address) before importing Starlette or uvicorn.
 
 from __future__ import annotations
 
+import difflib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,26 @@ DEFAULT_USERNAME = "admin"
 DEFAULT_PASSWORD = "admin"
 DEFAULT_TOKEN_TTL = 3600
 DEFAULT_RETRY_AFTER = 1
+
+QUIRKS: dict[str, str] = {
+    "summary-replies": "every reply but a fields=all GET is a summary (kind, id, name, "
+    "disabled, type, links); clone replies always are",
+    "patch-needs-kind": "a PATCH body without the job's `kind` is refused (400)",
+    "replace-endpoints": "a transfer.source/destination in a write replaces the endpoint "
+    "object, and one without connection.id or target.path is refused",
+    "unstable-order": "a list without `sort` comes in a different order on every request",
+    "deleted-in-lists": "deleted jobs stay in lists, with status: deleted",
+    "odd-jobs": "lists also hold system jobs jobspec cannot read (odd id, no name)",
+    "page-cap-100": "a page holds at most 100 jobs, whatever `limit` asks",
+    "no-total-count": "list pages carry no meta.total_count (has_more and next links only)",
+    "status-200": "create and clone answer 200, not 201; DELETE answers 200 with a body",
+    "reorder-sets": "set-like lists (delete_propagation, schedule.days) are stored in the "
+    "server's own order (sorted), not the order sent",
+    "server-fields-move": "server-maintained fields (execute_on, health, stop_policy counters, "
+    "event_position, size_estimate, modified_on) change between reads, as runs do",
+}
+"""Behaviours the docs leave open, or where the real server is stricter than the emulator's
+default (which is the documented behaviour): one switch each, `--quirks all` for every one."""
 
 
 @dataclass(frozen=True)
@@ -46,12 +67,33 @@ class EmulatorConfig:
     """Seconds between the runs of a job on schedule mode auto; 0: no run starts by itself."""
     cancel_interval: float = 5.0
     """Seconds between the sweeps that cancel the runs of deleted jobs (0: at once)."""
+    quirks: frozenset[str] = frozenset()
+    """Names from `QUIRKS` that are switched on."""
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
     """Wall clock in epoch seconds; tests inject a fake one to make time move on demand."""
 
     @property
     def client_credentials_enabled(self) -> bool:
         return bool(self.client_id) and bool(self.client_secret)
+
+    def quirk(self, name: str) -> bool:
+        assert name in QUIRKS, name
+        return name in self.quirks
+
+
+def parse_quirks(values: Iterable[str]) -> frozenset[str]:
+    """Quirk names from comma lists (`all` for every one); an unknown name is a UsageError."""
+    names = {part.strip() for value in values for part in value.split(",") if part.strip()}
+    if "all" in names:
+        return frozenset(QUIRKS)
+    unknown = sorted(names - QUIRKS.keys())
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(QUIRKS), n=1, cutoff=0.6)
+        raise UsageError(
+            f"unknown quirk {unknown[0]!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+            hint=f"known quirks: {', '.join(QUIRKS)}, or all",
+        )
+    return frozenset(names)
 
 
 def check_exposure(config: EmulatorConfig, *, host: str) -> None:

@@ -14,7 +14,7 @@ BOX = "2aeae9329f7c4e0b8d5f1a6c3b7e9d01"
 SHAREPOINT = "5dc531df6b2a4c8e9f3d7a1b0c5e8f42"
 FILE_SHARE = "8f14e45fceea467a9575b4c1d2e3f607"
 DEMO_EPOCH = 1735725600  # 2025-01-01 10:00:00 UTC; job n was created n days later
-DEMO_USER = {"id": 1, "name": "admin"}
+DEMO_USER = "admin"  # created_by / modified_by are strings in the vendor SDK
 
 FINANCE_TO_SHAREPOINT = "c4d8c04a69224ef0bfaa2f8e920b8792"
 FINANCE_ARCHIVE_TO_SHAREPOINT = "4871369ea33e4dfda5da86be0810d83b"
@@ -70,9 +70,9 @@ def _job(
         "stop_policy": {"on_success": 2},
         "transfer": transfer,
         "created_on": created_on,
-        "created_by": dict(DEMO_USER),
+        "created_by": DEMO_USER,
         "modified_on": created_on,
-        "modified_by": dict(DEMO_USER),
+        "modified_by": DEMO_USER,
         "previous_execution": None,
         "type": "job",
         **extra,
@@ -81,9 +81,21 @@ def _job(
 
 _AUTO = {"mode": "auto"}
 _MANUAL = {"mode": "manual"}
-_NIGHTLY = {"mode": "auto", "run_at": "02:00", "repeat_interval": {"value": 1, "unit": "days"}}
-_HOURLY = {"mode": "auto", "repeat_interval": {"value": 4, "unit": "hours"}}
+# Schedules in the vendor's shapes: run_at is a TimeOfDay, repeat_interval a TimeInterval
+# (unit ns|us|ms|s|m|h|d), days a list or a name, start_date epoch seconds.
+_NIGHTLY = {
+    "mode": "auto",
+    "run_at": {"hr": 2, "min": 0, "sec": 0, "ms": 0},
+    "repeat_interval": {"value": 1, "unit": "d"},
+}
+_HOURLY = {"mode": "auto", "repeat_interval": {"value": 4, "unit": "h"}}
 _WEEKDAYS = {"mode": "auto", "days": ["monday", "tuesday", "wednesday", "thursday", "friday"]}
+_WEEKENDS = {
+    "mode": "auto",
+    "days": "weekends",
+    "start_date": DEMO_EPOCH,
+    "run_at": {"hr": 22, "min": 30, "sec": 0, "ms": 0},
+}
 
 
 def demo_jobs() -> list[dict[str, Any]]:
@@ -201,7 +213,7 @@ def demo_jobs() -> list[dict[str, Any]]:
             source=(BOX, "/Support"),
             destination=(SHAREPOINT, "/Sites/Support/Shared Documents"),
             transfer_type="migrate",
-            schedule=dict(_AUTO),
+            schedule=dict(_WEEKENDS),
             transfer={"duplicate_names": "warn", "delete_propagation": ["ignore_both"]},
         ),
         _job(

@@ -18,7 +18,15 @@ RawJob = dict[str, Any]
 ENUM_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("kind",): ("transfer", "folder_mapping", "personal_drive"),
     ("schedule", "mode"): ("manual", "auto", "ad-hoc"),
-    ("transfer", "transfer_type"): ("sync", "copy", "move", "migrate", "publish", "taxonomy"),
+    ("transfer", "transfer_type"): (
+        "sync",
+        "copy",
+        "move",
+        "migrate",
+        "publish",
+        "taxonomy",
+        "default",
+    ),
     ("transfer", "conflict_resolution"): ("copy", "latest", "source", "destination", "failure"),
     ("transfer", "lock_propagation"): ("ignore", "mirror_lock", "mirror_owner"),
     ("transfer", "permissions", "policy"): ("none", "add", "diff"),
@@ -111,7 +119,7 @@ def normalise_body(body: RawJob) -> RawJob:
     return clean
 
 
-def _lookup(job: RawJob, path: tuple[str, ...]) -> tuple[bool, Any]:
+def lookup(job: RawJob, path: tuple[str, ...]) -> tuple[bool, Any]:
     """(found, value) at `path`; not found when a parent is missing or not a mapping."""
     value: Any = job
     for key in path:
@@ -133,7 +141,7 @@ def problems_in(job: RawJob, *, require_name: bool = True) -> list[str]:
         problems.append("name is required and must be a non-empty string")
     bad_objects: list[tuple[str, ...]] = []
     for path in OBJECT_FIELDS:
-        found, value = _lookup(job, path)
+        found, value = lookup(job, path)
         if found and value is not None and not isinstance(value, dict):
             label = ".".join(path)
             if path == ("transfer", "permissions"):
@@ -145,13 +153,14 @@ def problems_in(job: RawJob, *, require_name: bool = True) -> list[str]:
     for path, allowed in ENUM_FIELDS.items():
         if any(path[: len(bad)] == bad for bad in bad_objects):
             continue
-        found, value = _lookup(job, path)
+        found, value = lookup(job, path)
         if found and value is not None and value not in allowed:
             problems.append(
                 f"{'.'.join(path)}: {value!r} is not allowed; allowed values: {_allowed(allowed)}"
             )
+    problems += _schedule_problems(job.get("schedule"))
     for path, allowed in LIST_ENUM_FIELDS.items():
-        found, value = _lookup(job, path)
+        found, value = lookup(job, path)
         if not found or value is None:
             continue
         label = ".".join(path)
@@ -168,6 +177,52 @@ def problems_in(job: RawJob, *, require_name: bool = True) -> list[str]:
     return problems
 
 
+TIME_UNITS = ("ns", "us", "ms", "s", "m", "h", "d")
+TIME_OF_DAY_LIMITS = {"hr": 23, "min": 59, "sec": 59, "ms": 999}
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _schedule_problems(schedule: Any) -> list[str]:
+    """The vendor's schedule shapes: `run_at` a TimeOfDay `{hr, min, sec, ms}`,
+    `repeat_interval` a TimeInterval `{value, unit}`, `days` a list or a name, dates epoch
+    seconds (a string of digits too)."""
+    if not isinstance(schedule, dict):
+        return []
+    problems = []
+    run_at = schedule.get("run_at")
+    if run_at is not None:
+        if not isinstance(run_at, dict) or "hr" not in run_at:
+            problems.append("schedule.run_at must be an object {hr, min, sec, ms}")
+        else:
+            for key, value in run_at.items():
+                top = TIME_OF_DAY_LIMITS.get(key)
+                if top is None or not _whole(value) or not 0 <= value <= top:
+                    problems.append(f"schedule.run_at.{key}: {value!r} is not allowed")
+    interval = schedule.get("repeat_interval")
+    if interval is not None:
+        if not isinstance(interval, dict) or not _whole(interval.get("value")):
+            problems.append("schedule.repeat_interval must be an object {value, unit}")
+        elif interval.get("unit") not in TIME_UNITS:
+            problems.append(
+                f"schedule.repeat_interval.unit: {interval.get('unit')!r} is not allowed; "
+                f"allowed values: {_allowed(TIME_UNITS)}"
+            )
+    days = schedule.get("days")
+    if days is not None and not (
+        isinstance(days, str) or (isinstance(days, list) and all(isinstance(d, str) for d in days))
+    ):
+        problems.append("schedule.days must be a string or a list of strings")
+    for key in ("start_date", "end_date"):
+        value = schedule.get(key)
+        digits = isinstance(value, str) and value.isdigit()
+        if value is not None and not (_whole(value) or digits):
+            problems.append(f"schedule.{key} must be epoch seconds, got {value!r}")
+    return problems
+
+
 def check(job: RawJob, *, require_name: bool = True) -> RawJob:
     """`job` unchanged when the server accepts it; `JobRejected` listing every problem if not."""
     problems = problems_in(job, require_name=require_name)
@@ -180,8 +235,63 @@ def immutable_changes(current: RawJob, merged: RawJob) -> list[str]:
     """One problem per creation-only field that `merged` changes; sending the same value is fine."""
     problems = []
     for path in IMMUTABLE_FIELDS:
-        if _lookup(current, path) != _lookup(merged, path):
+        if lookup(current, path) != lookup(merged, path):
             problems.append(f"{'.'.join(path)} is immutable after creation; clone the job instead")
+    return problems
+
+
+def normalise_patch(body: RawJob) -> RawJob:
+    """A PATCH body in stored form, without stray top-level keys: a transfer setting sent at
+    the top (the vendor's own example sends `transfer_type` there) is not a job field, and the
+    server's typed model drops it rather than store it."""
+    clean = normalise_body(body)
+    return {key: value for key, value in clean.items() if key not in STRAY_PATCH_KEYS}
+
+
+STRAY_PATCH_KEYS = frozenset(path[1] for path in ENUM_FIELDS if path[0] == "transfer")
+
+
+def replace_endpoints(base: RawJob, body: RawJob) -> RawJob:
+    """`body` deep-merged over `base`, except that an endpoint it names replaces the old one
+    whole (a server that does not merge three levels down)."""
+    merged = deep_merge(base, body)
+    transfer = body.get("transfer")
+    if isinstance(transfer, dict) and isinstance(merged.get("transfer"), dict):
+        for side in ENDPOINTS:
+            if side in transfer:
+                merged["transfer"][side] = copy.deepcopy(transfer[side])
+    return merged
+
+
+ENDPOINTS = ("source", "destination")
+SET_LIKE_FIELDS = (("transfer", "delete_propagation"), ("schedule", "days"))
+
+
+def sorted_sets(job: RawJob) -> RawJob:
+    """The job with its set-like lists sorted: stored in the server's order, not the client's."""
+    result = job
+    for parent, key in SET_LIKE_FIELDS:
+        container = result.get(parent)
+        if isinstance(container, dict) and isinstance(container.get(key), list):
+            try:
+                ordered = sorted(container[key])
+            except TypeError:  # mixed types: refused later by the checks
+                continue
+            result = {**result, parent: {**container, key: ordered}}
+    return result
+
+
+def endpoint_problems(job: RawJob) -> list[str]:
+    """An endpoint must name its connection and its folder."""
+    problems = []
+    for side in ENDPOINTS:
+        found, endpoint = lookup(job, ("transfer", side))
+        if not found or endpoint is None:
+            continue
+        for part, key in (("connection", "id"), ("target", "path")):
+            ok, value = lookup(job, ("transfer", side, part, key))
+            if not ok or not isinstance(value, str) or not value:
+                problems.append(f"transfer.{side}.{part}.{key} is required")
     return problems
 
 

@@ -1,0 +1,124 @@
+"""Live-job values: fingerprints and digests cover configuration only; statuses mean what the
+vendor's client says they mean."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jobspec.model import SERVER_MAINTAINED, LiveJob, configuration, deep_merge
+from tests.helpers import make_job
+
+JOB_ID = "c4d8c04a69224ef0bfaa2f8e920b8792"
+
+
+def live(**changes: Any) -> LiveJob:
+    return LiveJob.from_raw(deep_merge({"id": JOB_ID, **make_job()}, changes))
+
+
+RUN_NOISE = [
+    {"execute_on": 1767225600},
+    {"health": "warning"},
+    {"discriminator": "TransferJob"},
+    {"size_estimate": {"bytes": 1234}},
+    {"modified_on": 1767225600, "modified_by": "scheduler"},
+    {"stop_policy": {"completions": 3, "failures": 1, "executions": 4}},
+    {"transfer": {"source": {"event_position": "p-1"}, "destination": {"event_position": "p-2"}}},
+    {"status": "running", "execution": {"id": 9}, "previous_execution": {"id": 8}},
+    {"links": {"self": {"href": "http://elsewhere/v1/jobs/x"}}},
+]
+
+
+@pytest.mark.parametrize("noise", RUN_NOISE)
+def test_fingerprint_and_source_digest_ignore_what_the_server_changes(
+    noise: dict[str, Any],
+) -> None:
+    before, after = live(), live(**noise)
+    assert after.fingerprint() == before.fingerprint()
+    assert after.transfer_digest() == before.transfer_digest()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"schedule": {"mode": "manual"}},
+        {"stop_policy": {"on_success": 5}},
+        {"transfer": {"destination": {"target": {"path": "/Elsewhere"}}}},
+        {"name": "Renamed"},
+    ],
+)
+def test_fingerprint_moves_with_configuration(edit: dict[str, Any]) -> None:
+    assert live(**edit).fingerprint() != live().fingerprint()
+
+
+def test_configuration_leaves_the_job_itself_alone() -> None:
+    raw = live(execute_on=5, transfer={"source": {"event_position": "p"}}).raw
+    kept = configuration(raw)
+    assert "execute_on" not in kept and "event_position" not in kept["transfer"]["source"]
+    assert raw["execute_on"] == 5 and raw["transfer"]["source"]["event_position"] == "p"
+    assert all(path for path in SERVER_MAINTAINED)
+
+
+@pytest.mark.parametrize(
+    ("status", "running"),
+    [
+        ("running", True),
+        ("start", True),
+        ("resume", True),
+        ("cancelling", True),  # a cancel asked for: data still moves until it ends
+        ("paused", False),
+        ("idle", False),
+        ("complete", False),
+    ],
+)
+def test_statuses_that_still_move_data_count_as_running(status: str, running: bool) -> None:
+    assert live(status=status).is_running is running
+
+
+def test_a_deleted_status_is_a_deleted_job() -> None:
+    assert live(status="deleted").is_deleted
+    assert not live(status="idle").is_deleted
+
+
+def test_vendor_schedule_shapes_are_accepted_and_sent_in_the_vendor_form() -> None:
+    from jobspec.model import Schedule
+
+    written = {
+        "mode": "auto",
+        "run_at": "02:30",
+        "repeat_interval": {"value": 1, "unit": "days"},
+        "days": "weekends",
+        "start_date": "1735725600",
+    }
+    sent = Schedule.model_validate(written).model_dump(mode="json", exclude_none=True)
+    assert sent == {
+        "mode": "auto",
+        "run_at": {"hr": 2, "min": 30, "sec": 0, "ms": 0},
+        "repeat_interval": {"value": 1, "unit": "d"},
+        "days": "weekends",
+        "start_date": "1735725600",
+    }
+    vendor = {
+        "run_at": {"hr": 2, "min": 30, "sec": 0, "ms": 0},
+        "repeat_interval": {"value": 5, "unit": "ms"},
+    }
+    assert Schedule.model_validate(vendor).model_dump(mode="json", exclude_none=True) == vendor
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"run_at": "2 am"},
+        {"run_at": {"hr": 24}},
+        {"repeat_interval": {"value": 1, "unit": "fortnight"}},
+        {"start_date": "2026-01-01"},  # the API takes epoch seconds
+    ],
+)
+def test_schedule_shapes_that_mean_nothing_are_refused(bad: dict[str, Any]) -> None:
+    from pydantic import ValidationError
+
+    from jobspec.model import Schedule
+
+    with pytest.raises(ValidationError):
+        Schedule.model_validate(bad)
