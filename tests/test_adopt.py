@@ -171,7 +171,8 @@ async def by_hand(world: World, source: str, name: str) -> str:
 
 async def estate(world: World) -> dict[str, str]:
     """Three sources with specs, and a clone of each made by hand: address → clone id."""
-    sources = dict(zip(("finance", "hr", "sales"), await seed(world, "Finance", "HR", "Sales")))
+    ids = await seed(world, "Finance", "HR", "Sales")
+    sources = dict(zip(("finance", "hr", "sales"), ids, strict=True))
     write(world, {a: {"source": s, "overrides": {"name": f"{a} 2026"}} for a, s in sources.items()})
     return {a: await by_hand(world, s, f"{a} 2026") for a, s in sources.items()}
 

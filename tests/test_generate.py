@@ -268,25 +268,56 @@ def test_clone_names_must_be_unique_across_generated_and_existing_specs() -> Non
     assert "hr: its clone would be named 'Sales 2026'" in message
 
 
-def test_a_name_a_job_state_does_not_know_has_is_refused_but_the_source_own_name_is_not() -> None:
-    finance, stray = live(1, "Finance"), live(2, "Finance (2026)")
+def test_a_job_bearing_a_clone_name_is_taken_for_that_clone_made_by_hand() -> None:
+    finance, hr = live(1, "Finance"), live(2, "HR")
+    by_hand, elsewhere = live(3, "Finance (2026)"), live(4, "HR (2026)")
+    made = generate(
+        selection=Selection(ids=(finance.id, hr.id, by_hand.id)),
+        candidates=[finance, hr, by_hand, elsewhere],
+        live=[finance, hr, by_hand, elsewhere],
+        desired={},
+        prior={},
+        name_template="{name} (2026)",
+    )
+    # selected or not, a namesake is listed to import; selected, it gets no spec of its own
+    assert [new.address for new in made.specs] == ["finance", "hr"]
+    assert [(a, job.id) for a, job in made.adoptable] == [
+        ("finance", by_hand.id),
+        ("hr", elsewhere.id),
+    ]
+    assert [(left.job.id, left.reason) for left in made.left_out] == [
+        (by_hand.id, "already has the clone name of finance: import it")
+    ]
+
+
+def test_a_clone_named_as_its_source_is_refused_only_beside_an_unknown_namesake() -> None:
+    finance, twin = live(1, "Finance"), live(2, "Finance")
     made = generate(
         selection=Selection(ids=(finance.id,)),
-        candidates=[finance, stray],
-        live=[finance, stray],
+        candidates=[finance],
+        live=[finance],
         desired={},
         prior={},
         name_template="{name}",
     )
-    assert made.specs[0].body["overrides"]["name"] == "Finance"
-    with pytest.raises(UsageError, match=f"job {stray.id} is already named 'Finance \\(2026\\)'"):
+    assert made.specs[0].body["overrides"]["name"] == "Finance" and made.adoptable == []
+    with pytest.raises(UsageError, match=f"job {twin.id} is already named 'Finance'"):
         generate(
             selection=Selection(ids=(finance.id,)),
-            candidates=[finance, stray],
-            live=[finance, stray],
+            candidates=[finance, twin],
+            live=[finance, twin],
             desired={},
             prior={},
-            name_template="{name} (2026)",
+            name_template="{name}",
+        )
+    with pytest.raises(UsageError, match="the clone name of finance-"):  # both selected
+        generate(
+            selection=Selection(every=True),
+            candidates=[finance, twin],
+            live=[finance, twin],
+            desired={},
+            prior={},
+            name_template="{name}",
         )
 
 

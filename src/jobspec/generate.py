@@ -369,10 +369,12 @@ class LeftOut:
 
 @dataclass(frozen=True)
 class Generated:
-    """The specs to write, in address order, and the selected jobs left out."""
+    """The specs to write (in address order), the selected jobs left out, and the jobs that
+    already bear a generated spec's clone name: (address, job) to import as its clone."""
 
     specs: list[NewSpec]
     left_out: list[LeftOut]
+    adoptable: list[tuple[str, LiveJob]]
 
 
 def generate(
@@ -391,8 +393,11 @@ def generate(
     `candidates` are the jobs the listing returned (filtered by the server's `q` when the
     selection has a query); `live` is every live job, for the name check. A job that state
     holds (as a clone or a source) or that a spec already clones is left out, with the reason.
-    Raises UsageError listing every problem: an id that does not exist, a clone name that
-    another spec, another generated spec or a job state does not know already has.
+    A job that already bears a generated spec's clone name (other than its source's own
+    name) is taken for that clone, made by hand: listed in `adoptable`, and left out if it
+    was selected. Raises UsageError listing every problem: an id that does not exist, a clone
+    name another spec or generated spec has, or that is a source's own name and a job state
+    does not know bears.
     """
     by_id = {job.id: job for job in live}
     chosen = [job for job in candidates if selection.picks(job)]
@@ -407,12 +412,11 @@ def generate(
     addresses = _addresses(adopted, set(desired) | set(prior))
     bodies = _bodies(assignments)
 
-    claims = _claimed_names(desired, prior, by_id)
-    known = {job.id for job in adopted} | set(owners)
     named: dict[str, list[LiveJob]] = {}
     for job in live:
         named.setdefault(job.name, []).append(job)
-    specs = []
+    selected = {job.id for job in adopted}
+    planned: list[tuple[str, LiveJob, str | None, str]] = []
     for job in sorted(adopted, key=lambda job: addresses[job.id]):
         address = addresses[job.id]
         explicit = _clone_name(name_template, job, address)
@@ -420,18 +424,42 @@ def generate(
         if not name.strip():
             problems.append(f"{address}: --name gives job {job.id} a blank clone name")
             continue
+        planned.append((address, job, explicit, name))
+
+    # A job that already bears a clone's name is that clone, made by hand (or by a state that
+    # was lost): it is adopted with `jobspec import`, not given a spec of its own. Only a name
+    # that is the source's own (`--name '{name}'`) says nothing about which job is which.
+    pairs: list[tuple[str, str, LiveJob]] = []  # (address, its source's id, namesake)
+    for address, job, _, name in planned:
+        for namesake in named.get(name, ()):
+            if namesake.id == job.id or namesake.id in owners:
+                continue
+            if name != job.name:
+                pairs.append((address, job.id, namesake))
+            elif namesake.id not in selected:
+                problems.append(
+                    f"{address}: job {namesake.id} is already named {name!r} and state does "
+                    "not know it; a clone with that name would be refused by plan"
+                )
+    by_hand = {namesake.id: address for address, _, namesake in pairs if namesake.id in selected}
+    for job in adopted:
+        if job.id in by_hand:
+            left_out.append(
+                LeftOut(job, f"already has the clone name of {by_hand[job.id]}: import it")
+            )
+    adoptable = [(a, namesake) for a, source, namesake in pairs if source not in by_hand]
+
+    claims = _claimed_names(desired, prior, by_id)
+    specs = []
+    for address, job, explicit, name in planned:
+        if job.id in by_hand:
+            continue
         holder = claims.setdefault(name, address)
         if holder != address:
             problems.append(
                 f"{address}: its clone would be named {name!r}, the clone name of {holder}; "
                 "two specs cannot share a clone name"
             )
-        for namesake in named.get(name, ()):
-            if namesake.id not in known:
-                problems.append(
-                    f"{address}: job {namesake.id} is already named {name!r} and state does "
-                    "not know it; a clone with that name would be refused by plan"
-                )
         overrides = dict(bodies.get("overrides", {}))
         if explicit is not None:
             overrides = {"name": explicit, **overrides}
@@ -449,7 +477,9 @@ def generate(
             hint="nothing was written; --name TEMPLATE with {id} or {address} keeps names unique",
         )
     return Generated(
-        specs=specs, left_out=sorted(left_out, key=lambda left: (left.job.name, left.job.id))
+        specs=specs,
+        left_out=sorted(left_out, key=lambda left: (left.job.name, left.job.id)),
+        adoptable=adoptable,
     )
 
 

@@ -698,7 +698,8 @@ def _yaml_rows(path: Path) -> tuple[list[ImportRow], list[str]]:
         where = f"{path}:{line}"
         if not isinstance(key, str) or not isinstance(value, str):
             problems.append(
-                f"{where}: expected `address: job_id` (both text), not {key!r}: {value!r}"
+                f"{where}: expected `address: job_id` (both text; quote an id made only of "
+                f"digits), not {key!r}: {value!r}"
             )
             continue
         rows.append(ImportRow(address=key, job_id=value, where=where))

@@ -211,7 +211,7 @@ def batch_imported(imported: Mapping[str, StateEntry], already: Sequence[str]) -
     summary = f"{count(len(imported), 'job')} imported"
     if already:
         summary += f", {len(already):,} already in state"
-    notes.append(f"{summary}; run `jobspec plan` to verify them")
+    notes.append(f"{summary}; `jobspec plan` verifies each clone against its spec")
     return Screen(out=out, err=_lines(notes))
 
 
@@ -231,12 +231,20 @@ def generated(made: Generated, *, text: str, listed: int, out: str | None) -> Sc
     else:
         notes.append(f"generated {specs} (of {count(listed, 'live job')})")
     if made.left_out:
-        notes.append(f"left out {count(len(made.left_out), 'selected job')}, already managed:")
+        notes.append(f"left out {count(len(made.left_out), 'selected job')}:")
         for left in made.left_out[:LEFT_OUT_SHOWN]:
             name = json.dumps(left.job.name, ensure_ascii=False)
             notes.append(f"  {left.job.id} {name}: {left.reason}")
         if len(made.left_out) > LEFT_OUT_SHOWN:
             notes.append(f"  and {len(made.left_out) - LEFT_OUT_SHOWN:,} more")
+    if made.adoptable:
+        notes.append(
+            f"{count(len(made.adoptable), 'job')} already "
+            f"{'bears' if len(made.adoptable) == 1 else 'bear'} the clone name of a generated "
+            "spec (made by hand?); to adopt rather than clone again, put these rows in a file "
+            "and run `jobspec import --from FILE`:"
+        )
+        notes.extend(f"  {address},{job.id}" for address, job in made.adoptable)
     if made.specs:
         notes.append("next: review them, then `jobspec validate` and `jobspec plan`")
     return Screen(out=text if out is None else "", err=_lines(notes))

@@ -78,26 +78,33 @@ def test_import_from_adopts_a_batch_or_refuses_all_of_it(
     tmp_path: Path, emulator: EmulatorHandle
 ) -> None:
     ws = demo(tmp_path, emulator)
-    ws.cli("generate", "--category", "Finance", "--name", "{name} 2026", "--out", "finance.yaml")
-    (ws.root / "specs").mkdir()
-    (ws.root / "finance.yaml").rename(ws.root / "specs" / "finance.yaml")
-    addresses = {"finance-to-sharepoint": "c4d8c04a69224ef0bfaa2f8e920b8792"}
-    addresses["finance-archive-to-sharepoint"] = "4871369ea33e4dfda5da86be0810d83b"
-    # the admin already cloned both by hand, with the names the specs give
+    sources = {
+        "finance-to-sharepoint": "c4d8c04a69224ef0bfaa2f8e920b8792",
+        "finance-archive-to-sharepoint": "4871369ea33e4dfda5da86be0810d83b",
+    }
+    # the admin cloned both by hand last week (a clone keeps its source's category)
     headers = {"Authorization": f"Bearer {emulator.token()}"}
     clones = {}
-    for address, source in addresses.items():
+    for address, source in sources.items():
         name = next(j["name"] for j in demo_jobs() if j["id"] == source) + " 2026"
         reply = emulator.http.post(
             f"{emulator.url}v1/jobs/{source}/clone", json={"name": name}, headers=headers
         )
         clones[address] = reply.json()["job"]["id"]
+    (ws.root / "specs").mkdir()
+    made = ws.cli(
+        "generate", "--category", "Finance", "--name", "{name} 2026", "--out", "specs/f.yaml"
+    )
+    # the hand-made clones get no spec: generate names them as the clones to import
+    assert "wrote 2 specs to specs/f.yaml" in made.stderr
+    rows = [line.strip() for line in made.stderr.splitlines() if line.startswith("  finance")]
+    assert rows == [f"{a},{c}" for a, c in sorted(clones.items())]
 
     bad = ws.root / "bad.csv"
     bad.write_text(
         "address,job_id\n"
         f"finance-to-sharepoint,{clones['finance-to-sharepoint']}\n"
-        f"finance-archive-to-sharepoint,{addresses['finance-to-sharepoint']}\n",
+        f"finance-archive-to-sharepoint,{sources['finance-to-sharepoint']}\n",
         encoding="utf-8",
     )
     refused = ws.cli("import", "--from", "bad.csv", expect=1)
@@ -106,10 +113,11 @@ def test_import_from_adopts_a_batch_or_refuses_all_of_it(
     assert "is the source of finance-to-sharepoint" in refused.stderr
     assert ws.state() == {}
 
-    good = ws.root / "good.csv"
-    good.write_text("".join(f"{a},{c}\n" for a, c in clones.items()), encoding="utf-8")
-    done = ws.cli("import", "--from", "good.csv")
-    assert done.stdout.splitlines() == [f"imported {c} as {a}" for a, c in clones.items()]
+    (ws.root / "imports.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    done = ws.cli("import", "--from", "imports.csv")
+    assert sorted(done.stdout.splitlines()) == sorted(
+        f"imported {c} as {a}" for a, c in clones.items()
+    )
     assert {a: e.clone_id for a, e in ws.state().items()} == clones
     plan = json.loads(ws.cli("plan", "--format", "json").stdout)
     assert plan["summary"]["create"] == 0
