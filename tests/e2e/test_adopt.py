@@ -122,3 +122,13 @@ def test_import_from_adopts_a_batch_or_refuses_all_of_it(
     plan = json.loads(ws.cli("plan", "--format", "json").stdout)
     assert plan["summary"]["create"] == 0
     assert ws.mutations() == 2  # the two clones made by hand
+
+
+def test_import_takes_a_pair_or_a_file(tmp_path: Path, emulator: EmulatorHandle) -> None:
+    ws = demo(tmp_path, emulator)
+    neither = ws.cli("import", expect=1)
+    assert neither.stderr.startswith("error: give ADDRESS JOB_ID, or --from FILE")
+    (ws.root / "rows.csv").write_text("a,b\n", encoding="utf-8")
+    both = ws.cli("import", "finance", "--from", "rows.csv", expect=1)
+    assert both.stderr.startswith("error: give ADDRESS JOB_ID or --from FILE, not both")
+    assert emulator.stats()["total"] == 0
