@@ -270,7 +270,7 @@ async def test_import_from_refuses_a_job_state_already_holds(world: World) -> No
     [
         ("bad.csv", "address,job_id\nfinance\n", "bad.csv:2: expected two columns"),
         ("bad.yaml", "- finance\n", "expected a mapping of address to job id"),
-        ("bad.yaml", "finance: 123\n", "expected `address: job_id` (both text)"),
+        ("bad.yaml", "finance: 123\n", "expected `address: job_id` (both text; quote"),
         ("bad.yaml", "finance: [x\n", "YAML syntax"),
         ("bad.json", "{}", "must be YAML (.yaml, .yml) or CSV (.csv)"),
         ("empty.csv", "address,job_id\n", "names no address to import"),
