@@ -10,6 +10,7 @@ with fixed ids (on `schedule: auto`, so `original: manual` has to PATCH every or
 N specs against N of them spread evenly (so every list page is needed), 100 specs a file, and
 runs the real `jobspec` command line as a subprocess:
 
+  generate      `jobspec generate --category …`        N of the M jobs are in one category
   plan          `jobspec plan`                         wall, API requests, CPU, peak RSS
   apply         `jobspec apply --auto-approve`          wall, API requests, CPU, peak RSS
   re-plan       `jobspec plan --detailed-exitcode`      wall, API requests; must exit 0
@@ -22,8 +23,10 @@ runs. Beside each wall time two references are printed:
   lower bound   ceil(requests needed / concurrency) x L, where "needed" is the least the work
                 takes: 1 token + ceil(jobs listed / 1000) list pages (or one GET per job when
                 fewer), plus for a fresh apply 3 calls per spec (clone, read back, retire).
+                Generate needs the same as plan: 1 token + the pages of one listing.
   sequential    the hand-run workflow, computed (not measured) as calls x L, one call at a time:
-                one GET per source job and one per clone, plus the clone and retire calls.
+                one GET per source job and one per clone, plus the clone and retire calls
+                (generate: one GET per selected job, to copy its id and settings).
 
 The in-process phase split (load + validate, plan, render) times jobspec's own functions on
 the same specs and live jobs, with no network, to show where the CPU goes.
@@ -55,6 +58,8 @@ PAGE = 1000  # the largest list page the API serves
 SPECS_PER_FILE = 100
 CONNECTION_A = "2aeae9329f7c4e0b8d5f1a6c3b7e9d01"
 CONNECTION_B = "5dc531df6b2a4c8e9f3d7a1b0c5e8f42"
+CONNECTION_NEW = "0e3b9a4f5c6d4e7f8a9b0c1d2e3f4a5b"
+SELECTED = "Bench selected"  # the category `generate` selects: N of the M jobs
 
 
 # --- the world: emulator, jobs, specs ---------------------------------------------------------
@@ -94,11 +99,16 @@ class Emulator:
                     raise RuntimeError("the emulator did not start in 30 s") from None
                 time.sleep(0.05)  # another process is starting: nothing to wait on but time
 
-    def reset_and_seed(self, jobs: int) -> list[str]:
+    def reset_and_seed(self, jobs: int, *, selected: int = 0) -> list[str]:
+        """M jobs; `selected` of them, spread evenly, in the category `generate` selects."""
         self.http.post("_emulator/reset").raise_for_status()
         ids = [_job_id(n) for n in range(jobs)]
+        stride = jobs // selected if selected else 0
         for start in range(0, jobs, 1000):
-            chunk = [_live_job(n) for n in range(start, min(jobs, start + 1000))]
+            chunk = [
+                _live_job(n, selected=bool(stride) and n % stride == stride - 1)
+                for n in range(start, min(jobs, start + 1000))
+            ]
             self.http.post("_emulator/jobs", json={"jobs": chunk}).raise_for_status()
         return ids
 
@@ -120,12 +130,13 @@ def _job_id(n: int) -> str:
     return hashlib.md5(f"bench job {n}".encode()).hexdigest()  # looks like a DryvIQ id
 
 
-def _live_job(n: int) -> dict[str, Any]:
+def _live_job(n: int, *, selected: bool = False) -> dict[str, Any]:
     return {
         "id": _job_id(n),
         "kind": "transfer",
         "name": f"Bench job {n:05d}",
         "description": "",
+        "category": {"id": 7, "name": SELECTED} if selected else {"id": -1, "name": "Default"},
         "schedule": {"mode": "auto"},
         "stop_policy": {"on_success": 2},
         "transfer": {
@@ -270,10 +281,24 @@ def measure(
     plans: list[Sample] = []
     applies: list[Sample] = []
     replans: list[Sample] = []
+    generates: list[Sample] = []
+    (root / "no-specs").mkdir()
+    generated = root / "generated.yaml"
     try:
         for run in range(runs):
-            emulator.reset_and_seed(jobs)
+            emulator.reset_and_seed(jobs, selected=specs)
             work = _fresh_workdir(root)
+            generated.unlink(missing_ok=True)
+            generate = [
+                "generate",
+                *("--category", SELECTED),
+                *("--set", f"transfer.destination.connection.id={CONNECTION_NEW}"),
+                *("--out", str(generated), "--specs", str(root / "no-specs")),
+            ]
+            generates.append(run_jobspec(generate, cwd=work, env=env, emulator=emulator))
+            made = generated.read_text(encoding="utf-8").count("\n    source: ")
+            if made != specs:
+                raise RuntimeError(f"run {run + 1}: generate wrote {made} specs, not {specs}")
             plans.append(run_jobspec(["plan"], cwd=work, env=env, emulator=emulator))
             applies.append(
                 run_jobspec(["apply", "--auto-approve"], cwd=work, env=env, emulator=emulator)
@@ -285,7 +310,8 @@ def measure(
                 raise RuntimeError(f"run {run + 1}: the plan after apply is not empty")
             replans.append(replan)
             print(
-                f"  run {run + 1}/{runs}: plan {plans[-1].wall:.2f} s, "
+                f"  run {run + 1}/{runs}: generate {generates[-1].wall:.2f} s, "
+                f"plan {plans[-1].wall:.2f} s, "
                 f"apply {applies[-1].wall:.2f} s, re-plan {replan.wall:.2f} s",
                 file=sys.stderr,
             )
@@ -298,7 +324,9 @@ def measure(
         shutil.rmtree(root, ignore_errors=True)
     plan_reads = reads_needed(specs, jobs, concurrency)
     replan_reads = reads_needed(2 * specs, jobs + specs, concurrency)
+    listing = 1 + math.ceil(jobs / PAGE)  # a token and one listing, whatever is selected
     rows = [
+        Row(f"generate ({specs:,} of {jobs:,})", generates, listing, sequential_calls=specs),
         Row("plan", plans, 1 + plan_reads, sequential_calls=specs),
         Row("fresh apply", applies, 1 + plan_reads + 3 * specs, sequential_calls=4 * specs),
         Row("re-plan after apply", replans, 1 + replan_reads, sequential_calls=2 * specs),

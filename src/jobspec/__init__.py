@@ -16,6 +16,7 @@ the import-linter contracts in pyproject.toml):
     files.py        atomic file writes
     planner.py      make_plan(desired, prior, live) -> Plan: pure, deterministic
     drift.py        classifying drift: who moved (spec, server, source job)
+    generate.py     specs for live jobs (`jobspec generate`): selection, addresses, --set
     render.py       plans as text, JSON and markdown
     conflicts.py    the pure transfer-conflict check
     diff.py         managed-field comparison

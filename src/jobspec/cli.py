@@ -1163,8 +1163,14 @@ def _copy_state(
 
 
 @cli.command("import")
-@click.argument("address")
-@click.argument("job_id")
+@click.argument("address", required=False)
+@click.argument("job_id", required=False)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(dir_okay=False),
+    help="Import many: a YAML (address: job_id) or CSV (address,job_id) file; all rows or none.",
+)
 @_connection_options
 @click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
 @click.option(
@@ -1174,16 +1180,42 @@ def _copy_state(
 )
 @_report_errors
 def import_(
-    address: str, job_id: str, lock_timeout: float, force: bool, **flags: Unpack[ConnectionFlags]
+    address: str | None,
+    job_id: str | None,
+    from_file: str | None,
+    lock_timeout: float,
+    force: bool,
+    **flags: Unpack[ConnectionFlags],
 ) -> None:
     """Adopt an existing job as ADDRESS's clone; the next plan verifies its fields.
 
     Refused for a job state already holds or a spec clones, and (unless --force) for one whose
-    kind or endpoints the spec does not change differ from the source's.
+    kind or endpoints the spec does not change differ from the source's. With --from FILE,
+    every row is checked first, then all are imported under one lock, or none.
     """
-    from jobspec import operations
-    from jobspec.views import imported
+    from pathlib import Path
 
+    from jobspec import operations
+    from jobspec.errors import UsageError
+    from jobspec.views import batch_imported, imported
+
+    if from_file is not None:
+        if address is not None:
+            raise UsageError("give ADDRESS JOB_ID or --from FILE, not both")
+        rows = operations.read_import_file(Path(from_file))
+        run = _resolve(**flags)
+        desired = _load_specs(run.specs_dir)
+        done = run.with_api(
+            lambda api: operations.import_batch(
+                api, run.store, desired=desired, rows=rows, lock_timeout=lock_timeout, force=force
+            )
+        )
+        _show(batch_imported(done.imported, done.already))
+        return
+    if address is None or job_id is None:
+        raise UsageError(
+            "give ADDRESS JOB_ID, or --from FILE", hint="e.g. `jobspec import finance c4d8…`"
+        )
     operations.check_job_id(job_id)
     run = _resolve(**flags)
     desired = _load_specs(run.specs_dir)
@@ -1200,6 +1232,107 @@ def import_(
         )
     )
     _show(imported(address, entry))
+
+
+@cli.command()
+@click.argument("job_ids", nargs=-1, metavar="[JOB_ID]...")
+@click.option("--query", default=None, help="Jobs the server finds for TEXT (its `q` filter).")
+@click.option("--category", default=None, help="Jobs in this category (name or id).")
+@click.option("--kind", default=None, help="Jobs of this kind (e.g. transfer).")
+@click.option("--status", default=None, help="Jobs in this status (e.g. idle, failed).")
+@click.option("--all", "every", is_flag=True, help="Every job not managed yet.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Add this override to every spec (repeatable; VALUE is YAML), e.g. "
+    "transfer.destination.connection.id=5dc5….",
+)
+@click.option(
+    "--name",
+    "name_template",
+    default=None,
+    metavar="TEMPLATE",
+    help="Clone names, from {name}, {id} and {address} [default: jobspec's `<name> (<address>)`].",
+)
+@click.option(
+    "--original",
+    type=click.Choice(["manual", "delete", "keep"]),
+    default="manual",
+    show_default=True,
+    help="What each spec does with its job once the clone exists.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write to FILE (e.g. specs/generated.yaml) instead of stdout; never over a file "
+    "without --force.",
+)
+@click.option("--force", is_flag=True, help="Replace --out FILE (its own specs are regenerated).")
+@_connection_options
+@_report_errors
+def generate(
+    job_ids: tuple[str, ...],
+    query: str | None,
+    category: str | None,
+    kind: str | None,
+    status: str | None,
+    every: bool,
+    sets: tuple[str, ...],
+    name_template: str | None,
+    original: str,
+    out_path: str | None,
+    force: bool,
+    **flags: Unpack[ConnectionFlags],
+) -> None:
+    """Write specs for jobs that exist: job ids, or the jobs filters select, or --all.
+
+    Jobs state manages or a spec already clones are left out (stderr says which and why).
+    Each spec gets an address from its job's name, a comment describing the job, and the
+    --set overrides; the output is in canonical form and plans without edits.
+    """
+    from pathlib import Path
+
+    from jobspec import operations, views
+    from jobspec.errors import UsageError
+    from jobspec.generate import Selection
+    from jobspec.model import OriginalPolicy
+    from jobspec.spec import spec_files
+
+    if flags["targets"]:
+        raise UsageError("--target limits plans to addresses; generate selects jobs by id")
+    selection = Selection(
+        ids=job_ids, query=query, category=category, kind=kind, status=status, every=every
+    )
+    out = Path(out_path) if out_path else None
+    operations.check_generate(
+        selection=selection, sets=list(sets), name_template=name_template, out=out, force=force
+    )
+    run = _resolve(**flags)
+    # no spec folder yet is where adoption starts; specs there must be valid (their sources
+    # and clone names are what generate leaves out)
+    has_specs = run.specs_dir.is_dir() and spec_files(run.specs_dir)
+    desired = _load_specs(run.specs_dir) if has_specs else {}
+    state = run.store.read()
+    outcome = run.with_api(
+        lambda api: operations.generate_specs(
+            api,
+            selection=selection,
+            state=state,
+            desired=desired,
+            sets=list(sets),
+            name_template=name_template,
+            original=OriginalPolicy(original),
+            out=out,
+            force=force,
+        )
+    )
+    _show(
+        views.generated(outcome.generated, text=outcome.text, listed=outcome.listed, out=out_path)
+    )
 
 
 @cli.command()

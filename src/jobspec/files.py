@@ -19,12 +19,16 @@ datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 """Flush a file's data to disk (fdatasync where the platform has it, else fsync)."""
 
 
-def atomic_write(path: Path, chunks: Iterable[bytes], *, sync: bool = True) -> None:
+def atomic_write(
+    path: Path, chunks: Iterable[bytes], *, sync: bool = True, replace: bool = True
+) -> None:
     """Replace `path` with the bytes of `chunks`, all or nothing.
 
     The temp file sits in the same directory (rename is only atomic within one file system),
     is fsynced before the rename and the directory after it. If writing fails at any point,
     including inside `chunks`, the temp file is removed and `path` keeps its old content.
+    With `replace=False` an existing `path` is never overwritten (FileExistsError), even by
+    a file that appeared while this one was written: the temp file is hard-linked into place.
     """
     temp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:12]}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
@@ -35,7 +39,11 @@ def atomic_write(path: Path, chunks: Iterable[bytes], *, sync: bool = True) -> N
             handle.flush()
             if sync:
                 os.fsync(handle.fileno())
-        os.replace(temp, path)
+        if replace:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)
+            os.unlink(temp)
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(temp)

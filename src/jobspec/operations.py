@@ -16,14 +16,22 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from jobspec import diff
+from jobspec import diff, generate
 from jobspec.api import Api
 from jobspec.applier import ApplyResult, Report, apply_plan, recover
 from jobspec.drift import Drift, find_drift
 from jobspec.errors import StalePlanError, UsageError
 from jobspec.files import atomic_write
 from jobspec.idle import IdleWait
-from jobspec.model import ADDRESS_RE, JOB_ID_RE, DesiredJob, LiveJob, StateEntry, digest
+from jobspec.model import (
+    ADDRESS_RE,
+    JOB_ID_RE,
+    DesiredJob,
+    LiveJob,
+    OriginalPolicy,
+    StateEntry,
+    digest,
+)
 from jobspec.netaddr import server_identity
 from jobspec.plan import PLAN_FORMAT_VERSION, Plan, PlanTampered, Step, StepOp
 from jobspec.planner import (
@@ -34,7 +42,13 @@ from jobspec.planner import (
     spec_digest,
 )
 from jobspec.settings import normalize_server
-from jobspec.spec import format_spec_text, spec_files
+from jobspec.spec import (
+    format_spec_text,
+    read_pairs,
+    render_generated,
+    spec_files,
+    yaml_value,
+)
 from jobspec.state import (
     LockInfo,
     State,
@@ -50,21 +64,31 @@ __all__ = [
     "ApplyListener",
     "ApplyOptions",
     "ApplyOutcome",
+    "BatchImport",
+    "GenerateOutcome",
+    "ImportRow",
     "Observed",
     "QuietListener",
     "StateCopy",
+    "adopted_entry",
     "apply",
     "check_fresh",
+    "check_generate",
     "check_import",
     "check_job_id",
+    "check_rows",
+    "check_unowned",
     "copy_state",
     "drift",
     "forget",
     "format_specs",
+    "generate_specs",
+    "import_batch",
     "import_clone",
     "import_job",
     "move_address",
     "observe",
+    "read_import_file",
     "read_plan_file",
     "repoint_server",
     "save_plan_file",
@@ -506,21 +530,45 @@ async def import_clone(
     """
     session.state.check_ownership()
     session.state.check_server(server_identity(api.server))
-    for address, entry in sorted(session.entries.items()):
+    check_unowned(session.entries, wanted=wanted, job_id=job_id, desired=desired)
+    found = await api.get_jobs({job_id, wanted.spec.source})
+    entry = adopted_entry(found, wanted=wanted, job_id=job_id, force=force)
+    session.set_server(server_identity(api.server))
+    session.put(wanted.address, entry)
+    return entry
+
+
+def check_unowned(
+    entries: Mapping[str, StateEntry],
+    *,
+    wanted: DesiredJob,
+    job_id: str,
+    desired: Mapping[str, DesiredJob] | None = None,
+) -> None:
+    """Refuse a job state holds as a clone, or that state or a spec names as a source."""
+    for address, entry in sorted(entries.items()):
         if job_id == entry.clone_id or job_id in entry.superseded:
             raise UsageError(
                 f"job {job_id} is already the clone of {address} in state",
                 hint=f"`jobspec state mv {address} {wanted.address}` moves it with its address; "
                 f"or `jobspec state rm {address}` first",
             )
-    sources = {entry.source_id: address for address, entry in session.entries.items()}
+    sources = {entry.source_id: address for address, entry in entries.items()}
     sources.update({other.spec.source: a for a, other in (desired or {}).items()})
     if job_id in sources:
         raise UsageError(
             f"job {job_id} is the source of {sources[job_id]}, not a clone of {wanted.address}",
             hint="import the clone's id; the source is what the spec clones",
         )
-    found = await api.get_jobs({job_id, wanted.spec.source})
+
+
+def adopted_entry(
+    found: Mapping[str, LiveJob], *, wanted: DesiredJob, job_id: str, force: bool
+) -> StateEntry:
+    """The state entry adopting `job_id` (read in `found`, with the spec's source if live).
+
+    Refused, unless `force`, for a job that cannot have been cloned from the source.
+    """
     job = found.get(job_id)
     if job is None:
         raise UsageError(f"job {job_id} does not exist on the server")
@@ -540,8 +588,6 @@ async def import_clone(
         applied_digest=digest({}),
         forced_import=bool(mismatches),
     )
-    session.set_server(server_identity(api.server))
-    session.put(wanted.address, entry)
     return entry
 
 
@@ -618,6 +664,285 @@ async def import_job(
         return await import_clone(
             session, api, wanted=wanted, job_id=job_id, desired=desired, force=force
         )
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One row of an `import --from` file: adopt `job_id` as `address`'s clone."""
+
+    address: str
+    job_id: str
+    where: str  # file:line, for messages
+
+
+@dataclass(frozen=True)
+class BatchImport:
+    """What `import --from` did: entries written, and rows state already held as written."""
+
+    imported: dict[str, StateEntry]
+    already: list[str]
+
+
+def read_import_file(path: Path) -> list[ImportRow]:
+    """The rows of a YAML (`address: job_id`) or CSV (`address,job_id`) file; every problem
+    in it raised at once."""
+    if path.suffix.lower() in (".yaml", ".yml"):
+        rows, problems = _yaml_rows(path)
+    elif path.suffix.lower() == ".csv":
+        rows, problems = _csv_rows(path)
+    else:
+        raise UsageError(
+            f"{path}: the import file must be YAML (.yaml, .yml) or CSV (.csv)",
+            hint="YAML maps each address to a job id; CSV has the columns address,job_id",
+        )
+    if problems:
+        raise _import_refused(problems, rows=len(rows) + len(problems))
+    if not rows:
+        raise UsageError(f"{path} names no address to import")
+    return rows
+
+
+def _yaml_rows(path: Path) -> tuple[list[ImportRow], list[str]]:
+    pairs, found = read_pairs(path)
+    problems = [str(problem) for problem in found]
+    rows = []
+    for key, value, line in pairs:
+        where = f"{path}:{line}"
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.append(
+                f"{where}: expected `address: job_id` (both text; quote an id made only of "
+                f"digits), not {key!r}: {value!r}"
+            )
+            continue
+        rows.append(ImportRow(address=key, job_id=value, where=where))
+    return rows, problems
+
+
+def _csv_rows(path: Path) -> tuple[list[ImportRow], list[str]]:
+    import csv
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            records = [(number, record) for number, record in enumerate(csv.reader(stream), 1)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    rows: list[ImportRow] = []
+    problems: list[str] = []
+    for number, record in records:
+        cells = [cell.strip() for cell in record]
+        while cells and not cells[-1]:
+            cells.pop()
+        if not cells or cells[0].startswith("#"):
+            continue
+        if not rows and not problems and [c.lower() for c in cells] == ["address", "job_id"]:
+            continue  # the header
+        where = f"{path}:{number}"
+        if len(cells) != 2:
+            problems.append(f"{where}: expected two columns, address,job_id; found {len(cells)}")
+            continue
+        rows.append(ImportRow(address=cells[0], job_id=cells[1], where=where))
+    return rows, problems
+
+
+def _import_refused(problems: list[str], *, rows: int) -> UsageError:
+    count = len(problems)
+    listed = "\n".join(f"  {problem}" for problem in problems)
+    return UsageError(
+        f"import refused: {count} problem{'s' if count > 1 else ''} in {rows} row"
+        f"{'s' if rows != 1 else ''}; nothing was imported\n{listed}",
+        hint="fix those rows (or the specs) and import again: the batch is all or nothing",
+    )
+
+
+def check_rows(desired: Mapping[str, DesiredJob], rows: list[ImportRow]) -> list[str]:
+    """Offline problems with import rows: ids, addresses, an address or job named twice."""
+    problems = []
+    first_address: dict[str, str] = {}
+    first_job: dict[str, str] = {}
+    for row in rows:
+        if not JOB_ID_RE.match(row.job_id):
+            problems.append(f"{row.where}: {row.job_id!r} is not a job id (32 hex digits)")
+        if row.address not in desired:
+            problems.append(
+                f"{row.where}: no spec has the address {row.address} (write the spec first)"
+            )
+        earlier = first_address.setdefault(row.address, row.where)
+        if earlier != row.where:
+            problems.append(f"{row.where}: {row.address} is imported at {earlier} already")
+        earlier = first_job.setdefault(row.job_id, row.where)
+        if earlier != row.where:
+            problems.append(
+                f"{row.where}: job {row.job_id} is imported at {earlier} already; one job "
+                "can be the clone of one address"
+            )
+    return problems
+
+
+async def import_batch(
+    api: Api,
+    store: StateStore,
+    *,
+    desired: Mapping[str, DesiredJob],
+    rows: list[ImportRow],
+    lock_timeout: float = 0.0,
+    force: bool = False,
+) -> BatchImport:
+    """`jobspec import --from FILE`: every row checked, then all adopted under one lock, or none.
+
+    Each row passes the checks `jobspec import` makes (import_clone); a row whose address
+    state already holds with that very job is done already (a rerun after an interrupted
+    import), not a problem. Every problem of every row is listed in one refusal.
+    """
+    problems = check_rows(desired, rows)
+    if problems:
+        raise _import_refused(problems, rows=len(rows))
+    with store.lock(timeout=lock_timeout, operation="import") as session:
+        session.state.check_ownership()
+        session.state.check_server(server_identity(api.server))
+        entries = session.entries
+        already, todo = [], []
+        for row in rows:
+            held = entries.get(row.address)
+            if held is not None and held.clone_id == row.job_id:
+                already.append(row.address)
+                continue
+            if held is not None:
+                problems.append(
+                    f"{row.where}: {row.address} already has clone {held.clone_id} in state"
+                )
+                continue
+            try:
+                check_unowned(
+                    entries, wanted=desired[row.address], job_id=row.job_id, desired=desired
+                )
+            except UsageError as exc:
+                problems.append(f"{row.where}: {row.address}: {exc.message}")
+                continue
+            todo.append(row)
+        ids = {row.job_id for row in todo} | {desired[row.address].spec.source for row in todo}
+        found = await api.get_jobs(ids) if todo else {}
+        adopted: dict[str, StateEntry] = {}
+        for row in todo:
+            wanted = desired[row.address]
+            try:
+                adopted[row.address] = adopted_entry(
+                    found, wanted=wanted, job_id=row.job_id, force=force
+                )
+            except UsageError as exc:
+                problems.append(f"{row.where}: {row.address}: {exc.message}")
+        if problems:
+            raise _import_refused(problems, rows=len(rows))
+        if adopted:
+            session.set_server(server_identity(api.server))
+        for address, entry in adopted.items():
+            session.put(address, entry)
+    return BatchImport(imported=adopted, already=already)
+
+
+# --- generate -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerateOutcome:
+    """What `jobspec generate` made: the specs, the jobs left out, the YAML ('' if none)."""
+
+    generated: generate.Generated
+    text: str
+    listed: int
+
+
+def check_generate(
+    *,
+    selection: generate.Selection,
+    sets: list[str],
+    name_template: str | None,
+    out: Path | None,
+    force: bool,
+) -> list[generate.Assignment]:
+    """Everything `generate` can refuse offline, before any call: the assignments to make."""
+    selection.check()
+    if name_template is not None:
+        generate.check_name_template(name_template)
+    assignments, problems = generate.parse_assignments(sets, yaml_value)
+    if problems:
+        count = len(problems)
+        raise UsageError(
+            f"cannot generate: {count} problem{'s' if count > 1 else ''}\n"
+            + "\n".join(f"  {problem}" for problem in problems),
+            hint="--set PATH=VALUE takes a field of `overrides` (see `jobspec schema --format "
+            "markdown`) and a YAML value; nothing was written",
+        )
+    if out is not None:
+        if not out.parent.is_dir():
+            raise UsageError(f"directory {out.parent} does not exist", hint="create it first")
+        if out.exists() and not force:
+            raise UsageError(
+                f"{out} exists; generate does not overwrite it",
+                hint="review and keep it, write elsewhere with --out, or replace it with --force",
+            )
+    return assignments
+
+
+async def generate_specs(
+    api: Api,
+    *,
+    selection: generate.Selection,
+    state: State,
+    desired: Mapping[str, DesiredJob],
+    sets: list[str] | None = None,
+    name_template: str | None = None,
+    original: OriginalPolicy = OriginalPolicy.manual,
+    out: Path | None = None,
+    force: bool = False,
+) -> GenerateOutcome:
+    """`jobspec generate`: spec files for live jobs, from one listing of every job.
+
+    With `out` and `force`, specs already in that file do not count as existing: they are
+    what is being regenerated. A query adds the server's filtered listing, read alongside.
+    The file is written only when it holds a spec; never over an existing file unless `force`.
+    """
+    import asyncio
+
+    assignments = check_generate(
+        selection=selection, sets=sets or [], name_template=name_template, out=out, force=force
+    )
+    if out is not None and force:
+        replaced = out.resolve()
+        desired = {a: d for a, d in desired.items() if Path(d.location.file).resolve() != replaced}
+    state.check_ownership()
+    state.check_server(server_identity(api.server))
+    if selection.query is not None:
+        live, candidates = await asyncio.gather(api.list_jobs(), api.list_jobs(q=selection.query))
+    else:
+        live = candidates = await api.list_jobs()
+    made = generate.generate(
+        selection=selection,
+        candidates=candidates,
+        live=live,
+        desired=desired,
+        prior=state.entries,
+        assignments=assignments,
+        name_template=name_template,
+        original=original,
+    )
+    text = ""
+    if made.specs:
+        header = [
+            f"Generated by `jobspec generate` from the jobs on {server_identity(api.server)}.",
+            "Above each spec: the job it clones, as it was then. Review, then `jobspec plan`.",
+        ]
+        text = render_generated(
+            header=header, jobs=[(new.address, new.body, new.comment) for new in made.specs]
+        )
+        if out is not None:
+            try:
+                atomic_write(out, [text.encode("utf-8")], replace=force)
+            except FileExistsError:
+                raise UsageError(
+                    f"{out} appeared while generating; generate does not overwrite it",
+                    hint="replace it with --force",
+                ) from None
+    return GenerateOutcome(generated=made, text=text, listed=len(live))
 
 
 # --- state commands -----------------------------------------------------------------------------

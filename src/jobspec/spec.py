@@ -41,6 +41,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
@@ -74,7 +75,10 @@ __all__ = [
     "collect_problems",
     "format_spec_text",
     "load_specs",
+    "read_pairs",
+    "render_generated",
     "spec_files",
+    "yaml_value",
 ]
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -149,6 +153,102 @@ def format_spec_text(text: str) -> str:
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()
+
+
+def yaml_value(text: str) -> Any:
+    """`text` as one YAML value, read as a spec file's values are (YAML 1.2, core tags only).
+
+    For values typed on the command line (`generate --set PATH=VALUE`): `true`, `3` and
+    `{mode: manual}` are a bool, a number and a mapping, as they would be in a spec. Raises
+    ValueError with the reason when the text is not one plain YAML value.
+    """
+    problems: list[str] = []
+
+    def at(line: int, column: int, message: str, hint: str | None = None) -> None:
+        problems.append(f"{message} ({hint})" if hint else message)
+
+    try:
+        value, _, _ = _build(text, at)
+    except _Refused:
+        value = None
+    if problems:
+        raise ValueError(problems[0])
+    return value
+
+
+def read_pairs(path: Path) -> tuple[list[tuple[Any, Any, int]], list[Problem]]:
+    """A YAML file that is one mapping (`import --from`): each key and value with its line.
+
+    Problems (unreadable, not YAML, not a mapping) come back as for spec files, positioned.
+    """
+    shown = _shown(path)
+    problems: list[Problem] = []
+
+    def at(line: int, column: int, message: str, hint: str | None = None) -> None:
+        problems.append(Problem(shown, line, column, message, hint))
+
+    text = _read_text(path, at)
+    if text is None:
+        return [], problems
+    try:
+        root, spans, _ = _build(text, at)
+    except _Refused:
+        return [], problems
+    if not isinstance(root, dict):
+        at(1, 1, f"expected a mapping of address to job id, not {_kind(root)}")
+        return [], problems
+    marks = spans.maps[id(root)][1]
+    return [(key, value, marks[key][0].line + 1) for key, value in root.items()], problems
+
+
+GeneratedJob = tuple[str, dict[str, Any], list[str]]
+"""A generated spec: its address, its body, and the comment lines written above it."""
+
+
+def render_generated(*, header: list[str], jobs: list[GeneratedJob]) -> str:
+    """A spec file holding `jobs`, in the canonical form `jobspec fmt` writes.
+
+    Each job's comment lines go above its address, and a blank line separates the jobs, so a
+    reviewer reads what each job is next to what the spec asks of it.
+    """
+
+    def commented(value: Any) -> Any:
+        if isinstance(value, dict):
+            return CommentedMap((key, commented(item)) for key, item in value.items())
+        if isinstance(value, list):
+            return [commented(item) for item in value]
+        return value
+
+    written = CommentedMap()
+    for index, (address, body, comment) in enumerate(jobs):
+        written[address] = commented(body)
+        lines = [_one_line(line) for line in comment]
+        if lines or index:
+            before = "\n".join(lines)
+            written.yaml_set_comment_before_after_key(
+                address, before=("\n" + before if index else before), indent=2
+            )
+    root = CommentedMap(version=SPEC_VERSION, jobs=written)
+    if header:
+        root.yaml_set_start_comment("\n".join(_one_line(line) for line in header))
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 100
+    out = io.StringIO()
+    yaml.dump(root, out)
+    return out.getvalue()
+
+
+def _one_line(text: str) -> str:
+    """A comment line: a name with a newline or a control character must not end the comment."""
+    return _NOT_IN_A_COMMENT.sub(" ", text).rstrip()
+
+
+# YAML's printable characters (YAML 1.2, 5.1) without line breaks (\x85, \u2028, \u2029) and
+# the byte order mark: anything else in a name would end the comment or be refused.
+_NOT_IN_A_COMMENT = re.compile(
+    "[^\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]+"
+)
 
 
 def _load_files(files: list[Path], *, pure: bool) -> tuple[dict[str, DesiredJob], list[Problem]]:

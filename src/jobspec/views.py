@@ -8,13 +8,14 @@ so the CLI only prints, and golden files pin every command's output.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from jobspec.applier import ApplyResult
 from jobspec.drift import Drift
 from jobspec.errors import Problem
+from jobspec.generate import Generated
 from jobspec.model import StateEntry
 from jobspec.plan import Plan, Step
 from jobspec.render import render_json, render_markdown, render_text
@@ -26,9 +27,11 @@ __all__ = [
     "apply_event",
     "apply_result_fields",
     "apply_summary",
+    "batch_imported",
     "count",
     "drift_report",
     "fmt_report",
+    "generated",
     "github_annotation",
     "imported",
     "interrupted_notes",
@@ -243,6 +246,52 @@ def state_copied(origin: str, destination: str, done: Transfer) -> Screen:
 
 def imported(address: str, entry: StateEntry) -> Screen:
     return Screen(out=f"imported {entry.clone_id} as {address}; run `jobspec plan` to verify it\n")
+
+
+def batch_imported(imported: Mapping[str, StateEntry], already: Sequence[str]) -> Screen:
+    """`import --from`: one line per adopted job, and the rows state already held."""
+    out = _lines(f"imported {entry.clone_id} as {address}" for address, entry in imported.items())
+    notes = [f"{address}: already imported with this job; left as it is" for address in already]
+    summary = f"{count(len(imported), 'job')} imported"
+    if already:
+        summary += f", {len(already):,} already in state"
+    notes.append(f"{summary}; `jobspec plan` verifies each clone against its spec")
+    return Screen(out=out, err=_lines(notes))
+
+
+LEFT_OUT_SHOWN = 20
+"""`generate` names each job it left out up to this many, then counts the rest."""
+
+
+def generated(made: Generated, *, text: str, listed: int, out: str | None) -> Screen:
+    """`generate`: the YAML on stdout (unless written to a file), and on stderr what was
+    generated from how many jobs, which jobs were left out and why."""
+    notes = []
+    specs = count(len(made.specs), "spec")
+    if not made.specs:
+        notes.append(f"no spec generated (of {count(listed, 'live job')})")
+    elif out is not None:
+        notes.append(f"wrote {specs} to {out} (of {count(listed, 'live job')})")
+    else:
+        notes.append(f"generated {specs} (of {count(listed, 'live job')})")
+    if made.left_out:
+        notes.append(f"left out {count(len(made.left_out), 'selected job')}:")
+        for left in made.left_out[:LEFT_OUT_SHOWN]:
+            name = json.dumps(left.job.name, ensure_ascii=False)
+            notes.append(f"  {left.job.id} {name}: {left.reason}")
+        if len(made.left_out) > LEFT_OUT_SHOWN:
+            notes.append(f"  and {len(made.left_out) - LEFT_OUT_SHOWN:,} more")
+    if made.adoptable:
+        notes.append(
+            f"{count(len(made.adoptable), 'job')} already "
+            f"{'bears' if len(made.adoptable) == 1 else 'bear'} the clone name of a generated "
+            "spec (made by hand?); to adopt rather than clone again, put these rows in a file "
+            "and run `jobspec import --from FILE`:"
+        )
+        notes.extend(f"  {address},{job.id}" for address, job in made.adoptable)
+    if made.specs:
+        notes.append("next: review them, then `jobspec validate` and `jobspec plan`")
+    return Screen(out=text if out is None else "", err=_lines(notes))
 
 
 def lock_broken(holder: LockInfo) -> Screen:

@@ -190,12 +190,17 @@ def test_a_valid_spec_dumped_to_yaml_loads_back_equal(document: dict[str, Any], 
 # --- the loader reads YAML as ruamel's own safe loader does -----------------------------------
 
 
-def plain(value: Any) -> bool:
-    """True for the values both loaders build alike (no timestamps, infinities, sets…)."""
+def plain(value: Any, inside: frozenset[int] = frozenset()) -> bool:
+    """True for the values both loaders build alike (no timestamps, infinities, sets…, and no
+    list or mapping inside itself: ruamel builds one for `&b [*b]`, which ours refuses)."""
+    if isinstance(value, dict | list):
+        if id(value) in inside:
+            return False
+        inside = inside | {id(value)}
     if isinstance(value, dict):
-        return all(plain(k) and plain(v) for k, v in value.items())
+        return all(plain(k, inside) and plain(v, inside) for k, v in value.items())
     if isinstance(value, list):
-        return all(plain(v) for v in value)
+        return all(plain(v, inside) for v in value)
     if isinstance(value, float):
         return math.isfinite(value)
     return value is None or type(value) in (str, int, bool)

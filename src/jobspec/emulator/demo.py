@@ -20,6 +20,17 @@ FINANCE_TO_SHAREPOINT = "c4d8c04a69224ef0bfaa2f8e920b8792"
 FINANCE_ARCHIVE_TO_SHAREPOINT = "4871369ea33e4dfda5da86be0810d83b"
 SHARED_DESTINATION = "/Sites/Finance/Shared Documents"
 
+# A few jobs filed in categories, as admins file jobs by project (`generate --category`).
+_FINANCE = {"id": 2, "name": "Finance"}
+_MIGRATIONS = {"id": 3, "name": "Migrations"}
+CATEGORIES = {
+    FINANCE_TO_SHAREPOINT: _FINANCE,
+    FINANCE_ARCHIVE_TO_SHAREPOINT: _FINANCE,
+    "350cc3c562284d8bb088ea581032e8ca": _MIGRATIONS,  # HR Box to SharePoint
+    "a9c76f82d11842f9aae8abebce9378f4": _MIGRATIONS,  # Sales Box to SharePoint
+    "a97808cabc6c40fe8ff7b0fe0f0c9417": _MIGRATIONS,  # Support Box to SharePoint
+}
+
 
 def _endpoint(connection: str, path: str) -> dict[str, Any]:
     return {"connection": {"id": connection}, "target": {"path": path}}
@@ -63,7 +74,7 @@ def _job(
         "disabled": extra.pop("disabled", False),
         "priority": 0,
         "parent_id": None,
-        "category": {"id": -1, "name": "Default"},
+        "category": dict(CATEGORIES.get(job_id, {"id": -1, "name": "Default"})),
         "scheduler": {"id": -1, "name": "default"},
         "status": status,
         "schedule": schedule,
