@@ -70,7 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from jobspec.errors import LockError, StateError
-from jobspec.files import atomic_write, datasync, fsync_dir, write_all
+from jobspec.files import OS, FileSystem, atomic_write
 from jobspec.state.journal import Journal, dumps_header, dumps_record, replay, scan_journal
 from jobspec.state.protocols import StateSession
 from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, closing_session
@@ -143,8 +143,9 @@ class FileStateStore:
     `checkpoint_lines`: fold the journal into a new snapshot once it holds this many records.
     `sync=False` skips fsync/fdatasync (every other step stays the same): for tests and
     benchmarks only, since a power cut may then lose committed records.
-    `datasync(fd)` makes a journal's appended records durable (fdatasync, else fsync); a test
-    passes its own to count or delay the syncs, or to make one fail.
+    `fs` is the file-system seam every change to the state files goes through (writes,
+    syncs, truncates, links, renames, unlinks); a test passes its own to record them, count
+    or delay the syncs, or make one fail. The lock file is not part of it: a crash frees it.
     """
 
     def __init__(
@@ -154,7 +155,7 @@ class FileStateStore:
         checkpoint_lines: int = DEFAULT_CHECKPOINT_LINES,
         sync: bool = True,
         clock: Callable[[], float] = time.time,
-        datasync: Callable[[int], None] = datasync,
+        fs: FileSystem = OS,
     ) -> None:
         if checkpoint_lines < 1:
             raise ValueError("checkpoint_lines must be at least 1")
@@ -167,7 +168,7 @@ class FileStateStore:
         self.checkpoint_lines = checkpoint_lines
         self.sync = sync
         self.clock = clock
-        self.datasync = datasync
+        self.fs = fs
 
     @property
     def location(self) -> str:
@@ -477,9 +478,9 @@ class FileStateStore:
         previous: Path | None = None
         try:
             previous = self._keep_current_snapshot()
-            atomic_write(self.path, [data], sync=self.sync)
+            atomic_write(self.path, [data], sync=self.sync, fs=self.fs)
             if previous is not None:
-                os.replace(previous, self.backup_path)
+                self.fs.replace(previous, self.backup_path)
                 previous = None
         except OSError as exc:
             raise StateError(
@@ -490,13 +491,13 @@ class FileStateStore:
         finally:
             if previous is not None:
                 with suppress(FileNotFoundError):
-                    os.unlink(previous)
+                    self.fs.unlink(previous)
 
     def _keep_current_snapshot(self) -> Path | None:
         """A temp name for the current snapshot (a hard link, else a copy); None if none yet."""
         temp = self.backup_path.with_name(f"{self.backup_path.name}.tmp-{uuid.uuid4().hex[:12]}")
         try:
-            os.link(self.path, temp)
+            self.fs.link(self.path, temp)
         except FileNotFoundError:
             return None
         except OSError:  # no hard links here (some network and FAT file systems)
@@ -505,14 +506,16 @@ class FileStateStore:
             except FileNotFoundError:
                 return None
             try:
-                with temp.open("xb") as handle:
-                    handle.write(data)
-                    handle.flush()
+                fd = self.fs.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                try:
+                    self.fs.write(fd, data)
                     if self.sync:
-                        os.fsync(handle.fileno())
+                        self.fs.fsync(fd)
+                finally:
+                    self.fs.close(fd)
             except BaseException:
                 with suppress(FileNotFoundError):
-                    temp.unlink()
+                    self.fs.unlink(temp)
                 raise
         return temp
 
@@ -522,7 +525,7 @@ class FileStateStore:
         for name in os.listdir(self.path.parent):
             if name.startswith(prefixes):
                 with suppress(FileNotFoundError):
-                    os.unlink(self.path.parent / name)
+                    self.fs.unlink(self.path.parent / name)
 
 
 class _FileSession(JournalSession):
@@ -563,9 +566,9 @@ class _FileSession(JournalSession):
                 self._truncate_torn_tail(journal.good_size)
         elif store.journal_path.exists():
             # Empty, torn before its header, or already folded into the snapshot.
-            store.journal_path.unlink()
+            store.fs.unlink(store.journal_path)
             if store.sync:
-                fsync_dir(store.path.parent)
+                store.fs.fsync_dir(store.path.parent)
 
     @property
     def lock_info(self) -> LockInfo:
@@ -582,9 +585,9 @@ class _FileSession(JournalSession):
             store._write_snapshot(self.state)
             self._close_fd()
             # From here a crash leaves a journal already folded in, recognised by its serials.
-            store.journal_path.unlink()
+            store.fs.unlink(store.journal_path)
             if store.sync:
-                fsync_dir(store.path.parent)
+                store.fs.fsync_dir(store.path.parent)
             self._journal_exists = False
             self._journal_size = 0
             self._journal_records = 0
@@ -608,7 +611,7 @@ class _FileSession(JournalSession):
                 unsynced = self._synced < self._appended and self._fd is not None
                 if unsynced and self._store.sync and not self._broken:
                     assert self._fd is not None
-                    self._store.datasync(self._fd)
+                    self._store.fs.datasync(self._fd)
                 self._synced = self._appended
 
     async def sync(self) -> None:
@@ -641,7 +644,7 @@ class _FileSession(JournalSession):
                     return
                 fd = os.dup(self._fd)  # a checkpoint may close the session's own fd meanwhile
             try:
-                await asyncio.to_thread(self._store.datasync, fd)
+                await asyncio.to_thread(self._store.fs.datasync, fd)
             except OSError as exc:
                 self._broken = True
                 journal = self._store.journal_path
@@ -701,9 +704,9 @@ class _FileSession(JournalSession):
         store._check_held(self._held)
         try:
             fd = self._journal_fd()
-            write_all(fd, line)
+            store.fs.write(fd, line)
             if store.sync and not self._deferred:
-                store.datasync(fd)
+                store.fs.datasync(fd)
         except OSError as exc:
             if self._fd is not None:
                 try:
@@ -725,20 +728,21 @@ class _FileSession(JournalSession):
             return self._fd
         store = self._store
         if self._journal_exists:
-            self._fd = os.open(store.journal_path, os.O_WRONLY | os.O_APPEND)
+            self._fd = store.fs.open(store.journal_path, os.O_WRONLY | os.O_APPEND)
             return self._fd
         lineage = self._working.lineage or str(uuid.uuid4())
         data = dumps_header(lineage=lineage, base_serial=self._working.serial).encode()
-        fd = os.open(store.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL
+        fd = store.fs.open(store.journal_path, flags, 0o644)
         try:
-            write_all(fd, data)
+            store.fs.write(fd, data)
             if store.sync:
-                store.datasync(fd)
-                fsync_dir(store.path.parent)
+                store.fs.datasync(fd)
+                store.fs.fsync_dir(store.path.parent)
         except BaseException:
-            os.close(fd)
+            store.fs.close(fd)
             with suppress(FileNotFoundError):
-                store.journal_path.unlink()
+                store.fs.unlink(store.journal_path)
             raise
         self._fd = fd
         self._journal_exists = True
@@ -747,15 +751,16 @@ class _FileSession(JournalSession):
         return fd
 
     def _truncate_torn_tail(self, size: int) -> None:
-        fd = os.open(self._store.journal_path, os.O_WRONLY)
+        fs = self._store.fs
+        fd = fs.open(self._store.journal_path, os.O_WRONLY)
         try:
-            os.ftruncate(fd, size)
+            fs.truncate(fd, size)
             if self._store.sync:
-                os.fsync(fd)
+                fs.fsync(fd)
         finally:
-            os.close(fd)
+            fs.close(fd)
 
     def _close_fd(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            self._store.fs.close(self._fd)
             self._fd = None
