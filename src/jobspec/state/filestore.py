@@ -71,7 +71,14 @@ from typing import Any
 
 from jobspec.errors import LockError, StateError
 from jobspec.files import OS, FileSystem, atomic_write
-from jobspec.state.journal import Journal, dumps_header, dumps_record, replay, scan_journal
+from jobspec.state.journal import (
+    JOURNAL_VERSION,
+    Journal,
+    dumps_header,
+    dumps_line,
+    replay,
+    scan_journal,
+)
 from jobspec.state.protocols import StateSession
 from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, closing_session
 from jobspec.state.snapshot import dumps_state, parse_snapshot
@@ -556,19 +563,31 @@ class _FileSession(JournalSession):
         self._deferred = False  # inside deferred_sync(): append now, fdatasync in sync()
         self._appended = 0  # bytes appended in this session, across checkpoints
         self._synced = 0  # of those, bytes known to be on disk
+        self._appended_serial = 0  # the serial of the last record appended
+        self._durable_serial = 0  # the serial through which the journal is known on disk
         self._syncing: asyncio.Future[None] | None = None
         journal = loaded.journal
         if journal is not None and loaded.journal_live:
             self._journal_exists = True
             self._journal_records = len(journal.records)
             self._journal_size = journal.good_size
-            if journal.torn:
-                self._truncate_torn_tail(journal.good_size)
+            # Cut what was never committed, and make what is kept durable before a record
+            # of this session says so (a killed writer's last lines may be in the page cache).
+            self._truncate_torn_tail(journal.good_size)
+            if journal.dropped:
+                self._warnings.append(
+                    f"dropped the last {journal.dropped} bytes of the journal "
+                    f"{store.journal_path}: written but never synced (a crash or power loss "
+                    "during the last run); every step synced before it is kept"
+                )
         elif store.journal_path.exists():
             # Empty, torn before its header, or already folded into the snapshot.
             store.fs.unlink(store.journal_path)
             if store.sync:
                 store.fs.fsync_dir(store.path.parent)
+        self._appended_serial = self._durable_serial = self._working.serial
+        if journal is not None and loaded.journal_live and journal.version < JOURNAL_VERSION:
+            self.checkpoint()  # an older jobspec's journal: fold it in, never append to it
 
     @property
     def lock_info(self) -> LockInfo:
@@ -592,6 +611,7 @@ class _FileSession(JournalSession):
             self._journal_size = 0
             self._journal_records = 0
             self._synced = self._appended  # the snapshot, fsynced, holds every record
+            self._durable_serial = self._appended_serial = self._working.serial
 
     @contextmanager
     def deferred_sync(self) -> Iterator[None]:
@@ -613,6 +633,7 @@ class _FileSession(JournalSession):
                     assert self._fd is not None
                     self._store.fs.datasync(self._fd)
                 self._synced = self._appended
+                self._durable_serial = self._appended_serial
 
     async def sync(self) -> None:
         """Return once every record appended so far is on disk (group commit).
@@ -638,9 +659,10 @@ class _FileSession(JournalSession):
     async def _sync_once(self) -> None:
         try:
             with self._mutex:
-                upto = self._appended
+                upto, upto_serial = self._appended, self._appended_serial
                 if not self._store.sync or self._fd is None:  # nothing to sync, or folded in
                     self._synced = max(self._synced, upto)
+                    self._durable_serial = max(self._durable_serial, upto_serial)
                     return
                 fd = os.dup(self._fd)  # a checkpoint may close the session's own fd meanwhile
             try:
@@ -655,6 +677,7 @@ class _FileSession(JournalSession):
             finally:
                 os.close(fd)
             self._synced = max(self._synced, upto)
+            self._durable_serial = max(self._durable_serial, upto_serial)
         finally:
             self._syncing = None
 
@@ -693,7 +716,7 @@ class _FileSession(JournalSession):
 
     def _write(self, record: dict[str, Any]) -> None:
         """Append one record and make it durable, or leave the journal as it was."""
-        line = (dumps_record(record) + "\n").encode()
+        line = dumps_line(record, durable=self._durable_serial).encode()
         store = self._store
         if self._broken:
             raise StateError(
@@ -720,8 +743,10 @@ class _FileSession(JournalSession):
         self._journal_size += len(line)
         self._journal_records += 1
         self._appended += len(line)
+        self._appended_serial = record["serial"]
         if not self._deferred:
             self._synced = self._appended
+            self._durable_serial = self._appended_serial
 
     def _journal_fd(self) -> int:
         if self._fd is not None:
