@@ -39,8 +39,9 @@ Crash safety, the argument:
    the old one to P.backup and deletes the journal. rename(2) is atomic, so P is always one
    whole snapshot, and P.backup changes only after a new P is safely in place.
 4. The journal header names its lineage and the serial it continues from. A journal left
-   behind by a crash between rename and delete is recognised (its records end exactly at the
-   snapshot's serial), ignored and removed; every other mismatch is an error, never a guess.
+   behind by a crash between rename and delete is recognised (it starts before the snapshot's
+   serial and ends at or before it: a power loss may have dropped its unsynced last lines,
+   which the snapshot holds), ignored and removed; every other mismatch is an error, never a guess.
 Hence at every instant P (or nothing, before the first checkpoint) plus P.journal reads back
 as the state after the last committed record. Temp files a crash leaves are removed by the
 next lock holder. Errors found while reading never write anything (the backup least of all).
@@ -275,8 +276,10 @@ class FileStateStore:
                 working.lineage = journal.lineage
             replay(working, journal.records, source=source, hint=hint)
             return _Loaded(working, journal, journal_live=bool(journal.records))
-        if journal.base_serial < working.serial and last_serial == working.serial:
-            # A crash between writing a snapshot and deleting the journal it folded in.
+        if journal.base_serial < working.serial and last_serial <= working.serial:
+            # A crash between writing a snapshot and deleting the journal it folded in. The
+            # journal may end short of the snapshot: a checkpoint inside a group commit folds
+            # in records that were appended but not yet synced, which a power loss then drops.
             return _Loaded(working, journal, journal_live=False)
         raise StateError(
             f"journal {source} continues from serial {journal.base_serial}, but the state file "
