@@ -36,7 +36,9 @@ from jobspec.planner import (
 from jobspec.settings import normalize_server
 from jobspec.spec import format_spec_text, spec_files
 from jobspec.state import (
+    FileStateStore,
     LockInfo,
+    Restored,
     State,
     StateSession,
     StateStore,
@@ -67,6 +69,7 @@ __all__ = [
     "observe",
     "read_plan_file",
     "repoint_server",
+    "restore_backup",
     "save_plan_file",
     "select",
     "settle_interrupted",
@@ -658,6 +661,20 @@ def repoint_server(store: StateStore, *, server: str, lock_timeout: float = 0.0)
         old = session.state.server
         session.set_server(new)
     return old
+
+
+def restore_backup(store: StateStore, *, lock_timeout: float = 0.0) -> Restored:
+    """`jobspec state restore`: the backup becomes the state, in a new serial epoch.
+
+    Only the file store keeps a backup; PostgreSQL's transactions leave nothing half-written
+    to restore from, and `state push FILE --force` moves a saved copy in (never back in serial).
+    """
+    if not isinstance(store, FileStateStore):
+        raise UsageError(
+            f"state {store.location} keeps no backup: only a state file does",
+            hint="to put a saved copy of the state back, `jobspec state push FILE --force`",
+        )
+    return store.restore_backup(timeout=lock_timeout)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pydantic_core import PydanticSerializationError
 from jobspec.errors import StateError
 from jobspec.files import atomic_write
 from jobspec.model import OriginalPolicy, StateEntry
-from jobspec.state import FileStateStore, GroupCommit, State, dumps_state
+from jobspec.state import SERIAL_EPOCH, FileStateStore, GroupCommit, State, dumps_state
 
 from .helpers import make_entry, state_files
 
@@ -350,3 +350,33 @@ def test_snapshot_equals_dump_of_the_state(tmp_path: Path) -> None:
         session.record_intent("a", "patch", target="0" * 32)
         state = session.state
     assert store.path.read_text(encoding="utf-8") == dumps_state(state)
+
+
+def test_restore_replaces_a_damaged_state_in_a_new_serial_epoch(tmp_path: Path) -> None:
+    store = FileStateStore(tmp_path / "s.json")
+    with pytest.raises(StateError, match="no backup"):
+        store.restore_backup()
+    for i in range(3):  # three checkpoints: the backup holds the second
+        with store.lock(operation="apply") as session:
+            session.put(f"a{i}", make_entry(i))
+    with store.lock(operation="apply") as session:
+        session.put("late", make_entry(9))
+        crashed = _freeze_disk(store, tmp_path / "crashed")  # a snapshot and a live journal
+    crashed.path.write_bytes(crashed.path.read_bytes()[:40])  # the snapshot is damaged
+    with pytest.raises(StateError, match="not valid JSON") as info:
+        crashed.read()
+    assert info.value.hint is not None and "jobspec state restore" in info.value.hint
+    damaged = crashed.path.read_bytes()
+    done = crashed.restore_backup()
+    assert (done.backup_serial, done.state.serial) == (2, SERIAL_EPOCH)
+    assert crashed.read() == done.state and sorted(done.state.entries) == ["a0", "a1"]
+    assert sorted(p.name.split(".before-restore-")[0] for p in done.kept) == [
+        "s.json",
+        "s.json.journal",
+    ]
+    assert damaged in [p.read_bytes() for p in done.kept]  # nothing is lost
+    # A second restore (from the same backup) moves on to the next epoch, never back.
+    assert crashed.restore_backup().state.serial == 2 * SERIAL_EPOCH
+    with crashed.lock(operation="apply") as session:
+        session.put("after", make_entry(5))
+    assert crashed.read().serial == 2 * SERIAL_EPOCH + 1

@@ -57,6 +57,7 @@ share state through the PostgreSQL backend, not through a shared file.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import json
 import os
@@ -85,7 +86,7 @@ from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, clos
 from jobspec.state.snapshot import dumps_state, parse_snapshot
 from jobspec.state.values import DEFAULT_STATE_PATH, LockInfo, State, WorkingState
 
-__all__ = ["FileStateStore"]
+__all__ = ["SERIAL_EPOCH", "FileStateStore", "Restored"]
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:
@@ -123,6 +124,19 @@ def _read_lock_fd(fd: int) -> tuple[LockInfo | None, bool]:
     except (ValueError, TypeError, KeyError):
         return None, True
     return info, True
+
+
+SERIAL_EPOCH = 1_000_000
+"""A restore starts the state's serial at the next multiple of this (a new epoch)."""
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What `restore_backup` did: the state now, the backup's own serial, the files kept."""
+
+    state: State
+    backup_serial: int
+    kept: list[Path]
 
 
 @dataclass
@@ -242,8 +256,8 @@ class FileStateStore:
         if self.backup_path.exists():
             return (
                 f"the previous version is kept at {self.backup_path}; if it looks right, "
-                f"restore it with `cp {self.backup_path} {self.path}` (and move "
-                f"{self.journal_path.name} aside if it exists)"
+                "restore it with `jobspec state restore` (the damaged files are kept aside, "
+                "and plans saved before it no longer apply)"
             )
         return f"no backup exists beside it ({self.backup_path}); repair the file by hand"
 
@@ -317,6 +331,59 @@ class FileStateStore:
                 yield session
         finally:
             self._release(held)
+
+    def restore_backup(self, *, timeout: float = 0) -> Restored:
+        """Make the backup the state again, in a new serial epoch (`jobspec state restore`).
+
+        Under the lock, without reading the current state through a session (it may be the
+        damaged thing being replaced). The backup's content is written at the first serial of
+        the next epoch (a multiple of `SERIAL_EPOCH`) above every serial still readable here,
+        so no plan saved before the restore matches it, even one made against a state that
+        can no longer be read: a snapshot and its journal never get `SERIAL_EPOCH` records
+        ahead of the backup (checkpoints come every `checkpoint_lines`). The snapshot and
+        journal it replaces are kept beside it (`P.before-restore-TIME`, `….journal…`).
+        """
+        if not self.backup_path.exists():
+            raise StateError(
+                f"there is no backup at {self.backup_path} to restore",
+                hint="a backup is kept from the second checkpoint on; nothing was changed",
+            )
+        held, _ = self._acquire(timeout=timeout, operation="state restore", on_wait=None)
+        try:
+            text = self.backup_path.read_text(encoding="utf-8")
+            backup = parse_snapshot(
+                text, source=str(self.backup_path), hint="the backup cannot be restored"
+            ).freeze()
+            seen = [backup.serial, *self._readable_serials()]
+            serial = (max(seen) // SERIAL_EPOCH + 1) * SERIAL_EPOCH
+            restored = dataclasses.replace(backup, serial=serial)
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self.clock()))
+            kept = []
+            for path in (self.path, self.journal_path):
+                if path.exists():
+                    aside = path.with_name(f"{path.name}.before-restore-{stamp}")
+                    self.fs.replace(path, aside)
+                    kept.append(aside)
+            self._check_held(held)
+            atomic_write(self.path, [dumps_state(restored).encode()], sync=self.sync, fs=self.fs)
+            return Restored(state=restored, backup_serial=backup.serial, kept=kept)
+        finally:
+            self._release(held)
+
+    def _readable_serials(self) -> list[int]:
+        """Every serial the current snapshot and journal still show, read as far as they go."""
+        serials: list[int] = []
+        try:
+            serials.append(self._load().working.serial)
+        except StateError:
+            with suppress(StateError, OSError, UnicodeDecodeError):
+                serials.append(parse_snapshot(self.path.read_text(), source="", hint=None).serial)
+            with suppress(StateError, OSError):
+                data = self.journal_path.read_bytes()
+                journal = scan_journal(data, source="", hint="")
+                if journal is not None:
+                    serials.append(journal.base_serial + len(journal.records))
+        return serials
 
     def lock_info(self) -> LockInfo | None:
         """The holder named in the lock file, if any (it may be stale)."""
