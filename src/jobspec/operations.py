@@ -31,6 +31,7 @@ from jobspec.planner import (
     make_plan,
     needed_job_ids,
     needs_every_job,
+    placements_digest,
     spec_digest,
 )
 from jobspec.settings import normalize_server
@@ -193,8 +194,9 @@ async def check_fresh(
 
     A plan file is checked, not trusted: offline first (its shape, every step's target against
     state, and, given the spec files now as `desired`, whether they changed since), then the
-    state's lineage and serial, then every job it read, and last that no job state does not
-    know has taken a name the plan's clones will have.
+    state's lineage and serial, then every job it read (those it fingerprinted one by one, and
+    where every live job writes when its transfer-conflict check read them all), and last
+    that no job state does not know has taken a name the plan's clones will have.
     """
     state.check_ownership()
     state.check_server(server_identity(api.server))
@@ -227,7 +229,15 @@ async def check_fresh(
             f"{len(moved)} job(s) moved since the plan was made: {shown}",
             hint="plan again to see the current differences",
         )
-    await _check_clone_names(plan, state, api)
+    every = await api.list_jobs() if plan.placements is not None or _names(plan) else []
+    if plan.placements is not None and placements_digest(every) != plan.placements:
+        raise StalePlanError(
+            "a job that runs on a schedule was moved, added or deleted, or a job was put on "
+            "a schedule, since the plan was made (the transfer-conflict check compared the "
+            f"clones with every scheduled job; {len(every)} live jobs now)",
+            hint="plan again: the clones may now overlap a job that runs on a schedule",
+        )
+    _check_clone_names(plan, state, every)
 
 
 class _Unsound(UsageError):
@@ -301,18 +311,24 @@ def check_specs_unchanged(plan: Plan, desired: Mapping[str, DesiredJob]) -> None
         )
 
 
-async def _check_clone_names(plan: Plan, state: State, api: Api) -> None:
-    """Refuse when a job state does not know already has a name the plan's clones will get.
-
-    The plan checked this when it was made; a job that took the name since (or a plan
-    applied again against a state that lost its clones) would otherwise be duplicated.
-    """
-    names = {
+def _names(plan: Plan) -> dict[str, str]:
+    """The name each clone the plan makes will have → its address."""
+    return {
         str(step.body["name"]): action.address
         for action in plan.actions
         for step in action.steps
         if step.op is StepOp.clone and step.body is not None and "name" in step.body
     }
+
+
+def _check_clone_names(plan: Plan, state: State, every: list[LiveJob]) -> None:
+    """Refuse when a job state does not know already has a name the plan's clones will get.
+
+    The plan checked this when it was made; a job that took the name since (or a plan
+    applied again against a state that lost its clones) would otherwise be duplicated.
+    `every` is every live job (read once for this and the placements check).
+    """
+    names = _names(plan)
     if not names:
         return
     known = set(plan.fingerprints)
@@ -320,7 +336,7 @@ async def _check_clone_names(plan: Plan, state: State, api: Api) -> None:
         known.update((entry.source_id, entry.clone_id, *entry.superseded))
     taken = sorted(
         (names[job.name], job.id, job.name)
-        for job in await api.list_jobs()
+        for job in every
         if job.name in names and job.id not in known
     )
     if taken:

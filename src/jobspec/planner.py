@@ -16,11 +16,11 @@ plan refuses, and the person adopts it with `jobspec import` or renames the clon
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from jobspec import diff
-from jobspec.conflicts import Party, find_conflicts, is_scheduled, may_be_scheduled
+from jobspec.conflicts import Party, find_conflicts, is_scheduled, may_be_scheduled, placement
 from jobspec.errors import PlanError
 from jobspec.model import (
     DesiredJob,
@@ -122,7 +122,7 @@ def make_plan(
             )
         actions.append(action)
         planned.append((wanted, action))
-    refused, accepted = _transfer_conflicts(planned, actions, desired, prior, live)
+    refused, accepted, checked = _transfer_conflicts(planned, actions, desired, prior, live)
     problems.extend(refused)
     warnings.extend(accepted)
     clashes = _name_clashes(planned, desired, prior, live, interrupted or {})
@@ -143,6 +143,7 @@ def make_plan(
         lineage=lineage,
         serial=serial,
         fingerprints=fingerprints,
+        placements=placements_digest(live.values()) if checked else None,
         actions=actions,
         warnings=warnings,
         specs={
@@ -152,6 +153,12 @@ def make_plan(
             for action in actions
         },
     )
+
+
+def placements_digest(live: Iterable[LiveJob]) -> str:
+    """A digest of where every scheduled live job writes (`Plan.placements`)."""
+    placed = ((job.id, placement(job.raw)) for job in live)
+    return digest({job_id: places for job_id, places in placed if places is not None})
 
 
 def spec_digest(wanted: DesiredJob) -> str:
@@ -664,12 +671,13 @@ def _transfer_conflicts(
     desired: Mapping[str, DesiredJob],
     prior: Mapping[str, StateEntry],
     live: Mapping[str, LiveJob],
-) -> tuple[list[str], list[PlanWarning]]:
+) -> tuple[list[str], list[PlanWarning], bool]:
     """Scheduled clones that would write where another scheduled job writes, once applied.
 
     The world after the plan: each planned clone as it will be (its base job with the managed
     body merged in), and every live job that no step retires and that is not one of those
-    clones. Returns refusals (plan errors) and accepted overlaps (warnings).
+    clones. Returns refusals (plan errors), accepted overlaps (warnings), and whether any
+    clone was compared with the live jobs (then the plan depends on where they all write).
     """
     wanted_by_address: dict[str, DesiredJob] = {}
     parties: list[Party] = []
@@ -681,7 +689,7 @@ def _transfer_conflicts(
             allows = tuple(wanted.spec.allow_overlap_with)
             parties.append(Party(wanted.address, clone, names, allows, desired=True))
     if not parties:
-        return [], []
+        return [], [], False
 
     gone = {step.job_id for a in actions for step in a.steps if step.op is StepOp.retire}
     gone.update(action.clone_id for _, action in planned if action.clone_id)
@@ -727,7 +735,7 @@ def _transfer_conflicts(
                 f"{wanted.location}: {first.key}: {text} "
                 f"(if this is intended, add {second.key} to allow_overlap_with)"
             )
-    return refused, accepted
+    return refused, accepted, True
 
 
 def _clone_after(action: Action, live: Mapping[str, LiveJob]) -> dict[str, Any] | None:
