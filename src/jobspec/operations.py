@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -31,6 +31,7 @@ from jobspec.planner import (
     make_plan,
     needed_job_ids,
     needs_every_job,
+    observed_retirement,
     placements_digest,
     spec_digest,
 )
@@ -539,17 +540,34 @@ async def import_clone(
             hint="check the job id; if it is the right job all the same, `--force` adopts it "
             "and every plan will say so",
         )
+    source = found.get(wanted.spec.source)
+    applied = _as_applied(job, wanted)
     entry = StateEntry(
         source_id=wanted.spec.source,
         clone_id=job.id,
         original=wanted.spec.original,
-        applied={},
-        applied_digest=digest({}),
+        applied=applied,
+        applied_digest=digest(applied),
+        original_retired=observed_retirement(wanted.spec.original, source),
+        source_digest=source.transfer_digest() if source is not None else None,
         forced_import=bool(mismatches),
     )
     session.set_server(server_identity(api.server))
     session.put(wanted.address, entry)
     return entry
+
+
+def _as_applied(job: LiveJob, wanted: DesiredJob) -> dict[str, Any]:
+    """The managed fields as the live job has them: what an apply would have recorded.
+
+    An entry imported with nothing applied blamed every later difference on the spec, so
+    `drift` told a server edit for a spec change; from the job itself, a difference the plan
+    finds at import is the spec's (it wants other values), and one made later the server's.
+    """
+    pairs = [
+        (path, diff.lookup(job.raw, path)) for path, _ in diff.leaves(wanted.spec.managed_body())
+    ]
+    return diff.nest([(path, value) for path, value in pairs if not diff.is_missing(value)])
 
 
 _ENDPOINTS = (

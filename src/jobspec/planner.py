@@ -496,16 +496,28 @@ def _observed_retirement(
     A retire whose reply was lost, or failed after the server had done it (a DELETE answered
     500), leaves state behind the server; the plan records what it sees instead of retrying.
     """
-    if policy is OriginalPolicy.keep or entry.original_retired is not None:
+    if entry.original_retired is not None:
         return [], []
-    if source is None:
-        seen = RetireHow.deleted
-    elif policy is OriginalPolicy.manual and source.schedule_mode == ScheduleMode.manual:
-        seen = RetireHow.manual
-    else:
+    seen = observed_retirement(policy, source)
+    if seen is None:
         return [], []
     step = Step(op=StepOp.record, job_id=entry.source_id, role="original", how=seen)
     return [step], [f"original {entry.source_id} is already {_retired_words(seen)}: recorded"]
+
+
+def observed_retirement(policy: OriginalPolicy, source: LiveJob | None) -> RetireHow | None:
+    """How the server shows the original retired per `policy` already, if it does.
+
+    Gone counts as deleted whatever the policy; on manual counts under `manual`. `keep`
+    retires nothing. Used for what a plan records and what `jobspec import` starts from.
+    """
+    if policy is OriginalPolicy.keep:
+        return None
+    if source is None:
+        return RetireHow.deleted
+    if policy is OriginalPolicy.manual and source.schedule_mode == ScheduleMode.manual:
+        return RetireHow.manual
+    return None
 
 
 def _accepted_source(source: LiveJob | None, entry: StateEntry) -> Step | None:

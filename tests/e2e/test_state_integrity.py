@@ -96,3 +96,29 @@ def test_a_plan_without_placements_keeps_its_form_and_checksum() -> None:
     assert Plan.from_json(plan.to_json()) == plan
     placed = plan.model_copy(update={"placements": "0123456789abcdef"})
     assert placed.checksum() != plan.checksum()  # sealed like everything apply reads
+
+
+def test_after_state_rm_and_import_of_the_same_clones_nothing_is_left_to_do(
+    ws: Workspace,
+) -> None:
+    standard_specs(ws)
+    ws.cli("apply", "--auto-approve")
+    applied = ws.state()
+    for address in ("finance", "hr", "sales"):
+        ws.cli("state", "rm", address)
+        ws.cli("import", address, applied[address].clone_id)
+    imported = ws.state()
+    for address, entry in imported.items():  # what an apply recorded, read off the live jobs
+        was = applied[address]
+        assert (entry.applied, entry.original_retired) == (was.applied, was.original_retired)
+        # hr's original was deleted: there is no source left to take a digest of (nor to drift)
+        assert entry.source_digest == (None if address == "hr" else was.source_digest), address
+    assert ws.cli("drift").stdout.startswith("No drift")
+    assert ws.cli("plan", "--detailed-exitcode", expect=0).stdout.startswith("No changes.")
+    # Later edits are told apart again: on the clone (the server's), on the source.
+    clone = imported["finance"].clone_id
+    _set(ws, clone, {"transfer": {"lock_propagation": "ignore"}})
+    _set(ws, ws.sources["sales"], {"transfer": {"conflict_resolution": "latest"}})
+    found = ws.cli("drift", expect=2).stdout
+    assert "finance: edited on the server: transfer.lock_propagation" in found
+    assert "sales: source job changed" in found
