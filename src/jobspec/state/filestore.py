@@ -32,8 +32,12 @@ Crash safety, the argument:
    task waiting at that moment. The applier awaits it before each API call and after each
    completion, so no call is sent before its intent is durable, and the event loop keeps
    serving the other tasks' HTTP while the disk works.
-2. A crash mid-append tears at most the last line. Reading ignores a torn last line, and the
-   next lock holder truncates it before appending. A bad line anywhere else is corruption.
+2. A kill mid-append tears at most the last line; a power loss may leave every line since
+   the last sync zeroed, garbage or with holes. Each line carries a checksum and the serial
+   its writer knew to be durable (`journal`), so reading keeps the records before the first
+   bad line when no intact line vouches for it (it was never synced, and no call was sent on
+   its strength), and refuses damage a later line says was synced. The next lock holder
+   truncates the dropped tail, fsyncs what it keeps, and only then appends.
 3. A checkpoint hard-links the old snapshot to a temp name, writes the new one to a temp file
    in P's directory, fsyncs it, renames it over P and fsyncs the directory; then it renames
    the old one to P.backup and deletes the journal. rename(2) is atomic, so P is always one
