@@ -178,6 +178,7 @@ def _assert_converged(ws: Workspace, specs: dict[str, dict[str, Any]], before: s
 
 def small_workload(root: Path, emulator: EmulatorHandle) -> Report:
     """Three specs applied; then an update, a new spec and a clone reply lost (found again)."""
+    emulator.reset()  # a campaign of its own: no jobs left by another
     ws = Workspace(root=root / "run", emulator=emulator)
     ws.root.mkdir(parents=True)
     campaign = Campaign(ws, checkpoint_lines=6)
@@ -192,6 +193,7 @@ def small_workload(root: Path, emulator: EmulatorHandle) -> Report:
 def large_workload(root: Path, emulator: EmulatorHandle, *, seed: int) -> Report:
     """Nine specs under 503s, then updates, a replace and a new spec under lost replies and
     429s; checkpoints every 4 records, so snapshots are renamed and backups made mid-run."""
+    emulator.reset()  # a campaign of its own: no jobs left by another
     ws = Workspace(root=root / "run", emulator=emulator)
     ws.root.mkdir(parents=True)
     campaign = Campaign(ws, checkpoint_lines=4)
