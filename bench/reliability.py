@@ -287,8 +287,8 @@ def render(
         ),
         "",
         "The small workload applies three specs (one per `original` policy), then an update "
-        "and a new spec with one clone reply lost; the larger one nine specs under 5% 503s, "
-        "then updates, a replace and a new spec under lost replies and 429s, checkpointing "
+        "and a new spec with one clone reply lost; the larger one nine specs under 10% 503s, "
+        "then updates, a replace and a new spec under 30% lost replies and 10% 429s, checkpointing "
         "every 4 records so snapshots are renamed and backups made mid-run. The default test "
         "run checks the small one, `-m slow` the larger one (seeds 1 and 2). How the journal "
         "tells an unsynced tail from synced damage: every line carries a CRC-32 and the serial "
