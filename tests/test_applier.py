@@ -10,7 +10,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from jobspec.applier import apply_plan, clone_entry, find_clone
+from jobspec.errors import ApiError
 from jobspec.model import (
     DesiredJob,
     JobSpec,
@@ -202,3 +205,26 @@ def test_bodies_sent_to_the_server_are_plain_json_and_state_keeps_the_enum(
         }
     )
     assert '"original": "manual"' in (tmp_path / "state.json").read_text()
+
+
+def test_without_a_date_header_the_name_rule_alone_recognises_the_clone(tmp_path: Path) -> None:
+    """No `Date` header, so no server clock: no creation-time bound (not one from our clock).
+
+    The plan refused to clone while any job state does not know bore the name, so such a job
+    found now appeared after the plan: it is ours (or, with two, a human must choose).
+    """
+    name = "Finance archive"
+    api = PickySearchApi(
+        [
+            {"id": NEW, "name": name, "created_on": 10},  # any clock: not compared
+            {"id": OLD, "name": name, "created_on": 10},  # state knows it: never a candidate
+            {"id": "d" * 32, "name": "Finance archive 2", "created_on": 10},
+        ]
+    )
+    api.server_time = None
+    intent = _intent(tmp_path, target=SOURCE, name=name, not_before=api.server_time)
+    assert intent.details["not_before"] is None
+    found = asyncio.run(find_clone(intent, api=api, known={OLD}))
+    assert found is not None and found.id == NEW
+    with pytest.raises(ApiError, match="2 jobs named 'Finance archive' could be the clone"):
+        asyncio.run(find_clone(intent, api=api, known=set()))

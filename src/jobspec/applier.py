@@ -16,6 +16,14 @@ Crash safety rests on three rules:
    of the previous response, so client clock skew does not matter), and not already known to
    state. One match is adopted; none means it provably was not made; several is an error that
    asks a human, because guessing could retire the wrong job.
+
+Without a `Date` header (a proxy that strips it) there is no server clock, and the name rule
+stands alone: the intent records no `not_before`, and every job with the exact name that
+state does not know is a candidate. That is sound because clone names are identities: the
+plan refused to clone while any such job existed, so one found now appeared after the plan.
+A bound from this machine's clock was rejected: compared with the server's `created_on`, a
+client clock running ahead by more than its margin would hide the real clone, and the next
+run would clone again, the one outcome worse than stopping to ask.
 """
 
 from __future__ import annotations

@@ -1115,6 +1115,26 @@ def state_set_server(url: str, state_path: str | None, lock_timeout: float) -> N
     _show(state_repointed(old, server_identity(normalize_server(url))))
 
 
+@state.command("restore")
+@_state_option
+@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_report_errors
+def state_restore(state_path: str | None, lock_timeout: float) -> None:
+    """Make the state file's backup the state again, in a new serial epoch.
+
+    For a state file that is damaged or wrong. The replaced snapshot and journal are kept
+    beside it; plans saved before the restore are refused afterwards.
+    """
+    from jobspec.operations import restore_backup
+    from jobspec.state import FileStateStore
+    from jobspec.views import state_restored
+
+    store = _open_store(state_path)
+    done = restore_backup(store, lock_timeout=lock_timeout)
+    backup = store.backup_path if isinstance(store, FileStateStore) else store.location
+    _show(state_restored(done, backup=str(backup)))
+
+
 _FORCE_HELP = "Replace a state of another lineage, or a newer one (its content is lost)."
 
 

@@ -147,6 +147,19 @@ def _endpoints(job: Mapping[str, Any]) -> list[tuple[Side, str, str]]:
     return found
 
 
+def placement(job: Mapping[str, Any]) -> list[list[str]] | None:
+    """What the conflict check reads of a job: where it writes if it runs by itself, else None.
+
+    A saved plan keeps a digest of every scheduled live job's placement, so a job moved onto a
+    clone's folder, or put on a schedule there, after the plan was made is caught before the
+    plan is applied, while what the check never reads (a description, a run, a manual job)
+    does not make the plan stale.
+    """
+    if not is_scheduled(job):
+        return None
+    return [[side, conn, normalise_path(path)] for side, conn, path in _endpoints(job)]
+
+
 def find_conflicts(parties: Iterable[Party]) -> list[Conflict]:
     """Every pair of scheduled parties, one of them desired, whose written places overlap.
 

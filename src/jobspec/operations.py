@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -39,6 +39,8 @@ from jobspec.planner import (
     make_plan,
     needed_job_ids,
     needs_every_job,
+    observed_retirement,
+    placements_digest,
     spec_digest,
 )
 from jobspec.settings import normalize_server
@@ -50,7 +52,9 @@ from jobspec.spec import (
     yaml_value,
 )
 from jobspec.state import (
+    FileStateStore,
     LockInfo,
+    Restored,
     State,
     StateSession,
     StateStore,
@@ -91,6 +95,7 @@ __all__ = [
     "read_import_file",
     "read_plan_file",
     "repoint_server",
+    "restore_backup",
     "save_plan_file",
     "select",
     "settle_interrupted",
@@ -219,8 +224,9 @@ async def check_fresh(
 
     A plan file is checked, not trusted: offline first (its shape, every step's target against
     state, and, given the spec files now as `desired`, whether they changed since), then the
-    state's lineage and serial, then every job it read, and last that no job state does not
-    know has taken a name the plan's clones will have.
+    state's lineage and serial, then every job it read (those it fingerprinted one by one, and
+    where every live job writes when its transfer-conflict check read them all), and last
+    that no job state does not know has taken a name the plan's clones will have.
     """
     state.check_ownership()
     state.check_server(server_identity(api.server))
@@ -253,7 +259,15 @@ async def check_fresh(
             f"{len(moved)} job(s) moved since the plan was made: {shown}",
             hint="plan again to see the current differences",
         )
-    await _check_clone_names(plan, state, api)
+    every = await api.list_jobs() if plan.placements is not None or _names(plan) else []
+    if plan.placements is not None and placements_digest(every) != plan.placements:
+        raise StalePlanError(
+            "a job that runs on a schedule was moved, added or deleted, or a job was put on "
+            "a schedule, since the plan was made (the transfer-conflict check compared the "
+            f"clones with every scheduled job; {len(every)} live jobs now)",
+            hint="plan again: the clones may now overlap a job that runs on a schedule",
+        )
+    _check_clone_names(plan, state, every)
 
 
 class _Unsound(UsageError):
@@ -327,18 +341,24 @@ def check_specs_unchanged(plan: Plan, desired: Mapping[str, DesiredJob]) -> None
         )
 
 
-async def _check_clone_names(plan: Plan, state: State, api: Api) -> None:
-    """Refuse when a job state does not know already has a name the plan's clones will get.
-
-    The plan checked this when it was made; a job that took the name since (or a plan
-    applied again against a state that lost its clones) would otherwise be duplicated.
-    """
-    names = {
+def _names(plan: Plan) -> dict[str, str]:
+    """The name each clone the plan makes will have → its address."""
+    return {
         str(step.body["name"]): action.address
         for action in plan.actions
         for step in action.steps
         if step.op is StepOp.clone and step.body is not None and "name" in step.body
     }
+
+
+def _check_clone_names(plan: Plan, state: State, every: list[LiveJob]) -> None:
+    """Refuse when a job state does not know already has a name the plan's clones will get.
+
+    The plan checked this when it was made; a job that took the name since (or a plan
+    applied again against a state that lost its clones) would otherwise be duplicated.
+    `every` is every live job (read once for this and the placements check).
+    """
+    names = _names(plan)
     if not names:
         return
     known = set(plan.fingerprints)
@@ -346,7 +366,7 @@ async def _check_clone_names(plan: Plan, state: State, api: Api) -> None:
         known.update((entry.source_id, entry.clone_id, *entry.superseded))
     taken = sorted(
         (names[job.name], job.id, job.name)
-        for job in await api.list_jobs()
+        for job in every
         if job.name in names and job.id not in known
     )
     if taken:
@@ -580,15 +600,32 @@ def adopted_entry(
             hint="check the job id; if it is the right job all the same, `--force` adopts it "
             "and every plan will say so",
         )
+    source = found.get(wanted.spec.source)
+    applied = _as_applied(job, wanted)
     entry = StateEntry(
         source_id=wanted.spec.source,
         clone_id=job.id,
         original=wanted.spec.original,
-        applied={},
-        applied_digest=digest({}),
+        applied=applied,
+        applied_digest=digest(applied),
+        original_retired=observed_retirement(wanted.spec.original, source),
+        source_digest=source.transfer_digest() if source is not None else None,
         forced_import=bool(mismatches),
     )
     return entry
+
+
+def _as_applied(job: LiveJob, wanted: DesiredJob) -> dict[str, Any]:
+    """The managed fields as the live job has them: what an apply would have recorded.
+
+    An entry imported with nothing applied blamed every later difference on the spec, so
+    `drift` told a server edit for a spec change; from the job itself, a difference the plan
+    finds at import is the spec's (it wants other values), and one made later the server's.
+    """
+    pairs = [
+        (path, diff.lookup(job.raw, path)) for path, _ in diff.leaves(wanted.spec.managed_body())
+    ]
+    return diff.nest([(path, value) for path, value in pairs if not diff.is_missing(value)])
 
 
 _ENDPOINTS = (
@@ -995,6 +1032,20 @@ def repoint_server(store: StateStore, *, server: str, lock_timeout: float = 0.0)
         old = session.state.server
         session.set_server(new)
     return old
+
+
+def restore_backup(store: StateStore, *, lock_timeout: float = 0.0) -> Restored:
+    """`jobspec state restore`: the backup becomes the state, in a new serial epoch.
+
+    Only the file store keeps a backup; PostgreSQL's transactions leave nothing half-written
+    to restore from, and `state push FILE --force` moves a saved copy in (never back in serial).
+    """
+    if not isinstance(store, FileStateStore):
+        raise UsageError(
+            f"state {store.location} keeps no backup: only a state file does",
+            hint="to put a saved copy of the state back, `jobspec state push FILE --force`",
+        )
+    return store.restore_backup(timeout=lock_timeout)
 
 
 @dataclass(frozen=True)

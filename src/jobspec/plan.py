@@ -18,7 +18,14 @@ import json
 from enum import Enum, StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    computed_field,
+    model_serializer,
+)
 
 from jobspec.model import OriginalPolicy, RetireHow, canonical_json
 
@@ -156,6 +163,21 @@ class Plan(BaseModel):
         default_factory=dict,
         description="Job id → the job's name when planned, so readers see names beside ids.",
     )
+    placements: str | None = Field(
+        default=None,
+        description="When the transfer-conflict check read every live job: a digest of where "
+        "each scheduled one writes (`apply FILE` refuses the plan if a scheduled job moved, "
+        "appeared or went, or a job was put on a schedule, since). Absent when the check did "
+        "not run.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_placements(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave `placements` out when None: plans without it keep their form and checksum."""
+        document = handler(self)
+        if isinstance(document, dict) and document.get("placements", 0) is None:
+            del document["placements"]
+        return document
 
     @computed_field  # type: ignore[prop-decorator]
     @property

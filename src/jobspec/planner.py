@@ -16,11 +16,11 @@ plan refuses, and the person adopts it with `jobspec import` or renames the clon
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from jobspec import diff
-from jobspec.conflicts import Party, find_conflicts, is_scheduled, may_be_scheduled
+from jobspec.conflicts import Party, find_conflicts, is_scheduled, may_be_scheduled, placement
 from jobspec.errors import PlanError
 from jobspec.model import (
     DesiredJob,
@@ -123,7 +123,7 @@ def make_plan(
             )
         actions.append(action)
         planned.append((wanted, action))
-    refused, accepted = _transfer_conflicts(planned, actions, desired, prior, live)
+    refused, accepted, checked = _transfer_conflicts(planned, actions, desired, prior, live)
     problems.extend(refused)
     warnings.extend(accepted)
     clashes = _name_clashes(planned, desired, prior, live, interrupted or {})
@@ -144,6 +144,7 @@ def make_plan(
         lineage=lineage,
         serial=serial,
         fingerprints=fingerprints,
+        placements=placements_digest(live.values()) if checked else None,
         actions=actions,
         warnings=warnings,
         specs={
@@ -154,6 +155,12 @@ def make_plan(
         },
         names=_names(actions, live),
     )
+
+
+def placements_digest(live: Iterable[LiveJob]) -> str:
+    """A digest of where every scheduled live job writes (`Plan.placements`)."""
+    placed = ((job.id, placement(job.raw)) for job in live)
+    return digest({job_id: places for job_id, places in placed if places is not None})
 
 
 def spec_digest(wanted: DesiredJob) -> str:
@@ -528,16 +535,28 @@ def _observed_retirement(
     A retire whose reply was lost, or failed after the server had done it (a DELETE answered
     500), leaves state behind the server; the plan records what it sees instead of retrying.
     """
-    if policy is OriginalPolicy.keep or entry.original_retired is not None:
+    if entry.original_retired is not None:
         return [], []
-    if source is None:
-        seen = RetireHow.deleted
-    elif policy is OriginalPolicy.manual and source.schedule_mode == ScheduleMode.manual:
-        seen = RetireHow.manual
-    else:
+    seen = observed_retirement(policy, source)
+    if seen is None:
         return [], []
     step = Step(op=StepOp.record, job_id=entry.source_id, role="original", how=seen)
     return [step], [f"original {entry.source_id} is already {_retired_words(seen)}: recorded"]
+
+
+def observed_retirement(policy: OriginalPolicy, source: LiveJob | None) -> RetireHow | None:
+    """How the server shows the original retired per `policy` already, if it does.
+
+    Gone counts as deleted whatever the policy; on manual counts under `manual`. `keep`
+    retires nothing. Used for what a plan records and what `jobspec import` starts from.
+    """
+    if policy is OriginalPolicy.keep:
+        return None
+    if source is None:
+        return RetireHow.deleted
+    if policy is OriginalPolicy.manual and source.schedule_mode == ScheduleMode.manual:
+        return RetireHow.manual
+    return None
 
 
 def _accepted_source(source: LiveJob | None, entry: StateEntry) -> Step | None:
@@ -705,12 +724,13 @@ def _transfer_conflicts(
     desired: Mapping[str, DesiredJob],
     prior: Mapping[str, StateEntry],
     live: Mapping[str, LiveJob],
-) -> tuple[list[str], list[PlanWarning]]:
+) -> tuple[list[str], list[PlanWarning], bool]:
     """Scheduled clones that would write where another scheduled job writes, once applied.
 
     The world after the plan: each planned clone as it will be (its base job with the managed
     body merged in), and every live job that no step retires and that is not one of those
-    clones. Returns refusals (plan errors) and accepted overlaps (warnings).
+    clones. Returns refusals (plan errors), accepted overlaps (warnings), and whether any
+    clone was compared with the live jobs (then the plan depends on where they all write).
     """
     wanted_by_address: dict[str, DesiredJob] = {}
     parties: list[Party] = []
@@ -722,7 +742,7 @@ def _transfer_conflicts(
             allows = tuple(wanted.spec.allow_overlap_with)
             parties.append(Party(wanted.address, clone, names, allows, desired=True))
     if not parties:
-        return [], []
+        return [], [], False
 
     gone = {step.job_id for a in actions for step in a.steps if step.op is StepOp.retire}
     gone.update(action.clone_id for _, action in planned if action.clone_id)
@@ -768,7 +788,7 @@ def _transfer_conflicts(
                 f"{wanted.location}: {first.key}: {text} "
                 f"(if this is intended, add {second.key} to allow_overlap_with)"
             )
-    return refused, accepted
+    return refused, accepted, True
 
 
 def _clone_after(action: Action, live: Mapping[str, LiveJob]) -> dict[str, Any] | None:

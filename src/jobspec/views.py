@@ -19,7 +19,7 @@ from jobspec.generate import Generated
 from jobspec.model import StateEntry
 from jobspec.plan import Plan, Step
 from jobspec.render import render_json, render_markdown, render_text
-from jobspec.state import Intent, LockInfo, State, Transfer
+from jobspec.state import Intent, LockInfo, Restored, State, Transfer
 
 __all__ = [
     "APPLY_EVENTS_VERSION",
@@ -43,6 +43,7 @@ __all__ = [
     "state_entry",
     "state_forgotten",
     "state_list",
+    "state_restored",
     "step_fields",
     "validate_report",
 ]
@@ -241,6 +242,18 @@ def state_copied(origin: str, destination: str, done: Transfer) -> Screen:
         out=f"copied {count(len(done.after.entries), 'address')} from {origin} to "
         f"{destination}: lineage {done.after.lineage} serial {done.after.serial} "
         f"(replaced {replaced})\n"
+    )
+
+
+def state_restored(done: Restored, *, backup: str) -> Screen:
+    """What `state restore` did, and what the person must know next."""
+    kept = "".join(f"kept the replaced file as {path}\n" for path in done.kept)
+    return Screen(
+        out=f"restored {count(len(done.state.entries), 'address')} from {backup} (its serial "
+        f"{done.backup_serial}) as serial {done.state.serial}, a new serial epoch: plans saved "
+        f"before the restore no longer apply\n{kept}",
+        err="changes made since the backup are not in state: plan again; a clone made since "
+        "is refused by name until `jobspec import ADDRESS JOB_ID` adopts it\n",
     )
 
 

@@ -1,9 +1,9 @@
 """Group commit in a real apply: every mutating call is sent only after its intent is on disk.
 
-The apply runs in process (`Workspace.apply_on`, as the CLI does) on a file store given a recorder
-as its `datasync`, which notes how many bytes each call made durable; the client's mutating
-calls are wrapped to check, at the moment each is sent, that the intent naming its job ends
-within those bytes.
+The apply runs in process (`Workspace.apply_on`, as the CLI does) on a file store given a
+recorder as its `datasync` (through `SyncSeam`), which notes how many bytes each call made
+durable; the client's mutating calls are wrapped to check, at the moment each is sent, that the
+intent naming its job ends within those bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from jobspec.client import DryvIQClient
 from jobspec.model import LiveJob
 from jobspec.state import FileStateStore
 from tests.e2e.conftest import Workspace, standard_specs
+from tests.state.helpers import SyncSeam
 
 
 def _intent_end(journal: Path, target: str) -> int:
@@ -93,7 +94,7 @@ def test_each_mutating_call_waits_for_its_intent_on_disk(ws: Workspace) -> None:
         checked.append(name)
 
     outcome = ws.apply_on(
-        FileStateStore(ws.state_path, datasync=recorder),
+        FileStateStore(ws.state_path, fs=SyncSeam(recorder)),
         wrap=lambda client: CheckedApi(client, check),
     )
     assert outcome.result is not None and outcome.result.ok

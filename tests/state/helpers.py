@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
+from jobspec.files import FileSystem
 from jobspec.model import OriginalPolicy, StateEntry, digest
 
 
@@ -54,3 +56,13 @@ def kill(child: subprocess.Popen[str]) -> None:
 
 def state_files(path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(path.parent.iterdir()) if p.is_file()}
+
+
+class SyncSeam(FileSystem):
+    """The real file system with `datasync` replaced by a test's own (to count, delay or fail)."""
+
+    def __init__(self, datasync: Callable[[int], None]) -> None:
+        self._datasync = datasync
+
+    def datasync(self, fd: int) -> None:
+        self._datasync(fd)

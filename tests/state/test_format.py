@@ -182,3 +182,26 @@ def test_lineage_check_names_both_lineages() -> None:
     assert str(state.lineage) in info.value.message and other in info.value.message
     with pytest.raises(StateError, match="no state yet"):
         State().check_lineage(other)
+
+
+GOLDEN_JOURNAL = GOLDEN.with_name("v1.json.journal")
+
+
+def test_golden_v1_journal_written_by_0_1_still_reads(tmp_path: Path) -> None:
+    """A journal 0.1 wrote (no checksums, no durable marks, a torn last line) reads as then."""
+    path = tmp_path / "jobspec.state.json"
+    shutil.copy(GOLDEN, path)
+    shutil.copy(GOLDEN_JOURNAL, path.with_name(path.name + ".journal"))
+    store = FileStateStore(path)
+    state = store.read()
+    assert state.serial == 50
+    assert state.server == "https://dryviq.example.com/"
+    assert sorted(state.entries) == ["finance-archive", "hr-records", "sales-2026"]
+    assert state.entries["sales-2026"].applied["name"] == "Sales archive"
+    [intent] = state.pending_intents()
+    assert (intent.intent_id, intent.op) == ("c" * 32, "delete")
+    with store.lock(operation="test") as session:
+        assert session.state == state
+    # Released with a checkpoint: the torn line dropped, everything else in the snapshot.
+    assert not store.journal_path.exists()
+    assert store.read() == state

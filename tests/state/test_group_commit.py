@@ -1,9 +1,10 @@
 """Group commit: records appended inside `deferred_sync()` are durable once `sync()` returns.
 
-The store is given a recorder as its `datasync`, which notes how many journal bytes each
-fdatasync covers (the file's size when it ran), so "durable" is checked against what reached
-the call, not assumed. The applier's use (an intent synced before its call) is checked end to
-end with the in-process emulator in `test_applier_syncs_each_intent_before_its_call`.
+The store is given a recorder as its `datasync` (through `SyncSeam`), which notes how many
+journal bytes each fdatasync covers (the file's size when it ran), so "durable" is checked
+against what reached the call, not assumed. The applier's use (an intent synced before its call)
+is checked end to end with the in-process emulator in
+`test_applier_syncs_each_intent_before_its_call`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from jobspec.errors import StateError
 from jobspec.state import FileStateStore, GroupCommit
 
-from .helpers import make_entry
+from .helpers import SyncSeam, make_entry
 
 
 class DiskRecorder:
@@ -67,7 +68,7 @@ def test_a_file_session_offers_group_commit(tmp_path: Path) -> None:
 def test_outside_the_block_every_write_is_synced_on_return(
     tmp_path: Path, disk: DiskRecorder
 ) -> None:
-    store = FileStateStore(tmp_path / "s.json", datasync=disk)
+    store = FileStateStore(tmp_path / "s.json", fs=SyncSeam(disk))
     with store.lock(operation="apply") as session:
         intent = session.record_intent("a", "clone", target="f" * 32, name="A")
         assert disk.synced_sizes[-1] == store.journal_path.stat().st_size
@@ -78,7 +79,7 @@ def test_outside_the_block_every_write_is_synced_on_return(
 def test_inside_the_block_sync_makes_what_was_appended_durable(
     tmp_path: Path, disk: DiskRecorder
 ) -> None:
-    store = FileStateStore(tmp_path / "s.json", datasync=disk)
+    store = FileStateStore(tmp_path / "s.json", fs=SyncSeam(disk))
 
     async def run() -> None:
         with store.lock(operation="apply") as session, session.deferred_sync():
@@ -94,7 +95,7 @@ def test_inside_the_block_sync_makes_what_was_appended_durable(
 
 
 def test_concurrent_waiters_share_one_fdatasync(tmp_path: Path, disk: DiskRecorder) -> None:
-    store = FileStateStore(tmp_path / "s.json", datasync=disk)
+    store = FileStateStore(tmp_path / "s.json", fs=SyncSeam(disk))
     release = threading.Event()
 
     async def run() -> None:
@@ -117,7 +118,7 @@ def test_concurrent_waiters_share_one_fdatasync(tmp_path: Path, disk: DiskRecord
 def test_a_write_after_a_sync_started_gets_a_sync_of_its_own(
     tmp_path: Path, disk: DiskRecorder
 ) -> None:
-    store = FileStateStore(tmp_path / "s.json", datasync=disk)
+    store = FileStateStore(tmp_path / "s.json", fs=SyncSeam(disk))
     release = threading.Event()
 
     async def run() -> None:
@@ -140,7 +141,7 @@ def test_a_write_after_a_sync_started_gets_a_sync_of_its_own(
 
 
 def test_leaving_the_block_syncs_what_nobody_waited_for(tmp_path: Path, disk: DiskRecorder) -> None:
-    store = FileStateStore(tmp_path / "s.json", datasync=disk)
+    store = FileStateStore(tmp_path / "s.json", fs=SyncSeam(disk))
     with store.lock(operation="apply") as session:
         session.record_intent("first", "clone", target="f" * 32)
         with session.deferred_sync():
@@ -151,7 +152,7 @@ def test_leaving_the_block_syncs_what_nobody_waited_for(tmp_path: Path, disk: Di
 
 
 def test_deferred_records_read_back_like_any_others(tmp_path: Path, disk: DiskRecorder) -> None:
-    store = FileStateStore(tmp_path / "s.json", datasync=disk)
+    store = FileStateStore(tmp_path / "s.json", fs=SyncSeam(disk))
 
     async def run() -> None:
         with store.lock(operation="apply") as session, session.deferred_sync():
@@ -180,7 +181,7 @@ class FailingDisk:
 
 def test_a_failed_sync_of_one_write_takes_the_record_back(tmp_path: Path) -> None:
     disk = FailingDisk(3)  # 1: the journal header, 2: the first record, 3: the second
-    store = FileStateStore(tmp_path / "s.json", datasync=disk)
+    store = FileStateStore(tmp_path / "s.json", fs=SyncSeam(disk))
     with store.lock(operation="apply") as session:
         session.put("a", make_entry(1))
         size = store.journal_path.stat().st_size
@@ -194,7 +195,7 @@ def test_a_failed_sync_of_one_write_takes_the_record_back(tmp_path: Path) -> Non
 
 def test_after_a_failed_group_sync_nothing_more_is_written(tmp_path: Path) -> None:
     disk = FailingDisk(2)  # 1: the journal header (synced at once), 2: the group sync
-    store = FileStateStore(tmp_path / "s.json", datasync=disk)
+    store = FileStateStore(tmp_path / "s.json", fs=SyncSeam(disk))
 
     async def run() -> None:
         with store.lock(operation="apply") as session, session.deferred_sync():

@@ -11,6 +11,7 @@ SIGKILL at that point leaves behind (the kill tests in test_crash.py check that 
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic_core import PydanticSerializationError
 from jobspec.errors import StateError
 from jobspec.files import atomic_write
 from jobspec.model import OriginalPolicy, StateEntry
-from jobspec.state import FileStateStore, dumps_state
+from jobspec.state import SERIAL_EPOCH, FileStateStore, GroupCommit, State, dumps_state
 
 from .helpers import make_entry, state_files
 
@@ -85,7 +86,7 @@ def test_unparseable_last_line_with_newline_counts_as_torn(tmp_path: Path) -> No
     assert list(crashed.read().entries) == ["a"]
 
 
-def test_corrupt_middle_line_is_a_state_error_naming_the_line(tmp_path: Path) -> None:
+def test_damaged_synced_record_is_a_state_error_naming_the_line(tmp_path: Path) -> None:
     store = FileStateStore(tmp_path / "live" / "s.json")
     store.path.parent.mkdir()
     with store.lock(operation="apply") as session:
@@ -93,13 +94,85 @@ def test_corrupt_middle_line_is_a_state_error_naming_the_line(tmp_path: Path) ->
             session.put(f"a{i}", make_entry(i))
         crashed = _freeze_disk(store, tmp_path / "crashed")
     lines = crashed.journal_path.read_bytes().splitlines(keepends=True)
-    lines[2] = b'{"kind": "put", "serial": 2, "address": \n'
+    lines[2] = lines[2].replace(b'"a1"', b'"a7"')  # one byte changed: the checksum fails
     crashed.journal_path.write_bytes(b"".join(lines))
-    with pytest.raises(StateError, match=r"s\.json\.journal:3: corrupt line") as info:
+    # Each put was synced before the next was written, and the next one says so ("d").
+    with pytest.raises(
+        StateError, match=r"s\.json\.journal:3: damaged record \(serial 2\)"
+    ) as info:
         crashed.read()
     assert info.value.hint is not None and "intact" in info.value.hint
-    with pytest.raises(StateError, match="corrupt line"), crashed.lock(operation="apply"):
+    with pytest.raises(StateError, match="damaged record"), crashed.lock(operation="apply"):
         pytest.fail("unreachable")
+
+
+def test_corrupt_middle_line_of_a_0_1_journal_is_still_refused(tmp_path: Path) -> None:
+    golden = Path(__file__).parent.parent / "data" / "state" / "v1.json"
+    path = tmp_path / "jobspec.state.json"
+    shutil.copy(golden, path)
+    lines = golden.with_name("v1.json.journal").read_bytes().splitlines(keepends=True)
+    lines[3] = b'{"kind": "done", "serial": 45, \n'
+    path.with_name(path.name + ".journal").write_bytes(b"".join(lines))
+    with pytest.raises(StateError, match=r"journal:4: corrupt line in the middle"):
+        FileStateStore(path).read()
+
+
+def _unsynced_group(tmp_path: Path) -> tuple[FileStateStore, bytes, bytes, State]:
+    """A journal whose last three records were appended in one group and never synced.
+
+    Returns the crashed store, the journal up to the group, the group's bytes, and the state
+    before the group.
+    """
+    store = FileStateStore(tmp_path / "live" / "s.json")
+    store.path.parent.mkdir()
+    with store.lock(operation="apply") as session:
+        session.put("a", make_entry(1))
+        before = session.state
+        synced = store.journal_path.read_bytes()
+        assert isinstance(session, GroupCommit)
+        with session.deferred_sync():
+            for i in (2, 3, 4):
+                session.put(f"g{i}", make_entry(i))
+            crashed = _freeze_disk(store, tmp_path / "crashed")
+    group = crashed.journal_path.read_bytes()[len(synced) :]
+    assert group.count(b"\n") == 3
+    return crashed, synced, group, before
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["zeros", "garbage", "middle-garbage", "middle-zeros", "cut"],
+)
+def test_unsynced_garbage_after_the_last_sync_is_dropped_with_a_warning(
+    tmp_path: Path, damage: str
+) -> None:
+    """A power loss may leave the unsynced group zeroed, as garbage, or with holes in it."""
+    crashed, synced, group, before = _unsynced_group(tmp_path)
+    lines = group.splitlines(keepends=True)
+    rng = random.Random(damage)
+    if damage == "zeros":
+        tail = b"\x00" * len(group)
+    elif damage == "garbage":
+        tail = rng.randbytes(len(group))
+    elif damage == "middle-garbage":  # the first line whole, the second garbage, the third whole
+        tail = lines[0] + rng.randbytes(len(lines[1]) - 1) + b"\n" + lines[2]
+    elif damage == "middle-zeros":
+        tail = lines[0] + b"\x00" * len(lines[1]) + lines[2]
+    else:
+        tail = lines[0] + lines[1][:9]
+    crashed.journal_path.write_bytes(synced + tail)
+    kept = crashed.read()
+    assert kept.serial >= before.serial
+    assert dict(kept.entries) == {
+        **before.entries,
+        **({"g2": make_entry(2)} if damage.startswith("middle") or damage == "cut" else {}),
+    }
+    with crashed.lock(operation="apply") as session:
+        assert session.state == kept
+        [warning] = [w for w in session.warnings if "never synced" in w]
+        assert "dropped the last" in warning
+        session.put("z", make_entry(9))
+    assert crashed.read().entries["z"] == make_entry(9)
 
 
 def test_serial_gap_in_the_journal_is_a_state_error(tmp_path: Path) -> None:
@@ -277,3 +350,33 @@ def test_snapshot_equals_dump_of_the_state(tmp_path: Path) -> None:
         session.record_intent("a", "patch", target="0" * 32)
         state = session.state
     assert store.path.read_text(encoding="utf-8") == dumps_state(state)
+
+
+def test_restore_replaces_a_damaged_state_in_a_new_serial_epoch(tmp_path: Path) -> None:
+    store = FileStateStore(tmp_path / "s.json")
+    with pytest.raises(StateError, match="no backup"):
+        store.restore_backup()
+    for i in range(3):  # three checkpoints: the backup holds the second
+        with store.lock(operation="apply") as session:
+            session.put(f"a{i}", make_entry(i))
+    with store.lock(operation="apply") as session:
+        session.put("late", make_entry(9))
+        crashed = _freeze_disk(store, tmp_path / "crashed")  # a snapshot and a live journal
+    crashed.path.write_bytes(crashed.path.read_bytes()[:40])  # the snapshot is damaged
+    with pytest.raises(StateError, match="not valid JSON") as info:
+        crashed.read()
+    assert info.value.hint is not None and "jobspec state restore" in info.value.hint
+    damaged = crashed.path.read_bytes()
+    done = crashed.restore_backup()
+    assert (done.backup_serial, done.state.serial) == (2, SERIAL_EPOCH)
+    assert crashed.read() == done.state and sorted(done.state.entries) == ["a0", "a1"]
+    assert sorted(p.name.split(".before-restore-")[0] for p in done.kept) == [
+        "s.json",
+        "s.json.journal",
+    ]
+    assert damaged in [p.read_bytes() for p in done.kept]  # nothing is lost
+    # A second restore (from the same backup) moves on to the next epoch, never back.
+    assert crashed.restore_backup().state.serial == 2 * SERIAL_EPOCH
+    with crashed.lock(operation="apply") as session:
+        session.put("after", make_entry(5))
+    assert crashed.read().serial == 2 * SERIAL_EPOCH + 1

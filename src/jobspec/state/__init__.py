@@ -21,7 +21,7 @@ it), and nothing imports another module's private names:
 store uses (`atomic_write`, …) live in `jobspec.files`.
 """
 
-from jobspec.state.filestore import FileStateStore
+from jobspec.state.filestore import SERIAL_EPOCH, FileStateStore, Restored
 from jobspec.state.journal import replay, scan_journal
 from jobspec.state.location import DEFAULT_WORKSPACE, PgLocation, is_database_url, parse_location
 from jobspec.state.opening import open_state_store
@@ -45,6 +45,7 @@ __all__ = [
     "DEFAULT_WORKSPACE",
     "FORMAT_VERSION",
     "SCHEMA_VERSION",
+    "SERIAL_EPOCH",
     "FileStateStore",
     "GroupCommit",
     "Intent",
@@ -53,6 +54,7 @@ __all__ = [
     "LockInfo",
     "PgLocation",
     "PostgresStateStore",
+    "Restored",
     "State",
     "StateSession",
     "StateStore",

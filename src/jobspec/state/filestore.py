@@ -32,15 +32,20 @@ Crash safety, the argument:
    task waiting at that moment. The applier awaits it before each API call and after each
    completion, so no call is sent before its intent is durable, and the event loop keeps
    serving the other tasks' HTTP while the disk works.
-2. A crash mid-append tears at most the last line. Reading ignores a torn last line, and the
-   next lock holder truncates it before appending. A bad line anywhere else is corruption.
+2. A kill mid-append tears at most the last line; a power loss may leave every line since
+   the last sync zeroed, garbage or with holes. Each line carries a checksum and the serial
+   its writer knew to be durable (`journal`), so reading keeps the records before the first
+   bad line when no intact line vouches for it (it was never synced, and no call was sent on
+   its strength), and refuses damage a later line says was synced. The next lock holder
+   truncates the dropped tail, fsyncs what it keeps, and only then appends.
 3. A checkpoint hard-links the old snapshot to a temp name, writes the new one to a temp file
    in P's directory, fsyncs it, renames it over P and fsyncs the directory; then it renames
    the old one to P.backup and deletes the journal. rename(2) is atomic, so P is always one
    whole snapshot, and P.backup changes only after a new P is safely in place.
 4. The journal header names its lineage and the serial it continues from. A journal left
-   behind by a crash between rename and delete is recognised (its records end exactly at the
-   snapshot's serial), ignored and removed; every other mismatch is an error, never a guess.
+   behind by a crash between rename and delete is recognised (it starts before the snapshot's
+   serial and ends at or before it: a power loss may have dropped its unsynced last lines,
+   which the snapshot holds), ignored and removed; every other mismatch is an error, never a guess.
 Hence at every instant P (or nothing, before the first checkpoint) plus P.journal reads back
 as the state after the last committed record. Temp files a crash leaves are removed by the
 next lock holder. Errors found while reading never write anything (the backup least of all).
@@ -57,6 +62,7 @@ share state through the PostgreSQL backend, not through a shared file.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import socket
@@ -70,15 +76,22 @@ from pathlib import Path
 from typing import Any
 
 from jobspec.errors import LockError, StateError
-from jobspec.files import atomic_write, datasync, fsync_dir, write_all
-from jobspec.state.journal import Journal, dumps_header, dumps_record, replay, scan_journal
-from jobspec.state.oslock import BINARY, LockUnsupported, read_at, try_lock, write_at
+from jobspec.files import BINARY, OS, FileSystem, atomic_write
+from jobspec.state.journal import (
+    JOURNAL_VERSION,
+    Journal,
+    dumps_header,
+    dumps_line,
+    replay,
+    scan_journal,
+)
+from jobspec.state.oslock import LockUnsupported, read_at, try_lock, write_at
 from jobspec.state.protocols import StateSession
 from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, closing_session
 from jobspec.state.snapshot import dumps_state, parse_snapshot
 from jobspec.state.values import DEFAULT_STATE_PATH, LockInfo, State, WorkingState
 
-__all__ = ["FileStateStore"]
+__all__ = ["SERIAL_EPOCH", "FileStateStore", "Restored"]
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:
@@ -118,6 +131,19 @@ def _read_lock_fd(fd: int) -> tuple[LockInfo | None, bool]:
     return info, True
 
 
+SERIAL_EPOCH = 1_000_000
+"""A restore starts the state's serial at the next multiple of this (a new epoch)."""
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What `restore_backup` did: the state now, the backup's own serial, the files kept."""
+
+    state: State
+    backup_serial: int
+    kept: list[Path]
+
+
 @dataclass
 class _HeldLock:
     fd: int
@@ -144,8 +170,9 @@ class FileStateStore:
     `checkpoint_lines`: fold the journal into a new snapshot once it holds this many records.
     `sync=False` skips fsync/fdatasync (every other step stays the same): for tests and
     benchmarks only, since a power cut may then lose committed records.
-    `datasync(fd)` makes a journal's appended records durable (fdatasync, else fsync); a test
-    passes its own to count or delay the syncs, or to make one fail.
+    `fs` is the file-system seam every change to the state files goes through (writes,
+    syncs, truncates, links, renames, unlinks); a test passes its own to record them, count
+    or delay the syncs, or make one fail. The lock file is not part of it: a crash frees it.
     """
 
     def __init__(
@@ -155,7 +182,7 @@ class FileStateStore:
         checkpoint_lines: int = DEFAULT_CHECKPOINT_LINES,
         sync: bool = True,
         clock: Callable[[], float] = time.time,
-        datasync: Callable[[int], None] = datasync,
+        fs: FileSystem = OS,
     ) -> None:
         if checkpoint_lines < 1:
             raise ValueError("checkpoint_lines must be at least 1")
@@ -168,7 +195,7 @@ class FileStateStore:
         self.checkpoint_lines = checkpoint_lines
         self.sync = sync
         self.clock = clock
-        self.datasync = datasync
+        self.fs = fs
 
     @property
     def location(self) -> str:
@@ -234,8 +261,8 @@ class FileStateStore:
         if self.backup_path.exists():
             return (
                 f"the previous version is kept at {self.backup_path}; if it looks right, "
-                f"restore it with `cp {self.backup_path} {self.path}` (and move "
-                f"{self.journal_path.name} aside if it exists)"
+                "restore it with `jobspec state restore` (the damaged files are kept aside, "
+                "and plans saved before it no longer apply)"
             )
         return f"no backup exists beside it ({self.backup_path}); repair the file by hand"
 
@@ -268,8 +295,10 @@ class FileStateStore:
                 working.lineage = journal.lineage
             replay(working, journal.records, source=source, hint=hint)
             return _Loaded(working, journal, journal_live=bool(journal.records))
-        if journal.base_serial < working.serial and last_serial == working.serial:
-            # A crash between writing a snapshot and deleting the journal it folded in.
+        if journal.base_serial < working.serial and last_serial <= working.serial:
+            # A crash between writing a snapshot and deleting the journal it folded in. The
+            # journal may end short of the snapshot: a checkpoint inside a group commit folds
+            # in records that were appended but not yet synced, which a power loss then drops.
             return _Loaded(working, journal, journal_live=False)
         raise StateError(
             f"journal {source} continues from serial {journal.base_serial}, but the state file "
@@ -307,6 +336,59 @@ class FileStateStore:
                 yield session
         finally:
             self._release(held)
+
+    def restore_backup(self, *, timeout: float = 0) -> Restored:
+        """Make the backup the state again, in a new serial epoch (`jobspec state restore`).
+
+        Under the lock, without reading the current state through a session (it may be the
+        damaged thing being replaced). The backup's content is written at the first serial of
+        the next epoch (a multiple of `SERIAL_EPOCH`) above every serial still readable here,
+        so no plan saved before the restore matches it, even one made against a state that
+        can no longer be read: a snapshot and its journal never get `SERIAL_EPOCH` records
+        ahead of the backup (checkpoints come every `checkpoint_lines`). The snapshot and
+        journal it replaces are kept beside it (`P.before-restore-TIME`, `….journal…`).
+        """
+        if not self.backup_path.exists():
+            raise StateError(
+                f"there is no backup at {self.backup_path} to restore",
+                hint="a backup is kept from the second checkpoint on; nothing was changed",
+            )
+        held, _ = self._acquire(timeout=timeout, operation="state restore", on_wait=None)
+        try:
+            text = self.backup_path.read_text(encoding="utf-8")
+            backup = parse_snapshot(
+                text, source=str(self.backup_path), hint="the backup cannot be restored"
+            ).freeze()
+            seen = [backup.serial, *self._readable_serials()]
+            serial = (max(seen) // SERIAL_EPOCH + 1) * SERIAL_EPOCH
+            restored = dataclasses.replace(backup, serial=serial)
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(self.clock()))
+            kept = []
+            for path in (self.path, self.journal_path):
+                if path.exists():
+                    aside = path.with_name(f"{path.name}.before-restore-{stamp}")
+                    self.fs.replace(path, aside)
+                    kept.append(aside)
+            self._check_held(held)
+            atomic_write(self.path, [dumps_state(restored).encode()], sync=self.sync, fs=self.fs)
+            return Restored(state=restored, backup_serial=backup.serial, kept=kept)
+        finally:
+            self._release(held)
+
+    def _readable_serials(self) -> list[int]:
+        """Every serial the current snapshot and journal still show, read as far as they go."""
+        serials: list[int] = []
+        try:
+            serials.append(self._load().working.serial)
+        except StateError:
+            with suppress(StateError, OSError, UnicodeDecodeError):
+                serials.append(parse_snapshot(self.path.read_text(), source="", hint=None).serial)
+            with suppress(StateError, OSError):
+                data = self.journal_path.read_bytes()
+                journal = scan_journal(data, source="", hint="")
+                if journal is not None:
+                    serials.append(journal.base_serial + len(journal.records))
+        return serials
 
     def lock_info(self) -> LockInfo | None:
         """The holder named in the lock file, if any (it may be stale)."""
@@ -477,9 +559,9 @@ class FileStateStore:
         previous: Path | None = None
         try:
             previous = self._keep_current_snapshot()
-            atomic_write(self.path, [data], sync=self.sync)
+            atomic_write(self.path, [data], sync=self.sync, fs=self.fs)
             if previous is not None:
-                os.replace(previous, self.backup_path)
+                self.fs.replace(previous, self.backup_path)
                 previous = None
         except OSError as exc:
             raise StateError(
@@ -490,13 +572,13 @@ class FileStateStore:
         finally:
             if previous is not None:
                 with suppress(FileNotFoundError):
-                    os.unlink(previous)
+                    self.fs.unlink(previous)
 
     def _keep_current_snapshot(self) -> Path | None:
         """A temp name for the current snapshot (a hard link, else a copy); None if none yet."""
         temp = self.backup_path.with_name(f"{self.backup_path.name}.tmp-{uuid.uuid4().hex[:12]}")
         try:
-            os.link(self.path, temp)
+            self.fs.link(self.path, temp)
         except FileNotFoundError:
             return None
         except OSError:  # no hard links here (some network and FAT file systems)
@@ -505,14 +587,16 @@ class FileStateStore:
             except FileNotFoundError:
                 return None
             try:
-                with temp.open("xb") as handle:
-                    handle.write(data)
-                    handle.flush()
+                fd = self.fs.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                try:
+                    self.fs.write(fd, data)
                     if self.sync:
-                        os.fsync(handle.fileno())
+                        self.fs.fsync(fd)
+                finally:
+                    self.fs.close(fd)
             except BaseException:
                 with suppress(FileNotFoundError):
-                    temp.unlink()
+                    self.fs.unlink(temp)
                 raise
         return temp
 
@@ -522,7 +606,7 @@ class FileStateStore:
         for name in os.listdir(self.path.parent):
             if name.startswith(prefixes):
                 with suppress(FileNotFoundError):
-                    os.unlink(self.path.parent / name)
+                    self.fs.unlink(self.path.parent / name)
 
 
 class _FileSession(JournalSession):
@@ -553,19 +637,31 @@ class _FileSession(JournalSession):
         self._deferred = False  # inside deferred_sync(): append now, fdatasync in sync()
         self._appended = 0  # bytes appended in this session, across checkpoints
         self._synced = 0  # of those, bytes known to be on disk
+        self._appended_serial = 0  # the serial of the last record appended
+        self._durable_serial = 0  # the serial through which the journal is known on disk
         self._syncing: asyncio.Future[None] | None = None
         journal = loaded.journal
         if journal is not None and loaded.journal_live:
             self._journal_exists = True
             self._journal_records = len(journal.records)
             self._journal_size = journal.good_size
-            if journal.torn:
-                self._truncate_torn_tail(journal.good_size)
+            # Cut what was never committed, and make what is kept durable before a record
+            # of this session says so (a killed writer's last lines may be in the page cache).
+            self._truncate_torn_tail(journal.good_size)
+            if journal.dropped:
+                self._warnings.append(
+                    f"dropped the last {journal.dropped} bytes of the journal "
+                    f"{store.journal_path}: written but never synced (a crash or power loss "
+                    "during the last run); every step synced before it is kept"
+                )
         elif store.journal_path.exists():
             # Empty, torn before its header, or already folded into the snapshot.
-            store.journal_path.unlink()
+            store.fs.unlink(store.journal_path)
             if store.sync:
-                fsync_dir(store.path.parent)
+                store.fs.fsync_dir(store.path.parent)
+        self._appended_serial = self._durable_serial = self._working.serial
+        if journal is not None and loaded.journal_live and journal.version < JOURNAL_VERSION:
+            self.checkpoint()  # an older jobspec's journal: fold it in, never append to it
 
     @property
     def lock_info(self) -> LockInfo:
@@ -582,13 +678,14 @@ class _FileSession(JournalSession):
             store._write_snapshot(self.state)
             self._close_fd()
             # From here a crash leaves a journal already folded in, recognised by its serials.
-            store.journal_path.unlink()
+            store.fs.unlink(store.journal_path)
             if store.sync:
-                fsync_dir(store.path.parent)
+                store.fs.fsync_dir(store.path.parent)
             self._journal_exists = False
             self._journal_size = 0
             self._journal_records = 0
             self._synced = self._appended  # the snapshot, fsynced, holds every record
+            self._durable_serial = self._appended_serial = self._working.serial
 
     @contextmanager
     def deferred_sync(self) -> Iterator[None]:
@@ -608,8 +705,9 @@ class _FileSession(JournalSession):
                 unsynced = self._synced < self._appended and self._fd is not None
                 if unsynced and self._store.sync and not self._broken:
                     assert self._fd is not None
-                    self._store.datasync(self._fd)
+                    self._store.fs.datasync(self._fd)
                 self._synced = self._appended
+                self._durable_serial = self._appended_serial
 
     async def sync(self) -> None:
         """Return once every record appended so far is on disk (group commit).
@@ -635,13 +733,14 @@ class _FileSession(JournalSession):
     async def _sync_once(self) -> None:
         try:
             with self._mutex:
-                upto = self._appended
+                upto, upto_serial = self._appended, self._appended_serial
                 if not self._store.sync or self._fd is None:  # nothing to sync, or folded in
                     self._synced = max(self._synced, upto)
+                    self._durable_serial = max(self._durable_serial, upto_serial)
                     return
                 fd = os.dup(self._fd)  # a checkpoint may close the session's own fd meanwhile
             try:
-                await asyncio.to_thread(self._store.datasync, fd)
+                await asyncio.to_thread(self._store.fs.datasync, fd)
             except OSError as exc:
                 self._broken = True
                 journal = self._store.journal_path
@@ -652,6 +751,7 @@ class _FileSession(JournalSession):
             finally:
                 os.close(fd)
             self._synced = max(self._synced, upto)
+            self._durable_serial = max(self._durable_serial, upto_serial)
         finally:
             self._syncing = None
 
@@ -690,7 +790,7 @@ class _FileSession(JournalSession):
 
     def _write(self, record: dict[str, Any]) -> None:
         """Append one record and make it durable, or leave the journal as it was."""
-        line = (dumps_record(record) + "\n").encode()
+        line = dumps_line(record, durable=self._durable_serial).encode()
         store = self._store
         if self._broken:
             raise StateError(
@@ -701,9 +801,9 @@ class _FileSession(JournalSession):
         store._check_held(self._held)
         try:
             fd = self._journal_fd()
-            write_all(fd, line)
+            store.fs.write(fd, line)
             if store.sync and not self._deferred:
-                store.datasync(fd)
+                store.fs.datasync(fd)
         except OSError as exc:
             if self._fd is not None:
                 try:
@@ -717,30 +817,31 @@ class _FileSession(JournalSession):
         self._journal_size += len(line)
         self._journal_records += 1
         self._appended += len(line)
+        self._appended_serial = record["serial"]
         if not self._deferred:
             self._synced = self._appended
+            self._durable_serial = self._appended_serial
 
     def _journal_fd(self) -> int:
         if self._fd is not None:
             return self._fd
         store = self._store
         if self._journal_exists:
-            self._fd = os.open(store.journal_path, os.O_WRONLY | os.O_APPEND | BINARY)
+            self._fd = store.fs.open(store.journal_path, os.O_WRONLY | os.O_APPEND)
             return self._fd
         lineage = self._working.lineage or str(uuid.uuid4())
         data = dumps_header(lineage=lineage, base_serial=self._working.serial).encode()
-        fd = os.open(
-            store.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | BINARY, 0o644
-        )
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL
+        fd = store.fs.open(store.journal_path, flags, 0o644)
         try:
-            write_all(fd, data)
+            store.fs.write(fd, data)
             if store.sync:
-                store.datasync(fd)
-                fsync_dir(store.path.parent)
+                store.fs.datasync(fd)
+                store.fs.fsync_dir(store.path.parent)
         except BaseException:
-            os.close(fd)
+            store.fs.close(fd)
             with suppress(FileNotFoundError):
-                store.journal_path.unlink()
+                store.fs.unlink(store.journal_path)
             raise
         self._fd = fd
         self._journal_exists = True
@@ -749,15 +850,16 @@ class _FileSession(JournalSession):
         return fd
 
     def _truncate_torn_tail(self, size: int) -> None:
-        fd = os.open(self._store.journal_path, os.O_WRONLY | BINARY)
+        fs = self._store.fs
+        fd = fs.open(self._store.journal_path, os.O_WRONLY)
         try:
-            os.ftruncate(fd, size)
+            fs.truncate(fd, size)
             if self._store.sync:
-                os.fsync(fd)
+                fs.fsync(fd)
         finally:
-            os.close(fd)
+            fs.close(fd)
 
     def _close_fd(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            self._store.fs.close(self._fd)
             self._fd = None

@@ -3,14 +3,33 @@
 Every write to the state (intent, done, abandon, put, remove, move, server) is one record
 carrying its serial; replay insists on serials without gaps, so records written by two
 processes at once are detected, not merged. The file store keeps records as JSON lines after
-a header (torn last line tolerated: the newline is the commit point); the PostgreSQL store
-keeps one row each. Both replay them here, so a record means the same in either store.
-No I/O here.
+a header; the PostgreSQL store keeps one row each (its transactions are its durability). Both
+replay them here, so a record means the same in either store. No I/O here.
+
+Journal lines, version 2 (what a sync made durable). With group commit several lines sit
+unsynced at the end of the file, and a power loss may leave any of them whole, cut, zeroed
+or garbage, not only a torn last line. So each line carries
+- `"c"`, a CRC-32 of the line's JSON before it (the line is `{…,"c":"1a2b3c4d"}`): a line
+  whose checksum fails was never completely written;
+- `"d"`, the serial through which the writer knew the journal to be on disk when it wrote
+  the line (a commit marker riding on every record: what the last finished sync covered).
+Reading keeps the records up to the first bad line. If any intact line anywhere claims a
+serial at or past the bad one as durable, a sync had made that record durable and it was
+damaged afterwards: that is refused. Otherwise the bad line and everything after it were
+never synced (the applier sends no call before its intent is synced), so they are dropped
+and the reader is told how many bytes (`Journal.dropped`). Damage after the last claim cannot
+be told from an unsynced tail; that is the same line SQLite's WAL draws at its last commit.
+
+Version 1 journals (jobspec 0.1: no `"c"`, no `"d"`, header without `"journal"`) read as they
+always did: a torn last line is ignored, a bad line anywhere else is refused. A session that
+finds one folds it into the snapshot before appending, so versions never mix in one file.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +46,20 @@ from jobspec.state.snapshot import (
 )
 from jobspec.state.values import FORMAT_VERSION, WorkingState
 
-__all__ = ["Journal", "dumps_header", "dumps_record", "replay", "scan_journal"]
+__all__ = [
+    "JOURNAL_VERSION",
+    "Journal",
+    "dumps_header",
+    "dumps_line",
+    "dumps_record",
+    "replay",
+    "scan_journal",
+]
+
+JOURNAL_VERSION = 2
+"""Journal lines carry a checksum and a durable mark (see the module docstring)."""
+
+_SEAL = re.compile(rb',"c":"([0-9a-f]{8})"\}$')
 
 
 def dumps_header(*, lineage: str, base_serial: int) -> str:
@@ -35,15 +67,44 @@ def dumps_header(*, lineage: str, base_serial: int) -> str:
     header = {
         "kind": "header",
         "format_version": FORMAT_VERSION,
+        "journal": JOURNAL_VERSION,
         "lineage": lineage,
         "base_serial": base_serial,
     }
-    return json.dumps(header, separators=(",", ":")) + "\n"
+    return _sealed(json.dumps(header, separators=(",", ":"))) + "\n"
 
 
 def dumps_record(record: dict[str, Any]) -> str:
     """One record as compact JSON text (no newline); strict JSON, no NaN."""
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def dumps_line(record: dict[str, Any], *, durable: int) -> str:
+    """One journal line (newline included): the record, its durable mark and its checksum.
+
+    `durable` is the serial through which the writer knows the journal is on disk now.
+    """
+    return _sealed(dumps_record({**record, "d": durable})) + "\n"
+
+
+def _sealed(text: str) -> str:
+    crc = zlib.crc32(text.encode())
+    return f'{text[:-1]},"c":"{crc:08x}"}}'
+
+
+def _unseal(raw: bytes) -> dict[str, Any] | None:
+    """The record of a sealed line, or None when the line is not whole (checksum, JSON)."""
+    match = _SEAL.search(raw)
+    if match is None:
+        return None
+    body = raw[: match.start()] + b"}"
+    if f"{zlib.crc32(body):08x}".encode() != match.group(1):
+        return None
+    try:
+        record = json.loads(body)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 @dataclass
@@ -54,11 +115,16 @@ class Journal:
     base_serial: int
     records: list[tuple[int, dict[str, Any]]]  # (line number, record) after the header
     good_size: int  # bytes up to the end of the last committed line
-    torn: bool  # a torn last line follows good_size
+    torn: bool  # a torn last line (or, version 2, an unsynced tail) follows good_size
+    version: int = 1
+    dropped: int = 0  # bytes of unsynced tail after good_size (version 2)
 
 
 def scan_journal(data: bytes, *, source: str, hint: str) -> Journal | None:
     """Split a journal into committed records. None when it holds no complete header."""
+    first = data.partition(b"\n")[0]
+    if _unseal(first) is not None or not _is_json(first):
+        return _scan_sealed(data, source=source, hint=hint)
     pieces = data.split(b"\n")
     tail = pieces.pop()  # b"" when the file ends with a newline
     lines: list[tuple[bytes, bool]] = [(piece, True) for piece in pieces]
@@ -105,6 +171,65 @@ def scan_journal(data: bytes, *, source: str, hint: str) -> Journal | None:
         good_size=good_size,
         torn=torn,
     )
+
+
+def _scan_sealed(data: bytes, *, source: str, hint: str) -> Journal | None:
+    """Version 2: keep the records before the first bad line, unless a sync covered it."""
+    lines = data.split(b"\n")
+    lines.pop()  # b"" when the file ends with a newline, else a line without its newline
+    header = _unseal(lines[0]) if lines else None
+    records: list[tuple[int, dict[str, Any]]] = []
+    good_size = len(lines[0]) + 1 if header is not None else 0
+    first_bad: int | None = None if header is not None else 1  # line number
+    claimed = -1  # the highest serial any intact line says was durable
+    for index, raw in enumerate(lines[1:], start=2):
+        record = _unseal(raw)
+        if record is None:
+            first_bad = first_bad or index
+            continue
+        durable = record.pop("d", None)
+        if type(durable) is int:
+            claimed = max(claimed, durable)
+        if first_bad is None:
+            records.append((index, record))
+            good_size += len(raw) + 1
+
+    def invalid(what: str, line: int = 1) -> StateError:
+        return StateError(f"journal {source}:{line}: {what}", hint=hint)
+
+    if header is None:
+        # The header is synced (with its directory entry) before any record is written.
+        if claimed >= 0 or any(_is_json(raw) for raw in lines[1:]):
+            raise invalid("the journal header is damaged, yet records follow it")
+        return None
+    if header.get("journal") != JOURNAL_VERSION:
+        raise invalid(f"unknown journal version {header.get('journal')!r}; upgrade jobspec")
+    check_format_version(header.get("format_version"), source=source, invalid=invalid)
+    base = parse_serial(header.get("base_serial"), name="base_serial", invalid=invalid)
+    if first_bad is not None and claimed >= base + first_bad - 1:
+        raise invalid(
+            f"damaged record (serial {base + first_bad - 1}) that a sync had made durable "
+            f"(a later record says serials up to {claimed} were on disk): the disk or someone "
+            "changed the file after it was written",
+            first_bad,
+        )
+    return Journal(
+        lineage=parse_lineage(header.get("lineage"), invalid=invalid),
+        base_serial=base,
+        records=records,
+        good_size=good_size,
+        torn=good_size < len(data),
+        version=JOURNAL_VERSION,
+        dropped=len(data) - good_size,
+    )
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def replay(

@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["BINARY", "LockUnsupported", "read_at", "try_lock", "write_at"]
+from jobspec.files import BINARY
 
-BINARY: int = getattr(os, "O_BINARY", 0)
-"""Add to os.open flags: no newline translation on Windows (0 elsewhere)."""
+__all__ = ["BINARY", "LockUnsupported", "read_at", "try_lock", "write_at"]
 
 _WINDOWS_LOCK_OFFSET = 1 << 30  # past any lock file's content; locking past the end is allowed
 
