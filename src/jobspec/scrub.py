@@ -24,7 +24,16 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["MASK", "MIN_SECRET", "NAME_LIMIT", "Scrubber", "clean_unicode", "shorten"]
+__all__ = [
+    "MASK",
+    "MIN_SECRET",
+    "NAME_LIMIT",
+    "Scrubber",
+    "clean_unicode",
+    "is_secret_key",
+    "shorten",
+    "url_secrets",
+]
 
 MASK = "***"
 MIN_SECRET = 4
@@ -161,3 +170,29 @@ def clean_unicode(value: Any) -> Any:
             return value
         return dict(pairs)
     return value
+
+
+def is_secret_key(name: str) -> bool:
+    """Does a parameter or field of this name hold a secret (`password`, `sslpassword`, …)?"""
+    return re.fullmatch(f"(?i:{_SECRET_KEYS})", name) is not None
+
+
+_QUERY_SECRET = re.compile(rf"(?i)(?:^|[?&])(?:{_SECRET_KEYS})=([^&#]*)")
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secrets a URL carries, as written and decoded: the user-info password and secret
+    query parameters (`password=`, `sslpassword=`, …). For a `Scrubber`.
+
+    Taken apart by hand, not by a URL parser: a password with a bare `%` must be found
+    exactly when a parser would refuse it (and quote it in its error).
+    """
+    from urllib.parse import unquote
+
+    rest = url.strip().partition("://")[2]
+    netloc, _, query = rest.partition("?")
+    netloc = netloc.partition("/")[0]
+    userinfo = netloc.rpartition("@")[0]
+    found = [userinfo.partition(":")[2]] if ":" in userinfo else []
+    found += _QUERY_SECRET.findall("?" + query)
+    return [form for raw in found if raw for form in {raw, unquote(raw)}]
