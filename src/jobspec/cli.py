@@ -19,6 +19,7 @@ import click
 
 from jobspec import __version__
 from jobspec.errors import JobspecError
+from jobspec.scrub import Scrubber, shorten, url_secrets
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,6 +34,21 @@ if TYPE_CHECKING:
     from jobspec.state import LockInfo, StateStore
     from jobspec.views import Screen
 
+SCRUB = Scrubber()
+"""The run's one scrubber: every line printed or logged passes through it. Secrets from the
+environment are added at start-up, the state URL's when it is read, and tokens as the client
+is issued them."""
+SECRET_VARIABLES = (
+    "JOBSPEC_PASSWORD",
+    "JOBSPEC_CLIENT_SECRET",
+    "JOBSPEC_TOKEN",
+    "SKYSYNC_PASSWORD",
+    "PGPASSWORD",
+    "JOBSPEC_EMULATOR_PASSWORD",
+    "JOBSPEC_EMULATOR_CLIENT_SECRET",
+)
+LINE_LIMIT = 2_000  # the longest error line shown whole; server text inside is bounded already
+
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,20 +62,28 @@ def _report_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except JobspecError as exc:
-            click.echo(f"error: {exc.message}", err=True)
+            _echo(f"error: {exc.message}", err=True)
             if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
+                _echo(f"hint: {exc.hint}", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper
 
 
+def _echo(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Print through the scrubber; on stderr, lines are also bounded in length."""
+    text = SCRUB(text)
+    if err:
+        text = "\n".join(shorten(line, LINE_LIMIT) for line in text.split("\n"))
+    click.echo(text, nl=nl, err=err)
+
+
 def _show(screen: Screen) -> None:
     """Print a view: its result on stdout, its notes on stderr."""
     if screen.out:
-        click.echo(screen.out, nl=False)
+        _echo(screen.out, nl=False)
     if screen.err:
-        click.echo(screen.err, nl=False, err=True)
+        _echo(screen.err, nl=False, err=True)
 
 
 def _format_option(
@@ -93,6 +117,8 @@ def cli(verbose: int, log_level: str | None, no_color: bool) -> None:
 
     if no_color:
         os.environ["NO_COLOR"] = "1"
+    SCRUB.add(*(os.environ.get(name) for name in SECRET_VARIABLES))
+    SCRUB.add(*url_secrets(os.environ.get("JOBSPEC_STATE", "")))
     level = log_level or {0: None, 1: "info"}.get(verbose, "debug")
     if level:
         logging.basicConfig(
@@ -100,6 +126,15 @@ def cli(verbose: int, log_level: str | None, no_color: bool) -> None:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
             stream=sys.stderr,
         )
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_scrub_record)
+
+
+def _scrub_record(record: Any) -> bool:
+    """A log filter: the message, its arguments merged in, scrubbed (a `logging.LogRecord`)."""
+    record.msg = SCRUB(record.getMessage())
+    record.args = ()
+    return True
 
 
 # --- emulator -----------------------------------------------------------------------------------
@@ -303,7 +338,7 @@ class _Run:
         from jobspec.client import DryvIQClient
 
         async def go() -> R:
-            async with DryvIQClient(self.settings) as api:
+            async with DryvIQClient(self.settings, scrubber=SCRUB) as api:
                 return await work(api)
 
         return asyncio.run(go())
@@ -325,6 +360,7 @@ def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
         insecure=flags["insecure"],
     )
     specs_dir, state_path = flags["specs_dir"], flags["state_path"]
+    SCRUB.add(*url_secrets(state_path or ""), *url_secrets(str(settings.state_path)))
     location = (
         settings.state_path if state_path is None else state_location(env={}, flag=state_path)
     )
@@ -364,7 +400,7 @@ def _progress(address: str, message: str) -> None:
     """One timestamped line per step on stderr: readable in CI logs, quiet in stdout."""
     import time
 
-    click.echo(f"{time.strftime('%H:%M:%S')} {address}: {message}", err=True)
+    _echo(f"{time.strftime('%H:%M:%S')} {address}: {message}", err=True)
 
 
 class _ApplyListener:
@@ -382,7 +418,7 @@ class _ApplyListener:
         _show(lock_waiting(holder))
 
     def warning(self, text: str) -> None:
-        click.echo(f"warning: {text}", err=True)
+        _echo(f"warning: {text}", err=True)
 
     def planned(self, plan: Plan) -> None:
         from jobspec.views import plan_view
@@ -422,7 +458,7 @@ class _ApplyListener:
         if self._bar is None or self._task is None:
             _progress(address, message)
             return
-        self._bar.console.print(f"{address}: {message}", markup=False, highlight=False)
+        self._bar.console.print(SCRUB(f"{address}: {message}"), markup=False, highlight=False)
         self._bar.update(self._task, last=address)
 
     def done(self, address: str, ok: bool) -> None:
@@ -465,7 +501,7 @@ def plan(
     _show(views.interrupted_notes(state.pending_intents()))
     _show(views.plan_view(result, output_format=output_format, color=_use_color()))
     if out_path:
-        operations.save_plan_file(result, Path(out_path))
+        operations.save_plan_file(result, Path(out_path), scrub=SCRUB.known)
         _show(views.plan_saved(out_path))
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
@@ -609,7 +645,9 @@ def _open_store(state_path: str | None) -> StateStore:
     from jobspec.settings import state_location
     from jobspec.state import open_state_store
 
-    return open_state_store(state_location(env=os.environ, flag=state_path))
+    location = state_location(env=os.environ, flag=state_path)
+    SCRUB.add(*url_secrets(str(location)))
+    return open_state_store(location)
 
 
 @cli.group()
