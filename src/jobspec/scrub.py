@@ -63,7 +63,8 @@ _JSON_FIELD = re.compile(rf'(?i)(\\?"(?:{_SECRET_KEYS})\\?"\s*:\s*\\?")((?:[^"\\
 _AUTHORIZATION = re.compile(r"(?i)(authorization\\?\"?\s*[:=]\s*\\?\"?\s*)([^\r\n\"\\,;]+)")
 # An auth scheme and its credential, wherever it is echoed (`Basic` only capitalised: prose).
 _SCHEME_VALUE = re.compile(r"\b((?i:bearer)|Basic)(\s+)([A-Za-z0-9._~+/=:%-]{8,})")
-_URL_PASSWORD = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/@\s:]*):[^/@\s]*@")
+# Quantifiers are bounded where a long run of letters could make a scan quadratic.
+_URL_PASSWORD = re.compile(r"(://[^/@\s:]{0,256}):[^/@\s]{0,1024}@")
 
 
 def _hex_class(byte: int) -> str:
