@@ -54,6 +54,20 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _Interrupted(Exception):
+    """Ctrl-C (SIGINT) or a pipeline's cancel (SIGTERM) stopped the run's event loop.
+
+    Raised once the loop has unwound: every `with store.lock()` has released its lock and
+    closed its session (journal records already written stay; none is half-written, since a
+    record is written between two awaits).
+    """
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+
+
 def _report_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn a `JobspecError` into `error: …` / `hint: …` and its exit code; bugs keep tracebacks."""
 
@@ -61,6 +75,9 @@ def _report_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except _Interrupted as stop:
+            _echo(f"interrupted by {stop.signal_name}; the state lock is released", err=True)
+            sys.exit(stop.exit_code)
         except JobspecError as exc:
             _echo(f"error: {exc.message}", err=True)
             if exc.hint:
@@ -332,16 +349,42 @@ class _Run:
     targets: tuple[str, ...]
 
     def with_api(self, work: Callable[[Api], Awaitable[R]]) -> R:
-        """Run `work` with a client for the configured server, on a fresh event loop."""
+        """Run `work` with a client for the configured server, on a fresh event loop.
+
+        SIGINT (asyncio's own handling) and SIGTERM cancel the work, so that it unwinds through
+        its `finally` blocks (locks released, sessions closed); then `_Interrupted`.
+        """
         import asyncio
+        import contextlib
+        import signal
 
         from jobspec.client import DryvIQClient
 
+        terminated: list[bool] = []
+
         async def go() -> R:
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            assert task is not None
+
+            def on_sigterm() -> None:
+                terminated.append(True)
+                task.cancel()
+
+            # Not possible off the main thread (a test's runner): SIGTERM then stays default.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGTERM, on_sigterm)
             async with DryvIQClient(self.settings, scrubber=SCRUB) as api:
                 return await work(api)
 
-        return asyncio.run(go())
+        try:
+            return asyncio.run(go())
+        except KeyboardInterrupt:
+            raise _Interrupted("SIGINT", 130) from None
+        except asyncio.CancelledError:
+            if terminated:
+                raise _Interrupted("SIGTERM", 143) from None
+            raise
 
 
 def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
@@ -411,6 +454,9 @@ class _ApplyListener:
         self._auto_approve = auto_approve
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self.steps = 0  # steps reported so far: what an interrupted run did
+        self.finished = 0  # addresses finished
+        self.total: int | None = None  # addresses with steps, once applying began
 
     def lock_wait(self, holder: LockInfo) -> None:
         from jobspec.views import lock_waiting
@@ -433,6 +479,7 @@ class _ApplyListener:
         import os
 
         total = sum(1 for action in plan.actions if action.steps)
+        self.total = total
         if not (sys.stderr.isatty() and not os.environ.get("CI") and total > 0):
             yield
             return
@@ -455,6 +502,7 @@ class _ApplyListener:
                 self._bar = None
 
     def step(self, address: str, message: str) -> None:
+        self.steps += 1
         if self._bar is None or self._task is None:
             _progress(address, message)
             return
@@ -462,6 +510,7 @@ class _ApplyListener:
         self._bar.update(self._task, last=address)
 
     def done(self, address: str, ok: bool) -> None:
+        self.finished += 1
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
 
@@ -602,11 +651,23 @@ def apply(
         idle=_idle_wait(wait_for_idle),
     )
     listener = _ApplyListener(auto_approve=auto_approve)
-    outcome = run.with_api(
-        lambda api: operations.apply(
-            api, run.store, desired=desired, saved=saved, options=options, listener=listener
+    try:
+        outcome = run.with_api(
+            lambda api: operations.apply(
+                api, run.store, desired=desired, saved=saved, options=options, listener=listener
+            )
         )
-    )
+    except _Interrupted as stop:
+        _show(
+            views.apply_interrupted(
+                stop.signal_name,
+                steps=listener.steps,
+                finished=listener.finished,
+                total=listener.total,
+                saved_plan=saved is not None,
+            )
+        )
+        sys.exit(stop.exit_code)
     if outcome.result is None:
         return
     _show(views.apply_summary(outcome.result))

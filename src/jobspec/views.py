@@ -226,3 +226,23 @@ def fmt_report(changed: Sequence[Path], *, check: bool) -> Screen:
             out=out, err=f"{count(len(changed), 'file')} would change; run `jobspec fmt`\n"
         )
     return Screen(out=out)
+
+
+def apply_interrupted(
+    signal_name: str, *, steps: int, finished: int, total: int | None, saved_plan: bool
+) -> Screen:
+    """What an apply stopped by Ctrl-C or SIGTERM did, and how to finish the rest."""
+    if total is None:
+        done = "before anything was applied; nothing was changed"
+    else:
+        done = f"after {finished} of {total} address(es) finished ({steps} step(s) done)"
+    again = (
+        "run `jobspec apply` (without the saved plan, which is now stale) to finish the rest"
+        if saved_plan and total is not None
+        else "run `jobspec apply` again to finish the rest"
+    )
+    return Screen(
+        err=f"interrupted by {signal_name} {done}.\n"
+        "The state records every step that was done, and the state lock is released.\n"
+        f"hint: {again}; a call that was in flight is looked for first, never sent twice.\n"
+    )
