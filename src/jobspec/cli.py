@@ -149,7 +149,11 @@ def cli(verbose: int, log_level: str | None, no_color: bool) -> None:
 
 def _scrub_record(record: Any) -> bool:
     """A log filter: the message, its arguments merged in, scrubbed (a `logging.LogRecord`)."""
-    record.msg = SCRUB(record.getMessage())
+    try:
+        text = record.getMessage()
+    except (TypeError, ValueError):  # arguments that do not fit the format: show both
+        text = f"{record.msg} {record.args!r}"
+    record.msg = SCRUB(text)
     record.args = ()
     return True
 
