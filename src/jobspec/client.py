@@ -31,6 +31,13 @@ When a call may be repeated. A request is retried only when repeating it cannot 
   `OutcomeUnknown`; the applier then looks for the job instead of creating it twice.
 Secrets (passwords, client secrets, tokens) never appear in messages, reprs or logs: token
 calls are named only `POST connect/token`, and their bodies and headers are never quoted.
+What the server says is quoted only after the client's `Scrubber` (which learns each token as
+it is issued) has masked every known secret in any encoding, and only shortened: a hostile
+server may echo the password form or the `Authorization` header back.
+
+Every wait ends: a reply must arrive whole (headers and body) within `Settings.timeout`, since
+httpx's read timeout restarts with every chunk; a whole listing within `listing_deadline`.
+Environment proxies are used only for an https server that is not loopback.
 """
 
 from __future__ import annotations
