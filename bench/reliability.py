@@ -276,7 +276,7 @@ def render(
                 [
                     o.case,
                     _message(_case(o.case).what),
-                    " ".join(_case(o.case).command),
+                    " ".join(_case(o.case).command) + (" (lock free after)" if o.lock_free else ""),
                     o.exit_code,
                     f"{o.seconds:.1f}",
                     _message(_outcome(o)),
@@ -320,8 +320,6 @@ def _outcome(outcome: Outcome) -> str:
     """The first error line, or the plan summary, with the parts that change between runs."""
     line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", outcome.first_line)
     line = re.sub(r" in \d+\.\d s;", " in N s;", line)  # how long the retries took
-    if outcome.lock_free:
-        line += " (lock free afterwards)"
     return line
 
 
