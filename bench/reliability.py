@@ -11,6 +11,8 @@ Starts an emulator on a free loopback port and runs, with the moves in
   3. every hostile spec directory in `tests/data/bad-specs/`, plus a 50 MB file;
   4. the crash-consistency campaign (`tests/state/crash_campaign.py`): the small workload and
      the larger one with seeds 1..`--crash-seeds`, every power-loss state of every sync point.
+  5. every hostile-server case in `tests/reliability/hostile.py` (echoed secrets, trickled
+     replies, odd Unicode, a 10 MB name, deep JSON, proxies), each as a real process.
 Any broken promise stops the campaign with the failing check (exit 1); the document is
 written only when everything held. Seeds are fixed, so the figures reproduce (the exact kill
 moments depend on timing, the counts and verdicts do not).
@@ -45,6 +47,7 @@ from tests.reliability.campaign import (  # noqa: E402
     reference_run,
     write_huge_spec,
 )
+from tests.reliability.hostile import CASES, Case, Outcome, hostile_trial  # noqa: E402
 from tests.state.crash_campaign import Report, large_workload, small_workload  # noqa: E402
 
 from jobspec.emulator.config import EmulatorConfig  # noqa: E402
@@ -110,9 +113,14 @@ def main() -> int:
             )
         built = sum(report.images for report in crashes.values())
         print(f"crash states: {built} built, all read back and converged", file=sys.stderr)
+        hostile = []
+        for case in CASES:
+            (root / f"hostile-{case.name}").mkdir()
+            hostile.append(hostile_trial(root / f"hostile-{case.name}", case))
+        print(f"hostile server: {len(hostile)} cases held", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    document = render(args, reference.requests, faults, rounds, bad, crashes)
-    args.out.write_text(document, encoding="utf-8")
+    text = render(args, reference.requests, faults, rounds, bad, crashes, hostile)
+    args.out.write_text(text, encoding="utf-8")
     elapsed = time.monotonic() - started
     print(f"wrote {args.out} ({elapsed:.0f} s)", file=sys.stderr)
     return 0
@@ -131,6 +139,7 @@ def render(
     rounds: list[KillRound],
     bad: list[BadInputTrial],
     crashes: dict[str, Report],
+    hostile: list[Outcome],
 ) -> str:
     crash_states = sum(report.images for report in crashes.values())
     trials = [trial for group in faults.values() for trial in group]
@@ -158,6 +167,8 @@ def render(
         f"- Duplicate clones: **{duplicates}**. Nothing lost, nothing duplicated.",
         f"- {len(bad)} hostile spec inputs: all refused with file:line, exit 1, no traceback "
         f"and {sum(b.requests for b in bad)} API requests.",
+        f"- {len(hostile)} hostile-server cases: every one a clear outcome within its bound, no "
+        "traceback, and no secret in any encoding in the output or any file written.",
         "",
         "## Server faults",
         "",
@@ -326,6 +337,40 @@ def render(
             ],
         ),
         "",
+        "## Hostile server",
+        "",
+        "Each case (`tests/reliability/hostile.py`) runs `jobspec -vv plan` (or `apply`) as a "
+        "real process against a small raw-asyncio server on a loopback port, with distinctive "
+        "secrets in the environment (a password with `+` and `/`, a client secret, a static "
+        "token, and the access and refresh tokens the server issues). Checked for every case: "
+        "the exit code, no traceback, the words of the outcome, the time bound, and that no "
+        "secret appears raw, percent-encoded (either case), form-encoded or JSON-escaped in "
+        "stdout, stderr (debug log included) or any file the run wrote.",
+        "",
+        *_table(
+            ["case", "the server", "command", "exit", "seconds", "outcome", "requests"],
+            [
+                [
+                    o.case,
+                    _message(_case(o.case).what),
+                    " ".join(_case(o.case).command) + (" (lock free after)" if o.lock_free else ""),
+                    o.exit_code,
+                    f"{o.seconds:.1f}",
+                    _message(_outcome(o)),
+                    o.requests if not o.proxied else f"{o.requests} (proxy: {o.proxied} CONNECT)",
+                ]
+                for o in hostile
+            ],
+        ),
+        "",
+        "Also bounded, by the same deadlines: the wait for the state lock (`--lock-timeout`, "
+        "then one `error:` naming the holder), and a whole job listing (10 minutes, "
+        "`tests/client/test_deadlines.py`). A lone surrogate or JSON nested over 64 levels sent "
+        "*to* the emulator is a 400 and the emulator stays healthy "
+        "(`tests/emulator/test_hostile_bodies.py`). A spec file linking outside the spec folder "
+        "is refused unread. Ctrl-C and SIGTERM during apply free the lock and say what was "
+        "done (`tests/reliability/test_interrupt.py`).",
+        "",
         "## Also covered by tests (not counted above)",
         "",
         "- Concurrency (`tests/reliability/test_concurrency.py`): three applies started together"
@@ -336,7 +381,7 @@ def render(
         "state files are refused with the files and backup byte-for-byte unchanged; clones "
         "deleted on the server are drift and recreated.",
         "- Hostile server (`test_hostile_server.py`): HTML, invalid JSON, a truncated body, jobs "
-        "without `id` or `name`: one `error:` line naming the call.",
+        "without `id` or `name`: one `error:` line naming the call; and the cases above.",
         "- Secrets (`test_secrets.py`): password, client secret, static token and every token "
         "the server issued never appear in output, debug logs, plan files or state files.",
         "- State integrity (`tests/e2e/test_state_integrity.py`, `tests/state/test_journal.py`):"
@@ -349,6 +394,17 @@ def render(
         "",
     ]
     return "\n".join(lines)
+
+
+def _case(name: str) -> Case:
+    return next(case for case in CASES if case.name == name)
+
+
+def _outcome(outcome: Outcome) -> str:
+    """The first error line, or the plan summary, with the parts that change between runs."""
+    line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", outcome.first_line)
+    line = re.sub(r" in \d+\.\d s;", " in N s;", line)  # how long the retries took
+    return line
 
 
 def _message(text: str) -> str:

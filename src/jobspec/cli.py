@@ -19,6 +19,7 @@ import click
 
 from jobspec import __version__
 from jobspec.errors import JobspecError
+from jobspec.scrub import Scrubber, shorten, url_secrets
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,9 +35,38 @@ if TYPE_CHECKING:
     from jobspec.state import LockInfo, StateStore
     from jobspec.views import Screen
 
+SCRUB = Scrubber()
+"""The run's one scrubber: every line printed or logged passes through it. Secrets from the
+environment are added at start-up, the state URL's when it is read, and tokens as the client
+is issued them."""
+SECRET_VARIABLES = (
+    "JOBSPEC_PASSWORD",
+    "JOBSPEC_CLIENT_SECRET",
+    "JOBSPEC_TOKEN",
+    "SKYSYNC_PASSWORD",
+    "PGPASSWORD",
+    "JOBSPEC_EMULATOR_PASSWORD",
+    "JOBSPEC_EMULATOR_CLIENT_SECRET",
+)
+LINE_LIMIT = 2_000  # the longest error line shown whole; server text inside is bounded already
+
 P = ParamSpec("P")
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Interrupted(Exception):
+    """Ctrl-C (SIGINT) or a pipeline's cancel (SIGTERM) stopped the run's event loop.
+
+    Raised once the loop has unwound: every `with store.lock()` has released its lock and
+    closed its session (journal records already written stay; none is half-written, since a
+    record is written between two awaits).
+    """
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
 
 
 def _report_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -46,22 +76,33 @@ def _report_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except _Interrupted as stop:
+            _echo(f"interrupted by {stop.signal_name}; the state lock is released", err=True)
+            sys.exit(stop.exit_code)
         except JobspecError as exc:
-            click.echo(f"error: {exc.message}", err=True)
+            _echo(f"error: {exc.message}", err=True)
             if exc.hint:
-                click.echo(f"hint: {exc.hint}", err=True)
+                _echo(f"hint: {exc.hint}", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper
+
+
+def _echo(text: str, *, err: bool = False, nl: bool = True, color: bool | None = None) -> None:
+    """Print through the scrubber; on stderr, lines are also bounded in length."""
+    text = SCRUB(text)
+    if err:
+        text = "\n".join(shorten(line, LINE_LIMIT) for line in text.split("\n"))
+    click.echo(text, nl=nl, err=err, color=color)
 
 
 def _show(screen: Screen, *, color: bool = False) -> None:
     """Print a view: its result on stdout, its notes on stderr. `color` keeps its ANSI codes
     off a terminal (FORCE_COLOR); click strips them there otherwise."""
     if screen.out:
-        click.echo(screen.out, nl=False, color=True if color else None)
+        _echo(screen.out, nl=False, color=True if color else None)
     if screen.err:
-        click.echo(screen.err, nl=False, err=True)
+        _echo(screen.err, nl=False, err=True)
 
 
 def _format_option(
@@ -107,6 +148,19 @@ def _configure_logging(found: _Globals) -> None:
             stream=sys.stderr,
             force=True,
         )
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_scrub_record)
+
+
+def _scrub_record(record: Any) -> bool:
+    """A log filter: the message, its arguments merged in, scrubbed (a `logging.LogRecord`)."""
+    try:
+        text = record.getMessage()
+    except (TypeError, ValueError):  # arguments that do not fit the format: show both
+        text = f"{record.msg} {record.args!r}"
+    record.msg = SCRUB(text)
+    record.args = ()
+    return True
 
 
 def _on_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
@@ -239,6 +293,10 @@ class _Root(_Group):
 @_global_options
 def cli() -> None:
     """Declarative DryvIQ transfer jobs: specs in git, `plan` in CI, `apply` in CD."""
+    import os
+
+    SCRUB.add(*(os.environ.get(name) for name in SECRET_VARIABLES))
+    SCRUB.add(*url_secrets(os.environ.get("JOBSPEC_STATE", "")))
 
 
 # --- emulator -----------------------------------------------------------------------------------
@@ -527,20 +585,46 @@ class _Run:
     targets: tuple[str, ...]
 
     def with_api(self, work: Callable[[Api], Awaitable[R]]) -> R:
-        """Run `work` with a client for the configured server, on a fresh event loop."""
+        """Run `work` with a client for the configured server, on a fresh event loop.
+
+        SIGINT (asyncio's own handling) and SIGTERM cancel the work, so that it unwinds through
+        its `finally` blocks (locks released, sessions closed); then `_Interrupted`.
+        """
         import asyncio
+        import contextlib
+        import signal
 
         from jobspec.client import DryvIQClient
 
+        terminated: list[bool] = []
+
         async def go() -> R:
-            async with DryvIQClient(self.settings, warn=_warn) as api:
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            assert task is not None
+
+            def on_sigterm() -> None:
+                terminated.append(True)
+                task.cancel()
+
+            # Not possible off the main thread (a test's runner): SIGTERM then stays default.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signal.SIGTERM, on_sigterm)
+            async with DryvIQClient(self.settings, warn=_warn, scrubber=SCRUB) as api:
                 return await work(api)
 
-        return asyncio.run(go())
+        try:
+            return asyncio.run(go())
+        except KeyboardInterrupt:
+            raise _Interrupted("SIGINT", 130) from None
+        except asyncio.CancelledError:
+            if terminated:
+                raise _Interrupted("SIGTERM", 143) from None
+            raise
 
 
 def _warn(text: str) -> None:
-    click.echo(f"warning: {text}", err=True)
+    _echo(f"warning: {text}", err=True)
 
 
 def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
@@ -558,6 +642,7 @@ def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
         insecure=flags["insecure"],
     )
     specs_dir, state_path = flags["specs_dir"], flags["state_path"]
+    SCRUB.add(*url_secrets(state_path or ""), *url_secrets(str(settings.state_path)))
     location = (
         settings.state_path if state_path is None else state_location(env={}, flag=state_path)
     )
@@ -604,7 +689,7 @@ def _progress(address: str, message: str) -> None:
     """One timestamped line per step on stderr: readable in CI logs, quiet in stdout."""
     import time
 
-    click.echo(f"{time.strftime('%H:%M:%S')} {address}: {message}", err=True)
+    _echo(f"{time.strftime('%H:%M:%S')} {address}: {message}", err=True)
 
 
 class _ApplyListener:
@@ -616,6 +701,9 @@ class _ApplyListener:
         self._bar: Progress | None = None
         self._task: TaskID | None = None
         self._counted: set[str] = set()
+        self.steps = 0  # steps reported so far: what an interrupted run did
+        self.finished = 0  # addresses with steps finished
+        self.total: int | None = None  # addresses with steps, once applying began
 
     def lock_wait(self, holder: LockInfo) -> None:
         from jobspec.views import lock_waiting
@@ -623,7 +711,7 @@ class _ApplyListener:
         _show(lock_waiting(holder))
 
     def warning(self, text: str) -> None:
-        click.echo(f"warning: {text}", err=True)
+        _echo(f"warning: {text}", err=True)
 
     def planned(self, plan: Plan) -> None:
         from jobspec.views import plan_view
@@ -640,7 +728,7 @@ class _ApplyListener:
 
         # The bar counts the addresses that have steps; `done` also hears the others.
         self._counted = {action.address for action in plan.actions if action.steps}
-        total = len(self._counted)
+        total = self.total = len(self._counted)
         if not (sys.stderr.isatty() and not os.environ.get("CI") and total > 0):
             yield
             return
@@ -663,14 +751,18 @@ class _ApplyListener:
                 self._bar = None
 
     def step(self, address: str, message: str) -> None:
+        self.steps += 1
         if self._bar is None or self._task is None:
             _progress(address, message)
             return
-        self._bar.console.print(f"{address}: {message}", markup=False, highlight=False)
+        self._bar.console.print(SCRUB(f"{address}: {message}"), markup=False, highlight=False)
         self._bar.update(self._task, last=address)
 
     def done(self, address: str, ok: bool) -> None:
-        if self._bar is not None and self._task is not None and address in self._counted:
+        if address not in self._counted:
+            return
+        self.finished += 1
+        if self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
 
     def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
@@ -686,6 +778,10 @@ class _JsonListener:
     def __init__(self) -> None:
         self._plan: Plan | None = None
         self._reader_gone = False
+        self._counted: set[str] = set()
+        self.steps = 0  # as _ApplyListener counts them, for an interrupted run's report
+        self.finished = 0
+        self.total: int | None = None
 
     def emit(self, event: str, **fields: object) -> None:
         """Write one line. If the reader has gone (a closed pipe), the apply goes on: stopping
@@ -699,7 +795,7 @@ class _JsonListener:
             return
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         try:
-            sys.stdout.write(apply_event(event, time=now, **fields))
+            sys.stdout.write(SCRUB(apply_event(event, time=now, **fields)))
             sys.stdout.flush()  # a dashboard reads the lines as they come
         except OSError:  # BrokenPipeError and the like
             self._reader_gone = True
@@ -723,6 +819,8 @@ class _JsonListener:
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[None]:
         self._emit_plan(plan)
+        self._counted = {action.address for action in plan.actions if action.steps}
+        self.total = len(self._counted)
         yield
 
     def _emit_plan(self, plan: Plan) -> None:
@@ -733,9 +831,11 @@ class _JsonListener:
             self.emit("plan", plan=json.loads(plan.to_json()))
 
     def step(self, address: str, message: str) -> None:
+        self.steps += 1
         self.emit("progress", address=address, message=message)
 
     def done(self, address: str, ok: bool) -> None:
+        self.finished += address in self._counted
         self.emit("address", address=address, ok=ok)
 
     def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
@@ -810,7 +910,7 @@ def plan(
     color = _use_color()
     _show(views.plan_view(result, output_format=output_format, color=color), color=color)
     if out_path:
-        operations.save_plan_file(result, Path(out_path))
+        operations.save_plan_file(result, Path(out_path), scrub=SCRUB.known)
         _show(views.plan_saved(out_path))
     if detailed_exitcode and result.has_changes:
         sys.exit(2)
@@ -983,11 +1083,24 @@ def _apply(
         accept_source=accept_source,
         idle=_idle_wait(wait_for_idle),
     )
-    outcome = run.with_api(
-        lambda api: operations.apply(
-            api, run.store, desired=desired, saved=saved, options=options, listener=listener
+    try:
+        outcome = run.with_api(
+            lambda api: operations.apply(
+                api, run.store, desired=desired, saved=saved, options=options, listener=listener
+            )
         )
-    )
+    except _Interrupted as stop:
+        stopped = views.apply_interrupted(
+            stop.signal_name,
+            steps=listener.steps,
+            finished=listener.finished,
+            total=listener.total,
+            saved_plan=saved is not None,
+        )
+        if isinstance(listener, _JsonListener):
+            listener.emit("error", message=stopped.err.strip(), hint=None)
+        _show(stopped)
+        sys.exit(stop.exit_code)
     if isinstance(listener, _JsonListener):
         listener.emit("summary", **views.apply_result_fields(outcome.result))
     elif outcome.result is not None:
@@ -1028,9 +1141,9 @@ def _open_store(state_path: str | None) -> StateStore:
     from jobspec.settings import state_location
     from jobspec.state import open_state_store
 
-    return open_state_store(
-        state_location(env=os.environ, flag=state_path, config_path=_config_path())
-    )
+    location = state_location(env=os.environ, flag=state_path, config_path=_config_path())
+    SCRUB.add(*url_secrets(str(location)))
+    return open_state_store(location)
 
 
 @cli.group()

@@ -36,6 +36,13 @@ When a call may be repeated. A request is retried only when repeating it cannot 
   `OutcomeUnknown`; the applier then looks for the job instead of creating it twice.
 Secrets (passwords, client secrets, tokens) never appear in messages, reprs or logs: token
 calls are named only `POST connect/token`, and their bodies and headers are never quoted.
+What the server says is quoted only after the client's `Scrubber` (which learns each token as
+it is issued) has masked every known secret in any encoding, and only shortened: a hostile
+server may echo the password form or the `Authorization` header back.
+
+Every wait ends: a reply must arrive whole (headers and body) within `Settings.timeout`, since
+httpx's read timeout restarts with every chunk; a whole listing within `listing_deadline`.
+Environment proxies are used only for an https server that is not loopback.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import enum
+import json
 import logging
 import math
 import random
@@ -59,12 +67,15 @@ from pydantic import ValidationError
 from jobspec import __version__
 from jobspec.errors import ApiError, AuthError, NotFoundError, OutcomeUnknown
 from jobspec.model import JOB_ID_RE, LiveJob
+from jobspec.netaddr import is_loopback
+from jobspec.scrub import Scrubber, clean_unicode, shorten
 from jobspec.settings import ClientLogin, Credentials, PasswordLogin, Settings, StaticToken
 
 T = TypeVar("T")
 
 PAGE_LIMIT = 1000  # the largest page the API accepts
 CONNECT_TIMEOUT = 10.0
+LISTING_DEADLINE = 600.0  # seconds for a whole job listing, every page and retry included
 MAX_PAGES = 10_000  # a bound on the pages of one listing, with or without a total_count
 LIST_SORT = "id ASC"  # a unique key: offset pages neither repeat nor skip a job between reads
 NOT_FOUND_STATUSES = frozenset({404, 406})  # the vendor client reads 406 as "no such thing"
@@ -73,6 +84,8 @@ PASSWORD_SCOPE = "profile roles offline_access"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Answers given before any work is done (see the module docstring): safe to repeat any call.
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
+MAX_DETAILS = 5  # error descriptions quoted from one reply
+SNIPPET_WINDOW = 4096  # bytes of a non-JSON reply scrubbed before its start is quoted
 
 ControlAction = Literal["start", "pause", "resume", "cancel"]
 
@@ -144,11 +157,18 @@ class DryvIQClient:
         rng: random.Random | None = None,
         warn: Callable[[str], None] | None = None,
         max_pages: int = MAX_PAGES,
+        scrubber: Scrubber | None = None,
+        listing_deadline: float = LISTING_DEADLINE,
     ) -> None:
         self._warn = warn or _log.warning
         self._max_pages = max_pages
         self._sort: str | None = LIST_SORT
         self._credentials: Credentials = settings.credentials
+        self._scrub = scrubber or Scrubber()
+        """Every secret of this client (credentials, then each token issued) is added here."""
+        self._scrub.add(*_secrets_of(settings.credentials))
+        self._timeout = settings.timeout
+        self._listing_deadline = listing_deadline
         self._concurrency = settings.concurrency
         self._base = settings.server if settings.server.endswith("/") else settings.server + "/"
         self._api = self._base + "v1/"
@@ -163,6 +183,7 @@ class DryvIQClient:
             self._token = _Token(self._credentials.token.get_secret_value())
         self._http = httpx.AsyncClient(
             transport=transport,
+            mounts=_proxy_mounts(self._base),
             timeout=httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout)),
             limits=httpx.Limits(
                 max_connections=settings.concurrency,
@@ -203,7 +224,7 @@ class DryvIQClient:
         )
         if response.status_code in NOT_FOUND_STATUSES:
             return None
-        job = _job_reply(response, call, ok=(200,))
+        job = _job_reply(response, call, scrub=self._scrub, ok=(200,))
         return None if job.is_deleted else job
 
     async def list_jobs(
@@ -211,7 +232,7 @@ class DryvIQClient:
     ) -> list[LiveJob]:
         """Every job matching the filters, each exactly once, in the server's order."""
         filters = {k: v for k, v in (("kind", kind), ("status", status), ("q", q)) if v}
-        return list((await self._listing(filters)).values())
+        return list((await self._bounded(self._listing(filters))).values())
 
     async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]:
         """The requested jobs that exist, by id, read with as few requests as possible.
@@ -234,7 +255,7 @@ class DryvIQClient:
             if len(missing) < pages_left:
                 self._report_skipped(first.skipped)
                 return found | await self._get_each(missing)
-        every = await self._listing({}, first)
+        every = await self._bounded(self._listing({}, first))
         return {job_id: every[job_id] for job_id in wanted if job_id in every}
 
     # --- write side ------------------------------------------------------------------------
@@ -245,7 +266,7 @@ class DryvIQClient:
         response, _ = await self._request(
             "POST", self._api + "jobs", call=call, json=dict(body), repeat=Repeat.ONCE
         )
-        return _job_reply(response, call, ok=(200, 201))
+        return _job_reply(response, call, scrub=self._scrub, ok=(200, 201))
 
     async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob:
         """Clone `source_id` with `body` deep-merged over it; returns the new job.
@@ -262,9 +283,9 @@ class DryvIQClient:
         )
         status = response.status_code
         if not 200 <= status < 300:
-            raise _status_error(response, call)
+            raise _status_error(response, call, self._scrub)
         try:
-            return _job_reply(response, call, ok=(status,))
+            return _job_reply(response, call, scrub=self._scrub, ok=(status,))
         except ApiError as exc:
             # A 2xx means the server did the work: a reply we cannot read says nothing about
             # whether the clone exists, so it is looked for by name, as for a lost reply.
@@ -276,7 +297,7 @@ class DryvIQClient:
         response, _ = await self._request(
             "PATCH", self._job_url(job_id), call=call, json=dict(body)
         )
-        return _job_reply(response, call, ok=(200,))
+        return _job_reply(response, call, scrub=self._scrub, ok=(200,))
 
     async def delete(self, job_id: str) -> bool:
         """Delete the job: True if this call deleted it, False if it was already gone (404)."""
@@ -285,7 +306,7 @@ class DryvIQClient:
         if response.status_code in NOT_FOUND_STATUSES:
             return uncertain  # after a lost attempt, 404 means that attempt did the deleting
         if response.status_code not in (200, 202, 204):
-            raise _status_error(response, call)
+            raise _status_error(response, call, self._scrub)
         return True
 
     async def control(self, job_id: str, action: ControlAction) -> LiveJob:
@@ -301,7 +322,19 @@ class DryvIQClient:
         response, _ = await self._request(
             "PATCH", self._job_url(job_id), call=call, params={action: "1"}, repeat=repeat
         )
-        return _job_reply(response, call, ok=(200,))
+        return _job_reply(response, call, scrub=self._scrub, ok=(200,))
+
+    async def _bounded(self, listing: Awaitable[T]) -> T:
+        """A whole listing within `listing_deadline`, however the server pages or trickles."""
+        try:
+            async with asyncio.timeout(self._listing_deadline):
+                return await listing
+        except TimeoutError:
+            raise ApiError(
+                f"listing the jobs took longer than {self._listing_deadline:g} s; gave up",
+                call="GET v1/jobs",
+                hint="the server is too slow or pages without end; try again later",
+            ) from None
 
     # --- paging ----------------------------------------------------------------------------
 
@@ -333,7 +366,7 @@ class DryvIQClient:
         self, url: str, *, call: str, params: Mapping[str, str] | None = None
     ) -> _Page:
         response, _ = await self._request("GET", url, call=call, params=params)
-        body = _reply(response, call, ok=(200,))
+        body = _reply(response, call, scrub=self._scrub, ok=(200,))
         raw_jobs = body.get("jobs")
         if not isinstance(raw_jobs, list):
             raise ApiError("reply has no `jobs` list", call=call, status=response.status_code)
@@ -344,9 +377,9 @@ class DryvIQClient:
             raw_id = raw.get("id") if isinstance(raw, dict) else None
             keys.append(raw_id if isinstance(raw_id, str) else f"{url}#{n}:{raw_id!r}")
             try:
-                job = _live_job(raw, call, f"job #{n}")
+                job = _live_job(raw, call, f"job #{n}", self._scrub)
             except ApiError as exc:  # a system job or garbage: not one jobspec could manage
-                skipped.append(_skipped_job(raw, exc))
+                skipped.append(self._scrub(_skipped_job(raw, exc)))
                 continue
             if not job.is_deleted:
                 jobs.append(job)
@@ -534,25 +567,28 @@ class DryvIQClient:
                         call=call,
                         hint="for a private CA, point SSL_CERT_FILE at its certificate bundle",
                     ) from exc
-                cause, last = exc, f"could not connect: {_describe(exc)}"
+                cause, last = exc, f"could not connect: {_describe(exc, self._scrub)}"
             except httpx.UnsupportedProtocol as exc:
                 raise ApiError(f"cannot send: {exc}", call=call) from exc
             except httpx.TransportError as exc:  # sent, maybe processed, reply lost
                 if repeat is Repeat.ONCE:
-                    raise _outcome_unknown(call, _describe(exc)) from exc
-                cause, last, uncertain = exc, _describe(exc), True
+                    raise _outcome_unknown(call, _describe(exc, self._scrub)) from exc
+                cause, last, uncertain = exc, _describe(exc, self._scrub), True
             except httpx.HTTPError as exc:
                 if repeat is Repeat.ONCE:
-                    raise _outcome_unknown(call, _describe(exc)) from exc
-                raise ApiError(f"unreadable reply: {_describe(exc)}", call=call) from exc
+                    raise _outcome_unknown(call, _describe(exc, self._scrub)) from exc
+                raise ApiError(
+                    f"unreadable reply: {_describe(exc, self._scrub)}", call=call
+                ) from exc
             else:
                 status = response.status_code
                 if status == 401 and authorize:
                     if isinstance(self._credentials, StaticToken):
-                        raise _static_token_refused(response, call, self._credentials)
+                        raise _static_token_refused(response, call, self._credentials, self._scrub)
                     if reauthenticated:
                         raise AuthError(
-                            f"the server refused a fresh token: {_error_text(response)}",
+                            "the server refused a fresh token: "
+                            + _error_text(response, self._scrub),
                             call=call,
                             status=401,
                             hint="the account may lack the rights for this call",
@@ -563,11 +599,13 @@ class DryvIQClient:
                     continue
                 if repeat is Repeat.ONCE and status >= 500 and status not in NOT_PROCESSED_STATUSES:
                     # A server error after the request arrived: it may have done the work.
-                    raise _outcome_unknown(call, f"server answered {_error_text(response)}")
+                    raise _outcome_unknown(
+                        call, f"server answered {_error_text(response, self._scrub)}"
+                    )
                 if status not in RETRY_STATUSES:
                     return response, uncertain
                 uncertain = uncertain or status not in NOT_PROCESSED_STATUSES
-                last = _error_text(response)
+                last = _error_text(response, self._scrub)
                 retry_after = _retry_after(response.headers.get("Retry-After"))
 
             wait = max(retry_after or 0.0, policy.backoff(attempt - 1, self._rng))
@@ -600,7 +638,16 @@ class DryvIQClient:
         )
         async with self._slots:
             self.request_count += 1
-            response = await self._http.send(request)
+            try:
+                # One deadline for headers and body: httpx's read timeout restarts with every
+                # chunk, so a server trickling a byte a second would never time out.
+                async with asyncio.timeout(self._timeout):
+                    response = await self._http.send(request)
+            except TimeoutError:
+                raise httpx.ReadTimeout(
+                    f"no complete reply within {self._timeout:g} s (headers and body)",
+                    request=request,
+                ) from None
         self._note_server_time(response.headers.get("Date"))
         return response
 
@@ -677,8 +724,7 @@ class DryvIQClient:
                 hint=f"is {self._base} the root of a DryvIQ server? (JOBSPEC_SERVER or --server)",
             )
         if response.status_code in (400, 401, 403):
-            secrets = [v for k, v in form.items() if k not in ("grant_type", "scope", "username")]
-            refused = _scrub(_error_text(response), secrets)
+            refused = _error_text(response, self._scrub)
             what = (
                 "the refresh token"
                 if form["grant_type"] == "refresh_token"
@@ -690,11 +736,12 @@ class DryvIQClient:
                 status=response.status_code,
                 hint=f"check {' and '.join(self._credentials.env_names)}",
             )
-        body = _reply(response, call, ok=(200,))
+        body = _reply(response, call, scrub=self._scrub, ok=(200,))
         value = body.get("access_token")
         if not isinstance(value, str) or not value:
             raise ApiError("reply has no `access_token`", call=call, status=response.status_code)
         refresh = body.get("refresh_token")
+        self._scrub.add(value, refresh if isinstance(refresh, str) else None)
         expires_in = body.get("expires_in")
         refresh_at = None
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
@@ -702,26 +749,54 @@ class DryvIQClient:
         return _Token(value, refresh if isinstance(refresh, str) and refresh else None, refresh_at)
 
 
+def _secrets_of(credentials: Credentials) -> list[str]:
+    if isinstance(credentials, PasswordLogin):
+        return [credentials.password.get_secret_value()]
+    if isinstance(credentials, ClientLogin):
+        return [credentials.client_secret.get_secret_value()]
+    return [credentials.token.get_secret_value()]
+
+
+def _proxy_mounts(base: str) -> dict[str, httpx.AsyncBaseTransport | None] | None:
+    """Where environment proxies (`HTTPS_PROXY`, `ALL_PROXY`, …) may be used: https only.
+
+    None lets httpx honour them (TLS runs end to end through the proxy's tunnel). For plain
+    http every proxy is bypassed: a loopback server gets the password in clear only because
+    it never leaves the machine, and a proxy would take it off the machine.
+    """
+    parts = urlsplit(base)
+    if parts.scheme == "https" and not is_loopback(parts.hostname or ""):
+        return None
+    return {"all://": None, "http://": None, "https://": None}
+
+
 # --- replies ---------------------------------------------------------------------------------
 
 
-def _reply(response: httpx.Response, call: str, *, ok: tuple[int, ...]) -> dict[str, Any]:
-    """The JSON object of a successful reply; `ApiError` for an error status or garbage."""
+def _reply(
+    response: httpx.Response, call: str, *, scrub: Scrubber, ok: tuple[int, ...]
+) -> dict[str, Any]:
+    """The JSON object of a successful reply; `ApiError` for an error status or garbage.
+
+    Invalid UTF-8 and lone surrogates (`"\\ud800"`) are replaced, so that nothing further on
+    meets a string it cannot hash, write or print.
+    """
     status = response.status_code
     if status not in ok:
-        raise _status_error(response, call)
+        raise _status_error(response, call, scrub)
     media = response.headers.get("content-type", "").split(";")[0].strip().lower()
     if media and media != "application/json" and not media.endswith("+json"):
         raise ApiError(
-            f"server answered {media}, not JSON (status {status}){_snippet(response)}",
+            f"server answered {media}, not JSON (status {status}){_snippet(response, scrub)}",
             call=call,
             status=status,
         )
     try:
-        body = response.json()
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+        body = clean_unicode(_parse_json(response))
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or nested too deep
         raise ApiError(
-            f"server answered invalid JSON (status {status}, {len(response.content)} bytes): {exc}",
+            f"server answered invalid JSON (status {status}, {len(response.content)} bytes): "
+            f"{shorten(scrub(str(exc)))}",
             call=call,
             status=status,
         ) from exc
@@ -732,23 +807,26 @@ def _reply(response: httpx.Response, call: str, *, ok: tuple[int, ...]) -> dict[
     return body
 
 
-def _job_reply(response: httpx.Response, call: str, *, ok: tuple[int, ...]) -> LiveJob:
-    body = _reply(response, call, ok=ok)
+def _job_reply(
+    response: httpx.Response, call: str, *, scrub: Scrubber, ok: tuple[int, ...]
+) -> LiveJob:
+    body = _reply(response, call, scrub=scrub, ok=ok)
     raw = body.get("job")
     if raw is None and "id" in body and "name" in body:
         raw = body  # tolerated variant: a bare job without the envelope
     if raw is None:
         raise ApiError("reply has no `job` object", call=call, status=response.status_code)
-    return _live_job(raw, call, "the job")
+    return _live_job(raw, call, "the job", scrub)
 
 
-def _live_job(raw: Any, call: str, what: str) -> LiveJob:
+def _live_job(raw: Any, call: str, what: str, scrub: Scrubber) -> LiveJob:
     """A LiveJob after a cheap check of the fields everything else relies on."""
     if not isinstance(raw, dict):
         raise ApiError(f"{what} in the reply is not a JSON object", call=call)
     job_id = raw.get("id")
     if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
-        raise ApiError(f"{what} in the reply has no valid `id`: {job_id!r:.50}", call=call)
+        shown = repr(shorten(scrub(job_id), 50) if isinstance(job_id, str) else job_id)[:60]
+        raise ApiError(f"{what} in the reply has no valid `id`: {shown}", call=call)
     if not isinstance(raw.get("name"), str):
         raise ApiError(f"{what} in the reply ({job_id}) has no `name`", call=call)
     try:
@@ -769,9 +847,9 @@ def _skipped_job(raw: Any, problem: ApiError) -> str:
     return problem.message.removeprefix(f"{problem.call}: ")
 
 
-def _status_error(response: httpx.Response, call: str) -> ApiError:
+def _status_error(response: httpx.Response, call: str, scrub: Scrubber) -> ApiError:
     status = response.status_code
-    text = _error_text(response)
+    text = _error_text(response, scrub)
     if status in NOT_FOUND_STATUSES:
         return NotFoundError(f"not found ({text})", call=call, status=status)
     if status in (401, 403):
@@ -782,7 +860,7 @@ def _status_error(response: httpx.Response, call: str) -> ApiError:
             hint="the account may lack the rights for this call",
         )
     if 300 <= status < 400:
-        location = response.headers.get("location", "?")
+        location = shorten(scrub(response.headers.get("location", "?")))
         return ApiError(
             f"server redirected to {location}",
             call=call,
@@ -792,12 +870,15 @@ def _status_error(response: httpx.Response, call: str) -> ApiError:
     return ApiError(f"server answered {text}", call=call, status=status)
 
 
-def _error_text(response: httpx.Response) -> str:
-    """`STATUS Reason: description; …`, from `errors[].description` or OAuth's fields."""
-    head = f"{response.status_code} {response.reason_phrase}".strip()
+def _error_text(response: httpx.Response, scrub: Scrubber) -> str:
+    """`STATUS Reason: description; …`, from `errors[].description` or OAuth's fields.
+
+    Each piece is scrubbed whole before it is cut, so that no part of a secret survives a cut.
+    """
+    head = f"{response.status_code} {shorten(scrub(response.reason_phrase), 80)}".strip()
     try:
-        body = response.json()
-    except ValueError:
+        body = clean_unicode(_parse_json(response))
+    except (ValueError, RecursionError):
         return head
     details: list[str] = []
     if isinstance(body, dict):
@@ -813,23 +894,25 @@ def _error_text(response: httpx.Response) -> str:
         for key in ("error_description", "error", "message"):
             if not details and isinstance(body.get(key), str):
                 details.append(body[key])
-    return f"{head}: {'; '.join(details)}" if details else head
+    shown = [shorten(scrub(detail)) for detail in details[:MAX_DETAILS]]
+    if len(details) > MAX_DETAILS:
+        shown.append(f"and {len(details) - MAX_DETAILS} more")
+    return f"{head}: {'; '.join(shown)}" if shown else head
 
 
-def _snippet(response: httpx.Response) -> str:
-    text = " ".join(response.text[:200].split())
+def _parse_json(response: httpx.Response) -> Any:
+    """The reply's JSON; bytes that are not UTF-8 become U+FFFD instead of an error."""
+    return json.loads(response.content.decode("utf-8", "replace").removeprefix("\ufeff"))
+
+
+def _snippet(response: httpx.Response, scrub: Scrubber) -> str:
+    head = response.content[:SNIPPET_WINDOW].decode("utf-8", "replace")
+    text = " ".join(scrub(head).split())
     return f": {text[:80]!r}" if text else ""
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _describe(exc: Exception) -> str:
-    text = str(exc)
+def _describe(exc: Exception, scrub: Scrubber) -> str:
+    text = shorten(scrub(str(exc)))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -842,9 +925,11 @@ def _outcome_unknown(call: str, what: str) -> OutcomeUnknown:
     )
 
 
-def _static_token_refused(response: httpx.Response, call: str, creds: StaticToken) -> AuthError:
+def _static_token_refused(
+    response: httpx.Response, call: str, creds: StaticToken, scrub: Scrubber
+) -> AuthError:
     return AuthError(
-        f"the server refused the token: {_error_text(response)}",
+        f"the server refused the token: {_error_text(response, scrub)}",
         call=call,
         status=401,
         hint=_token_hint(creds),

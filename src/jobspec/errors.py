@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass
 
 _URL_USERINFO = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^/@\s:]*)(?::[^/@\s]*)?@", re.I
+    # Anchored on `://` with bounded runs: a long run of letters must not make it quadratic.
+    r"(?P<scheme>://)(?P<user>[^/@\s:]{0,256})(?::[^/@\s]{0,1024})?@"
 )
 
 

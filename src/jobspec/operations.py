@@ -8,7 +8,7 @@ an `ApplyListener` (apply) or comes back as a value the CLI hands to `views`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1110,10 +1110,14 @@ def read_plan_file(path: Path) -> Plan:
     return plan
 
 
-def save_plan_file(plan: Plan, path: Path) -> None:
-    """Write `plan` for `jobspec apply FILE`, atomically (a reader never sees half a plan)."""
+def save_plan_file(plan: Plan, path: Path, *, scrub: Callable[[str], str] | None = None) -> None:
+    """Write `plan` for `jobspec apply FILE`, atomically (a reader never sees half a plan).
+
+    `scrub` takes any known secret a server slipped into a name out of the file.
+    """
+    text = plan.to_json()
     try:
-        atomic_write(path, [plan.to_json().encode()])
+        atomic_write(path, [(scrub(text) if scrub else text).encode()])
     except OSError as exc:
         raise UsageError(
             f"cannot write the plan to {path}: {exc.strerror}",

@@ -34,6 +34,7 @@ from jobspec.model import (
     digest,
 )
 from jobspec.plan import Action, ActionKind, FieldChange, Plan, PlanWarning, Role, Step, StepOp
+from jobspec.scrub import shorten
 
 
 def needed_job_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) -> set[str]:
@@ -762,7 +763,8 @@ def _transfer_conflicts(
         roles = [f"the clone of {address}" for address in clone_of.get(party.key, ())]
         roles += [f"the original of {address}" for address in original_of.get(party.key, ())]
         job = live[party.key]
-        return f"job {job.id} {job.name!r} ({' and '.join(roles) or 'not managed by jobspec'})"
+        managed = " and ".join(roles) or "not managed by jobspec"
+        return f"job {job.id} {shorten(job.name)!r} ({managed})"  # a server's name: bounded
 
     refused: list[str] = []
     accepted: list[PlanWarning] = []

@@ -12,8 +12,10 @@ from typing import Any
 
 from jobspec.model import RetireHow
 from jobspec.plan import Action, ActionKind, FieldChange, Plan, Step, StepOp
+from jobspec.scrub import shorten
 
 MARKDOWN_LIMIT = 60_000
+VALUE_LIMIT = 400  # characters of one field value shown in a text or markdown plan
 
 _COLOURS = {
     ActionKind.create: "32",  # green
@@ -71,14 +73,17 @@ def job_label(job_id: str | None, names: Mapping[str, str]) -> str:
     if job_id is None:
         return "the new clone"
     name = names.get(job_id)
-    return f"{job_id} {json.dumps(name, ensure_ascii=False)}" if name is not None else job_id
+    if name is None:
+        return job_id
+    return f"{job_id} {json.dumps(shorten(name), ensure_ascii=False)}"
 
 
 def value(item: Any) -> str:
-    """A field value as the reader should see it: JSON, so strings are quoted."""
+    """A field value as the reader should see it: JSON, so strings are quoted; a long one
+    (a server's 10 MB name) is shortened, keeping both ends."""
     if item is None:
         return "(unset)"
-    return json.dumps(item, ensure_ascii=False, sort_keys=True)
+    return shorten(json.dumps(item, ensure_ascii=False, sort_keys=True), VALUE_LIMIT)
 
 
 def _paint(text: str, code: str, color: bool) -> str:

@@ -346,6 +346,14 @@ def _load_file(path: Path, problems: list[Problem], *, pure: bool) -> list[_Writ
 
 
 def _read_text(path: Path, at: _At) -> str | None:
+    if _leaves_folder(path):
+        at(
+            1,
+            1,
+            "a link to a file outside the spec folder: refused, and not read",
+            "spec files are files inside the spec folder; copy the file in instead",
+        )
+        return None
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -366,6 +374,18 @@ def _read_text(path: Path, at: _At) -> str | None:
         at(line, column, f"not valid UTF-8 text (byte 0x{data[exc.start]:02x})")
         return None
     return text.removeprefix("\ufeff")
+
+
+def _leaves_folder(path: Path) -> bool:
+    """Does `path` (a file directly in the spec folder) resolve to a file outside it?
+
+    A link could make `validate` quote lines of any file the user can read (a key, a
+    password file) in its problems, and a CI log would keep them.
+    """
+    try:
+        return not path.resolve(strict=True).is_relative_to(path.parent.resolve(strict=True))
+    except (OSError, RuntimeError):  # a dangling or looping link: reading it fails anyway
+        return path.is_symlink()
 
 
 class _At(typing.Protocol):

@@ -19,6 +19,7 @@ from jobspec.generate import Generated
 from jobspec.model import StateEntry
 from jobspec.plan import Plan, Step
 from jobspec.render import render_json, render_markdown, render_text
+from jobspec.scrub import shorten
 from jobspec.state import Intent, LockInfo, Restored, State, Transfer
 
 __all__ = [
@@ -290,7 +291,7 @@ def generated(made: Generated, *, text: str, listed: int, out: str | None) -> Sc
     if made.left_out:
         notes.append(f"left out {count(len(made.left_out), 'selected job')}:")
         for left in made.left_out[:LEFT_OUT_SHOWN]:
-            name = json.dumps(left.job.name, ensure_ascii=False)
+            name = json.dumps(shorten(left.job.name), ensure_ascii=False)
             notes.append(f"  {left.job.id} {name}: {left.reason}")
         if len(made.left_out) > LEFT_OUT_SHOWN:
             notes.append(f"  and {len(made.left_out) - LEFT_OUT_SHOWN:,} more")
@@ -341,3 +342,23 @@ def fmt_report(changed: Sequence[Path], *, check: bool) -> Screen:
             out=out, err=f"{count(len(changed), 'file')} would change; run `jobspec fmt`\n"
         )
     return Screen(out=out)
+
+
+def apply_interrupted(
+    signal_name: str, *, steps: int, finished: int, total: int | None, saved_plan: bool
+) -> Screen:
+    """What an apply stopped by Ctrl-C or SIGTERM did, and how to finish the rest."""
+    if total is None:
+        done = "before anything was applied; nothing was changed"
+    else:
+        done = f"after {finished} of {total} address(es) finished ({steps} step(s) done)"
+    again = (
+        "run `jobspec apply` (without the saved plan, which is now stale) to finish the rest"
+        if saved_plan and total is not None
+        else "run `jobspec apply` again to finish the rest"
+    )
+    return Screen(
+        err=f"interrupted by {signal_name} {done}.\n"
+        "The state records every step that was done, and the state lock is released.\n"
+        f"hint: {again}; a call that was in flight is looked for first, never sent twice.\n"
+    )

@@ -191,3 +191,27 @@ def test_transfer_refusals(source: State, target: State, message: str) -> None:
         transfer_serial(source, target, force=False, what="push")
     if source.lineage is not None:
         assert caught.value.hint is not None and "--force" in caught.value.hint
+
+
+BARE_PERCENT = "Pg%zz-Secret-41"
+KEY_PASSWORD = "Ssl-Key-Pass-77"
+
+
+def test_a_password_with_a_bare_percent_is_not_quoted_by_the_parse_error() -> None:
+    store = PostgresStateStore(f"postgresql://jobspec:{BARE_PERCENT}@db.example/jobspec")
+    with pytest.raises(UsageError) as caught:
+        store.read()
+    text = f"{caught.value.message} {caught.value.hint}"
+    assert "malformed state URL" in text
+    assert BARE_PERCENT not in text and "zz-Secret" not in text
+
+
+def test_sslpassword_is_in_no_message_naming_the_state() -> None:
+    url = f"postgresql://jobspec@127.0.0.1:1/jobspec?sslpassword={KEY_PASSWORD}&connect_timeout=2"
+    store = PostgresStateStore(url)
+    assert KEY_PASSWORD not in store.location + repr(store)
+    assert "sslpassword" not in store.location
+    with pytest.raises(StateError) as caught:
+        store.read()
+    assert "cannot connect" in caught.value.message
+    assert KEY_PASSWORD not in f"{caught.value.message} {caught.value.hint}"

@@ -122,3 +122,29 @@ def test_cli_import_stays_light_and_validate_never_loads_the_client() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+SECRET_LINE = "db_password: Linked-Secret-7c1e [unclosed"
+
+
+@pytest.mark.parametrize("command", [["validate"], ["fmt", "--check"]])
+def test_a_link_leaving_the_spec_folder_is_refused_quoting_nothing_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    outside = tmp_path / "private"
+    outside.mkdir()
+    (outside / "secrets.yaml").write_text(f"version: 1\n{SECRET_LINE}\n", encoding="utf-8")
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "good.yaml").write_text(
+        "version: 1\njobs:\n  a: {source: c4d8c04a69224ef0bfaa2f8e920b8792}\n", encoding="utf-8"
+    )
+    (specs / "also-good.yaml").symlink_to(specs / "good.yaml")  # inside the folder: fine…
+    (specs / "linked.yaml").symlink_to(outside / "secrets.yaml")
+    result = CliRunner().invoke(cli, command)
+    text = result.stdout + result.stderr
+    assert result.exit_code == 1, text
+    assert "specs/linked.yaml:1:1: a link to a file outside the spec folder" in text
+    assert "Linked-Secret" not in text and "db_password" not in text and "private" not in text
+    assert "also-good.yaml" in text  # …but a second copy of address `a`: duplicate address

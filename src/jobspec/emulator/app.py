@@ -30,6 +30,7 @@ import copy
 import json
 import logging
 import random
+import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -173,11 +174,35 @@ def _parse_json_object(raw: bytes, *, required: bool) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError as exc:
+    except ValueError as exc:  # invalid JSON, or bytes that are not UTF-8
         raise BadRequest(f"request body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise BadRequest(f"request body is nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
+    _check_plain(body)
     return body
+
+
+def _check_plain(body: dict[str, Any]) -> None:
+    """Refuse what the store could not keep or serve back: over-deep nesting, and strings a
+    lone surrogate (`"\\ud800"`) makes unencodable. Iterative, so depth cannot hurt it."""
+    pending: list[tuple[Any, int]] = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest(f"request body is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and _SURROGATE.search(value):
+            raise BadRequest("request body holds invalid Unicode (a lone surrogate)")
+
+
+MAX_DEPTH = 64  # nesting a job body may have; real ones have under 10
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _flag(value: str | None) -> bool:

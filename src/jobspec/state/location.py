@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
 from jobspec.errors import UsageError
+from jobspec.scrub import is_secret_key, url_secrets
 
 __all__ = ["DEFAULT_WORKSPACE", "PgLocation", "is_database_url", "parse_location"]
 
@@ -33,6 +34,7 @@ class PgLocation:
     workspace: str
     shown: str  # the URL without any password, with the workspace: for messages
     has_password: bool  # a password in the user info or a `password=` parameter
+    secrets: tuple[str, ...] = ()  # every secret the URL carries, for a `Scrubber`
 
 
 def parse_location(url: str) -> PgLocation:
@@ -71,9 +73,14 @@ def parse_location(url: str) -> PgLocation:
     has_password = bool(colon) or any(key == "password" for key, _ in libpq)
     conninfo = f"{scheme}://{rest}" + (f"?{urlencode(libpq)}" if libpq else "")
     safe_netloc = f"{user}@{hostpart}" if at else hostpart
-    safe_query = [(key, value) for key, value in libpq if key != "password"]
+    # `password`, `sslpassword` and any other secret-named parameter never reach a message.
+    safe_query = [(key, value) for key, value in libpq if not is_secret_key(key)]
     safe_query.append(("workspace", workspace))
     shown = f"{scheme}://{safe_netloc}{slash}{path}?{urlencode(safe_query, safe='/:@')}"
     return PgLocation(
-        conninfo=conninfo, workspace=workspace, shown=shown, has_password=has_password
+        conninfo=conninfo,
+        workspace=workspace,
+        shown=shown,
+        has_password=has_password,
+        secrets=tuple(url_secrets(text)),
     )

@@ -61,6 +61,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jobspec.errors import LockError, MissingExtra, StateError, UsageError, redact_credentials
+from jobspec.scrub import Scrubber, shorten
 from jobspec.state.journal import dumps_record, replay
 from jobspec.state.location import parse_location
 from jobspec.state.protocols import StateSession
@@ -165,12 +166,14 @@ def _advisory_key(lock_id: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _message(exc: BaseException) -> str:
-    """A database error as one line, any password in a URI it quotes masked.
+def _message(exc: BaseException, scrub: Scrubber) -> str:
+    """A database error as one line, scrubbed of the URL's secrets and any password it quotes.
 
-    libpq's connection errors leave the password out, but its URI parser quotes the URI whole.
+    libpq's connection errors leave the password out, but its URI parser quotes the URI whole,
+    or only the token it could not decode (a password with a bare `%`).
     """
-    return redact_credentials(" ".join(str(exc).split())) or type(exc).__name__
+    text = scrub(redact_credentials(" ".join(str(exc).split())))
+    return shorten(text, 500) or type(exc).__name__
 
 
 # --- the store ----------------------------------------------------------------------------------
@@ -192,6 +195,7 @@ class PostgresStateStore:
         if checkpoint_lines < 1:
             raise ValueError("checkpoint_lines must be at least 1")
         self._where = parse_location(url)
+        self._scrub = Scrubber(self._where.secrets)
         self.workspace = self._where.workspace
         self.checkpoint_lines = checkpoint_lines
         self.clock = clock
@@ -218,7 +222,7 @@ class PostgresStateStore:
             given = conninfo_to_dict(self._where.conninfo)
         except psycopg.ProgrammingError as exc:
             raise UsageError(
-                f"malformed state URL {self.location}: {_message(exc)}",
+                f"malformed state URL {self.location}: {_message(exc, self._scrub)}",
                 hint="write it as postgresql://user@host:port/db?workspace=NAME",
             ) from None
         defaults: dict[str, Any] = {}
@@ -230,7 +234,8 @@ class PostgresStateStore:
             return psycopg.connect(self._where.conninfo, autocommit=True, **defaults)
         except psycopg.Error as exc:
             raise StateError(
-                f"cannot connect to the state database {self.location}: {_message(exc)}",
+                f"cannot connect to the state database {self.location}: "
+                + _message(exc, self._scrub),
                 hint="check the URL and the PG* variables; a password comes from PGPASSWORD, "
                 "PGPASSFILE or ~/.pgpass (or a URL in JOBSPEC_STATE), never from jobspec.toml",
             ) from None
@@ -249,7 +254,7 @@ class PostgresStateStore:
 
     def _db_error(self, exc: BaseException) -> StateError:
         return StateError(
-            f"state database {self.location}: {_message(exc)}",
+            f"state database {self.location}: {_message(exc, self._scrub)}",
             hint="nothing was changed by the failed statement; fix the cause and run again",
         )
 
@@ -643,7 +648,8 @@ class _PgSession(JournalSession):
             ) from exc
         except psycopg.Error as exc:
             raise StateError(
-                f"could not write to the state database {self._store.location}: {_message(exc)}",
+                f"could not write to the state database {self._store.location}: "
+                + _message(exc, self._store._scrub),
                 hint="this change was not recorded; fix the cause and run apply again",
             ) from exc
 
