@@ -133,3 +133,12 @@ def test_clean_unicode_replaces_lone_surrogates_in_keys_and_values() -> None:
     json.dumps(cleaned, ensure_ascii=False).encode("utf-8")  # encodable now
     clean = {"name": "fine", "list": [1, "two"]}
     assert clean_unicode(clean) is clean
+
+
+def test_forget_all_starts_a_new_run_knowing_nothing() -> None:
+    scrub = Scrubber(["first-run-token-1234"])
+    assert "first-run-token-1234" not in scrub("x first-run-token-1234 y")
+    scrub.forget_all()
+    assert scrub("x first-run-token-1234 y") == "x first-run-token-1234 y"
+    scrub.add("second-run-secret")
+    assert "second-run-secret" not in scrub("second-run-secret")

@@ -295,6 +295,7 @@ def cli() -> None:
     """Declarative DryvIQ transfer jobs: specs in git, `plan` in CI, `apply` in CD."""
     import os
 
+    SCRUB.forget_all()  # a run knows its own secrets, not those of earlier runs in-process
     SCRUB.add(*(os.environ.get(name) for name in SECRET_VARIABLES))
     SCRUB.add(*url_secrets(os.environ.get("JOBSPEC_STATE", "")))
 

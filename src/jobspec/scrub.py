@@ -122,6 +122,14 @@ class Scrubber:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(_secret_pattern(s) for s in ordered))
 
+    def forget_all(self) -> None:
+        """Start over: a new run (one CLI invocation) knows only its own secrets. Without it,
+        many runs in one process (tests, an embedding program) would pile up every token ever
+        issued, and each new one recompiles a pattern over all of them."""
+        with self._lock:
+            self._secrets = set()
+            self._pattern = None
+
     def __call__(self, text: str) -> str:
         """`text` with every known secret and credential-shaped value replaced by `***`."""
         pattern = self._pattern
