@@ -413,6 +413,10 @@ def test_the_file_is_canonical_and_loads_back_as_generated(tmp_path: Path) -> No
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=6))
 def test_any_names_render_to_a_file_that_loads(names: list[str]) -> None:
+    check_names_render_and_load(names)
+
+
+def check_names_render_and_load(names: list[str]) -> None:
     import tempfile
 
     jobs = [live(n, name) for n, name in enumerate(names, 1)]
@@ -432,3 +436,10 @@ def test_any_names_render_to_a_file_that_loads(names: list[str]) -> None:
     assert {d.spec.source for d in desired.values()} == {job.id for job in jobs}
     for new in made.specs:
         assert desired[new.address].spec.overrides.name == f"{new.job.name} / {new.job.id}"
+
+
+@pytest.mark.parametrize("name", ["\x850", "a\u2028b", "tab\there", "nul\x00x", "\x7f"])
+def test_names_with_line_breaks_or_controls_render_double_quoted_and_load_back(
+    name: str,
+) -> None:
+    check_names_render_and_load([name])

@@ -54,6 +54,7 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from jobspec.errors import Problem, SpecError
 from jobspec.model import (
@@ -150,6 +151,7 @@ def format_spec_text(text: str) -> str:
     yaml.width = 100
     yaml.preserve_quotes = False
     document = yaml.load(text)
+    _quote_exactly(document)
     out = io.StringIO()
     yaml.dump(document, out)
     return out.getvalue()
@@ -217,7 +219,7 @@ def render_generated(*, header: list[str], jobs: list[GeneratedJob]) -> str:
             return CommentedMap((key, commented(item)) for key, item in value.items())
         if isinstance(value, list):
             return [commented(item) for item in value]
-        return value
+        return _exact_scalar(value)
 
     written = CommentedMap()
     for index, (address, body, comment) in enumerate(jobs):
@@ -237,6 +239,32 @@ def render_generated(*, header: list[str], jobs: list[GeneratedJob]) -> str:
     out = io.StringIO()
     yaml.dump(root, out)
     return out.getvalue()
+
+
+def _exact_scalar(value: Any) -> Any:
+    """`value`, double-quoted when it holds a line break (\x85, \u2028) or a control
+    character: the emitter folds those inside plain or single-quoted scalars, which changes
+    the value (`"x\\Ny"` would come back as `x y`); only double quotes escape them exactly."""
+    if isinstance(value, str) and _NOT_IN_A_COMMENT.search(value):
+        return DoubleQuotedScalarString(value)
+    return value
+
+
+def _quote_exactly(node: Any) -> None:
+    """Apply `_exact_scalar` in place to every string value below `node` (comments kept)."""
+    if isinstance(node, dict):
+        for key in list(node):
+            item = node[key]
+            if isinstance(item, dict | list):
+                _quote_exactly(item)
+            elif isinstance(item, str) and _exact_scalar(item) is not item:
+                node[key] = _exact_scalar(item)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            if isinstance(item, dict | list):
+                _quote_exactly(item)
+            elif isinstance(item, str) and _exact_scalar(item) is not item:
+                node[index] = _exact_scalar(item)
 
 
 def _one_line(text: str) -> str:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 import jobspec.spec
 from jobspec.errors import Problem, SpecError
@@ -17,7 +18,7 @@ from jobspec.model import (
     ScheduleMode,
     TransferType,
 )
-from jobspec.spec import MAX_DEPTH, MAX_FILE_BYTES, collect_problems, load_specs
+from jobspec.spec import MAX_DEPTH, MAX_FILE_BYTES, collect_problems, format_spec_text, load_specs
 from tests.helpers import is_plain_json
 from tests.spec.conftest import WriteSpecs
 
@@ -597,3 +598,18 @@ def test_loaded_values_are_enum_members_and_the_body_isis_plain_json(
         },
     }
     assert is_plain_json(body)
+
+
+@pytest.mark.parametrize("escaped", ["x\\Ny", "x\\Ly", "x\\ty", "x\\x7fy"])
+def test_fmt_keeps_values_holding_line_breaks_or_controls_exactly(escaped: str) -> None:
+    """`jobspec fmt` once re-emitted "x\\Ny" single-quoted with a raw NEL, which YAML folds
+    into a space: formatting changed the value. Such values stay double-quoted now."""
+    text = (
+        f"version: 1\njobs:\n  a:  # the job\n    source: {SOURCE}\n"
+        f'    overrides:\n      name: "{escaped}"\n'
+    )
+    formatted = format_spec_text(text)
+    reader = YAML(typ="safe")
+    assert reader.load(formatted) == reader.load(text)
+    assert "# the job" in formatted
+    assert format_spec_text(formatted) == formatted
