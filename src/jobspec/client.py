@@ -46,6 +46,7 @@ import enum
 import logging
 import math
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 NOT_PROCESSED_STATUSES = frozenset({429, 503})
 
 ControlAction = Literal["start", "pause", "resume", "cancel"]
+Slim = Callable[[dict[str, Any]], dict[str, Any]]  # what a listing keeps of each raw job
 
 _log = logging.getLogger(__name__)
 
@@ -161,16 +163,21 @@ class DryvIQClient:
         self._token: _Token | None = None
         if isinstance(self._credentials, StaticToken):
             self._token = _Token(self._credentials.token.get_secret_value())
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout)),
-            limits=httpx.Limits(
-                max_connections=settings.concurrency,
-                max_keepalive_connections=settings.concurrency,
-            ),
-            headers={"Accept": "application/json", "User-Agent": f"jobspec/{__version__}"},
-            follow_redirects=False,
-        )
+        # One single-connection pool per request slot: httpcore's pool scans its connections
+        # (quadratically) on every request and reply, which at 32 connections in one pool took
+        # a third of the client's CPU. A slot owns its pool, so a pool never queues. An injected
+        # transport does its own pooling: one client for it.
+        timeout = httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout))
+        if transport is not None:
+            self._pools = [_http_client(transport=transport, timeout=timeout, connections=None)]
+        else:
+            tls = httpx.create_ssl_context(verify=True, trust_env=True)  # loaded once, shared
+            self._pools = [
+                _http_client(transport=None, timeout=timeout, connections=1, verify=tls)
+                for _ in range(settings.concurrency)
+            ]
+        self._http = self._pools[0]  # builds requests; every pool is configured alike
+        self._free_slots = list(range(settings.concurrency))  # taken under `_slots`, LIFO
         self.request_count = 0
         """Requests sent so far, every attempt and token call included."""
         self.server_time: float | None = None
@@ -186,7 +193,8 @@ class DryvIQClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     # --- read side -------------------------------------------------------------------------
 
@@ -207,11 +215,20 @@ class DryvIQClient:
         return None if job.is_deleted else job
 
     async def list_jobs(
-        self, *, kind: str | None = None, status: str | None = None, q: str | None = None
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        keep: Slim | None = None,
     ) -> list[LiveJob]:
-        """Every job matching the filters, each exactly once, in the server's order."""
+        """Every job matching the filters, each exactly once, in the server's order.
+
+        `keep` chooses what of each listed job to keep (its id and name at least), page by
+        page as they arrive, so that a large listing never holds every whole job at once.
+        """
         filters = {k: v for k, v in (("kind", kind), ("status", status), ("q", q)) if v}
-        return list((await self._listing(filters)).values())
+        return list((await self._listing(filters, keep=keep)).values())
 
     async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]:
         """The requested jobs that exist, by id, read with as few requests as possible.
@@ -310,7 +327,12 @@ class DryvIQClient:
         return {job.id: job for job in jobs if job is not None}
 
     async def _page(
-        self, filters: Mapping[str, str], *, offset: int, limit: int = PAGE_LIMIT
+        self,
+        filters: Mapping[str, str],
+        *,
+        offset: int,
+        limit: int = PAGE_LIMIT,
+        keep: Slim | None = None,
     ) -> _Page:
         params = {**filters, "offset": str(offset), "limit": str(limit), "fields": "all"}
         if self._sort is not None:
@@ -320,17 +342,22 @@ class DryvIQClient:
         )
         call = f"GET v1/jobs?{query}"
         try:
-            return await self._page_at(self._api + "jobs", call=call, params=params)
+            return await self._page_at(self._api + "jobs", call=call, params=params, keep=keep)
         except ApiError as exc:
             if exc.status != 400 or exc.call != call or self._sort is None:
                 raise
             # A server that cannot sort by id: its own order, checked as pages come in.
             _log.debug("%s: sort refused (%s); listing in the server's order", call, exc.message)
             self._sort = None
-            return await self._page(filters, offset=offset, limit=limit)
+            return await self._page(filters, offset=offset, limit=limit, keep=keep)
 
     async def _page_at(
-        self, url: str, *, call: str, params: Mapping[str, str] | None = None
+        self,
+        url: str,
+        *,
+        call: str,
+        params: Mapping[str, str] | None = None,
+        keep: Slim | None = None,
     ) -> _Page:
         response, _ = await self._request("GET", url, call=call, params=params)
         body = _reply(response, call, ok=(200,))
@@ -344,7 +371,8 @@ class DryvIQClient:
             raw_id = raw.get("id") if isinstance(raw, dict) else None
             keys.append(raw_id if isinstance(raw_id, str) else f"{url}#{n}:{raw_id!r}")
             try:
-                job = _live_job(raw, call, f"job #{n}")
+                kept = keep(raw) if keep is not None and isinstance(raw, dict) else raw
+                job = _live_job(kept, call, f"job #{n}")
             except ApiError as exc:  # a system job or garbage: not one jobspec could manage
                 skipped.append(_skipped_job(raw, exc))
                 continue
@@ -375,14 +403,14 @@ class DryvIQClient:
         )
 
     async def _listing(
-        self, filters: Mapping[str, str], first: _Page | None = None
+        self, filters: Mapping[str, str], first: _Page | None = None, *, keep: Slim | None = None
     ) -> dict[str, LiveJob]:
         """Every job of a listing by id, read again while it changes under us."""
         for _ in range(LIST_ATTEMPTS):
             if first is None:
-                first = await self._page(filters, offset=0)
+                first = await self._page(filters, offset=0, keep=keep)
             try:
-                jobs, skipped = await self._remaining(first, filters)
+                jobs, skipped = await self._remaining(first, filters, keep=keep)
             except _ListChanged:
                 first = None
                 continue
@@ -395,7 +423,7 @@ class DryvIQClient:
         )
 
     async def _remaining(
-        self, first: _Page, filters: Mapping[str, str]
+        self, first: _Page, filters: Mapping[str, str], *, keep: Slim | None = None
     ) -> tuple[dict[str, LiveJob], list[str]]:
         """All jobs of a listing, given its first page, and what was skipped.
 
@@ -403,7 +431,7 @@ class DryvIQClient:
         """
         pages = [first]
         if first.more and first.total is None:  # no total: follow the links one by one
-            pages += await self._follow_links(first)
+            pages += await self._follow_links(first, keep=keep)
         elif first.more and first.total is not None:
             # The first page's length is the server's page size, whatever limit we asked for.
             size = len(first.keys)
@@ -413,7 +441,7 @@ class DryvIQClient:
                     call="GET v1/jobs",
                 )
             rest = await _gather(
-                self._page(filters, offset=offset, limit=size)
+                self._page(filters, offset=offset, limit=size, keep=keep)
                 for offset in range(size, first.total, size)
             )
             if any(page.total != first.total for page in rest):
@@ -430,7 +458,7 @@ class DryvIQClient:
             raise _ListChanged  # a job moved between pages: some seen twice, some not at all
         return jobs, skipped
 
-    async def _follow_links(self, page: _Page) -> list[_Page]:
+    async def _follow_links(self, page: _Page, *, keep: Slim | None = None) -> list[_Page]:
         """The pages after `page` by their `next` links: an error, not a hang, for a link that
         repeats, a page that brings nothing new, or more than `MAX_PAGES` pages."""
         seen_urls: set[str] = set()
@@ -455,7 +483,7 @@ class DryvIQClient:
                     f"the listing goes on past {self._max_pages} pages; stopped there", call=call
                 )
             seen_urls.add(url)
-            page = await self._page_at(url, call=f"GET {url.removeprefix(self._base)}")
+            page = await self._page_at(url, call=f"GET {url.removeprefix(self._base)}", keep=keep)
             if page.keys and seen_keys.issuperset(page.keys):
                 raise ApiError(
                     f"the next page ({url.removeprefix(self._base)}) repeats jobs already "
@@ -599,8 +627,12 @@ class DryvIQClient:
             method, url, params=params, json=json, data=form, headers=headers
         )
         async with self._slots:
-            self.request_count += 1
-            response = await self._http.send(request)
+            slot = self._free_slots.pop()
+            try:
+                self.request_count += 1
+                response = await self._pools[slot % len(self._pools)].send(request)
+            finally:
+                self._free_slots.append(slot)
         self._note_server_time(response.headers.get("Date"))
         return response
 
@@ -700,6 +732,25 @@ class DryvIQClient:
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
             refresh_at = sent_at + expires_in - min(60.0, 0.1 * expires_in)
         return _Token(value, refresh if isinstance(refresh, str) and refresh else None, refresh_at)
+
+
+def _http_client(
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: httpx.Timeout,
+    connections: int | None,
+    verify: ssl.SSLContext | bool = True,
+) -> httpx.AsyncClient:
+    """One of the client's connection pools (`connections` None: the transport's own)."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        limits=limits,
+        verify=verify,
+        headers={"Accept": "application/json", "User-Agent": f"jobspec/{__version__}"},
+        follow_redirects=False,
+    )
 
 
 # --- replies ---------------------------------------------------------------------------------
