@@ -8,6 +8,7 @@ fast; their types are imported under TYPE_CHECKING, so mypy still checks every u
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -1291,7 +1292,15 @@ def completion(shell: str) -> None:
     click.echo(completer(cli, {}, "jobspec", "_JOBSPEC_COMPLETE").source())
 
 
+GC_YOUNG_THRESHOLD = 50_000
+
+
 def main() -> None:
+    # A plan builds hundreds of thousands of objects that live until the process ends (a
+    # listing's jobs, the specs, the plan) and hardly any cycles; at the default threshold (700
+    # allocations) the collector kept re-scanning them: a third of the plan's CPU at 10,000
+    # specs. Collect young objects every 50,000 allocations instead.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
     cli(prog_name="jobspec")
 
 
