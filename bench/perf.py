@@ -1,8 +1,11 @@
 """jobspec's speed against the round-trip limit: plan, fresh apply and re-plan at scale.
 
-    python bench/perf.py                          # N=1,000 specs, M=5,000 jobs, L=20 ms, 5 runs
-    python bench/perf.py --specs 100 --jobs 500 --runs 3     # a quick look while developing
-    python bench/perf.py --scaling                # plan at N = 10, 100, 1,000, 10,000
+    python bench/perf.py                          # every figure of docs/performance.md's main
+                                                  # tables: N=1,000 / M=5,000 at concurrency
+                                                  # 8, 16, 32, the curl loop, N=10,000 / M=50,000
+    python bench/perf.py --specs 100 --jobs 500 --runs 3 --no-large --no-curl   # a quick look
+    python bench/perf.py --scaling                # plan and re-plan at N = 10 … 10,000 (+100,000
+                                                  # projected)
 
 Starts `jobspec emulator --latency-ms L` in its own process (so the server never shares a GIL
 with the jobspec being measured) on a free port. Each run resets the emulator, seeds M live jobs
@@ -12,9 +15,17 @@ runs the real `jobspec` command line as a subprocess:
 
   generate      `jobspec generate --category …`        N of the M jobs are in one category
   plan          `jobspec plan`                         wall, API requests, CPU, peak RSS
-  apply         `jobspec apply --auto-approve`          wall, API requests, CPU, peak RSS
+  apply         `jobspec apply --auto-approve`          wall, API requests, CPU, peak RSS, at
+                `--concurrency` 8 (the default), 16 and 32, each on a freshly seeded world
   re-plan       `jobspec plan --detailed-exitcode`      wall, API requests; must exit 0
   start-up      `jobspec --help`                        wall
+  curl loop     the hand-run workflow as a shell loop, measured once per invocation: for each
+                spec one `curl` clone and one `curl` PATCH of the original to manual, one at a
+                time (2N calls, the clone's summary reply not read back)
+  large         plan, apply (concurrency 32) and re-plan at N=10,000 / M=50,000
+
+Client CPU per request is (apply CPU - plan CPU) / (apply requests - plan requests) at
+concurrency 8: the CPU the apply spends beyond planning, per API call it sends.
 
 Requests come from the emulator's own counter (`/_emulator/stats`, token calls included); CPU
 time and peak RSS come from `os.wait4` on that one child. Each figure is the median of the
@@ -266,20 +277,33 @@ class Row:
     samples: list[Sample]
     needed: int
     sequential_calls: int
+    concurrency: int
 
 
 def _median(samples: list[Sample], pick: Callable[[Sample], float]) -> float:
     return statistics.median(pick(sample) for sample in samples)
 
 
+def _apply_args(concurrency: int) -> list[str]:
+    return ["apply", "--auto-approve", "--concurrency", str(concurrency)]
+
+
 def measure(
-    emulator: Emulator, *, specs: int, jobs: int, runs: int, latency: float, concurrency: int
+    emulator: Emulator,
+    *,
+    specs: int,
+    jobs: int,
+    runs: int,
+    latency: float,
+    concurrency: int,
+    more: Sequence[int] = (),
 ) -> tuple[list[Row], list[float]]:
+    """Plan, apply and re-plan at `concurrency`, then a fresh apply at each of `more`."""
     root = Path(tempfile.mkdtemp(prefix="jobspec-bench-"))
     write_specs(root / "specs", specs, jobs=jobs)
     env = _env(emulator)
     plans: list[Sample] = []
-    applies: list[Sample] = []
+    applies: dict[int, list[Sample]] = {c: [] for c in (concurrency, *more)}
     replans: list[Sample] = []
     generates: list[Sample] = []
     (root / "no-specs").mkdir()
@@ -300,8 +324,8 @@ def measure(
             if made != specs:
                 raise RuntimeError(f"run {run + 1}: generate wrote {made} specs, not {specs}")
             plans.append(run_jobspec(["plan"], cwd=work, env=env, emulator=emulator))
-            applies.append(
-                run_jobspec(["apply", "--auto-approve"], cwd=work, env=env, emulator=emulator)
+            applies[concurrency].append(
+                run_jobspec(_apply_args(concurrency), cwd=work, env=env, emulator=emulator)
             )
             replan = run_jobspec(
                 ["plan", "--detailed-exitcode"], cwd=work, env=env, emulator=emulator
@@ -309,12 +333,20 @@ def measure(
             if replan.returncode != 0:
                 raise RuntimeError(f"run {run + 1}: the plan after apply is not empty")
             replans.append(replan)
-            print(
-                f"  run {run + 1}/{runs}: generate {generates[-1].wall:.2f} s, "
-                f"plan {plans[-1].wall:.2f} s, "
-                f"apply {applies[-1].wall:.2f} s, re-plan {replan.wall:.2f} s",
-                file=sys.stderr,
-            )
+            shown = [
+                f"generate {generates[-1].wall:.2f} s",
+                f"plan {plans[-1].wall:.2f} s",
+                f"apply {applies[concurrency][-1].wall:.2f} s",
+            ]
+            for other in more:
+                emulator.reset_and_seed(jobs)
+                work = _fresh_workdir(root)
+                applies[other].append(
+                    run_jobspec(_apply_args(other), cwd=work, env=env, emulator=emulator)
+                )
+                shown.append(f"apply@{other} {applies[other][-1].wall:.2f} s")
+            shown.append(f"re-plan {replan.wall:.2f} s")
+            print(f"  run {run + 1}/{runs}: {', '.join(shown)}", file=sys.stderr)
         startup = []
         for _ in range(max(runs, 5)):
             started = time.perf_counter()
@@ -326,15 +358,38 @@ def measure(
     replan_reads = reads_needed(2 * specs, jobs + specs, concurrency)
     listing = 1 + math.ceil(jobs / PAGE)  # a token and one listing, whatever is selected
     rows = [
-        Row(f"generate ({specs:,} of {jobs:,})", generates, listing, sequential_calls=specs),
-        Row("plan", plans, 1 + plan_reads, sequential_calls=specs),
-        Row("fresh apply", applies, 1 + plan_reads + 3 * specs, sequential_calls=4 * specs),
-        Row("re-plan after apply", replans, 1 + replan_reads, sequential_calls=2 * specs),
+        Row(
+            f"generate ({specs:,} of {jobs:,})",
+            generates,
+            listing,
+            sequential_calls=specs,
+            concurrency=concurrency,
+        ),
+        Row("plan", plans, 1 + plan_reads, sequential_calls=specs, concurrency=concurrency),
     ]
+    for level, samples in applies.items():
+        rows.append(
+            Row(
+                f"fresh apply, concurrency {level}",
+                samples,
+                1 + reads_needed(specs, jobs, level) + 3 * specs,
+                sequential_calls=4 * specs,
+                concurrency=level,
+            )
+        )
+    rows.append(
+        Row(
+            "re-plan after apply",
+            replans,
+            1 + replan_reads,
+            sequential_calls=2 * specs,
+            concurrency=concurrency,
+        )
+    )
     return rows, startup
 
 
-def table(rows: list[Row], *, latency: float, concurrency: int) -> str:
+def table(rows: list[Row], *, latency: float) -> str:
     lines = [
         "| command | wall (median) | CPU | peak RSS | requests | lower bound "
         "| wall ÷ bound | sequential (computed) |",
@@ -342,14 +397,132 @@ def table(rows: list[Row], *, latency: float, concurrency: int) -> str:
     ]
     for row in rows:
         wall = _median(row.samples, lambda s: s.wall)
-        bound = lower_bound(row.needed, concurrency, latency)
+        bound = lower_bound(row.needed, row.concurrency, latency)
         lines.append(
             f"| {row.name} | {wall:.2f} s | {_median(row.samples, lambda s: s.cpu):.2f} s "
             f"| {_median(row.samples, lambda s: s.rss_mb):.0f} MB "
             f"| {_median(row.samples, lambda s: s.requests):.0f} "
-            f"| {bound:.2f} s ({row.needed} needed) | {wall / bound:.1f}× "
+            f"| {bound:.2f} s ({row.needed} needed) | {wall / bound:.2f}× "
             f"| {row.sequential_calls * latency:.1f} s ({row.sequential_calls:,} calls) |"
         )
+    return "\n".join(lines)
+
+
+def cpu_per_request(plan: Row, apply: Row) -> float:
+    """Milliseconds of client CPU per API call: what the apply spends beyond its plan."""
+    cpu = _median(apply.samples, lambda s: s.cpu) - _median(plan.samples, lambda s: s.cpu)
+    calls = _median(apply.samples, lambda s: s.requests)
+    calls -= _median(plan.samples, lambda s: s.requests)
+    return cpu / calls * 1000
+
+
+# --- the hand-run alternative -----------------------------------------------------------------
+
+CURL_LOOP = r"""
+set -eu
+token=$(curl -sf -d grant_type=password -d username=admin -d password=admin \
+    --data-urlencode 'scope=profile roles' "${SERVER}connect/token" \
+    | sed -e 's/.*"access_token":"\([^"]*\)".*/\1/')
+while read -r source n; do
+  body=$(printf '{"name":"Curl clone %s","schedule":{"mode":"manual"},%s' "$n" \
+    '"transfer":{"transfer_type":"copy","destination":{"target":{"path":"/Archive/'"$n"'"}}}}')
+  curl -sf -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "$body" \
+    "${SERVER}v1/jobs/$source/clone"
+  curl -sf -o /dev/null -X PATCH -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' \
+    -d '{"kind":"transfer","transfer_type":"copy","schedule":{"mode":"manual"}}' \
+    "${SERVER}v1/jobs/$source"
+done < "$LIST"
+"""
+
+
+def curl_loop(emulator: Emulator, *, specs: int, jobs: int) -> Sample:
+    """The hand-run workflow, measured: a shell loop of curl calls, one at a time."""
+    emulator.reset_and_seed(jobs)
+    stride = jobs // specs
+    root = Path(tempfile.mkdtemp(prefix="jobspec-curl-"))
+    try:
+        listing = root / "sources.txt"
+        listing.write_text("".join(f"{_job_id(n * stride)} {n:05d}\n" for n in range(specs)))
+        (root / "loop.sh").write_text(CURL_LOOP)
+        env = {**os.environ, "SERVER": emulator.url, "LIST": str(listing)}
+        before = emulator.requests()
+        started = time.perf_counter()
+        process = subprocess.Popen(["bash", str(root / "loop.sh")], env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise RuntimeError(f"the curl loop exited with {code}")
+        return Sample(
+            wall=wall,
+            cpu=usage.ru_utime + usage.ru_stime,
+            rss_mb=usage.ru_maxrss / 1024,
+            requests=emulator.requests() - before,
+            returncode=code,
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def speedups(rows: list[Row], curl: Sample) -> str:
+    lines = [
+        f"curl loop (measured once, {curl.requests} calls one at a time): {curl.wall:.1f} s",
+    ]
+    for row in rows:
+        if row.name.startswith("fresh apply"):
+            wall = _median(row.samples, lambda s: s.wall)
+            lines.append(f"  {row.name}: {wall:.2f} s, {curl.wall / wall:.1f}× faster than curl")
+    return "\n".join(lines)
+
+
+# --- the large world --------------------------------------------------------------------------
+
+
+def large(
+    emulator: Emulator, *, specs: int, jobs: int, runs: int, latency: float, concurrency: int
+) -> str:
+    """Plan, apply once and re-plan at N specs against M jobs: time, memory, requests."""
+    root = Path(tempfile.mkdtemp(prefix="jobspec-large-"))
+    write_specs(root / "specs", specs, jobs=jobs)
+    env = _env(emulator)
+    try:
+        emulator.reset_and_seed(jobs)
+        work = _fresh_workdir(root)
+        plans = [run_jobspec(["plan"], cwd=work, env=env, emulator=emulator) for _ in range(runs)]
+        print(f"  large plan: {[round(p.wall, 2) for p in plans]}", file=sys.stderr)
+        apply = run_jobspec(_apply_args(concurrency), cwd=work, env=env, emulator=emulator)
+        print(f"  large apply: {apply.wall:.2f} s", file=sys.stderr)
+        replans = []
+        for _ in range(runs):
+            replan = run_jobspec(
+                ["plan", "--detailed-exitcode"], cwd=work, env=env, emulator=emulator
+            )
+            if replan.returncode != 0:
+                raise RuntimeError("large: the plan after apply is not empty")
+            replans.append(replan)
+        print(f"  large re-plan: {[round(p.wall, 2) for p in replans]}", file=sys.stderr)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    rows = [
+        Row("plan", plans, 0, 0, concurrency=8),
+        Row(f"apply, concurrency {concurrency} (1 run)", [apply], 0, 0, concurrency=concurrency),
+        Row("re-plan after apply", replans, 0, 0, concurrency=8),
+    ]
+    lines = [
+        "| command | wall (median) | CPU | peak RSS | requests |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.name} | {_median(row.samples, lambda s: s.wall):.2f} s "
+            f"| {_median(row.samples, lambda s: s.cpu):.2f} s "
+            f"| {_median(row.samples, lambda s: s.rss_mb):.0f} MB "
+            f"| {_median(row.samples, lambda s: s.requests):.0f} |"
+        )
+    ratio = _median(replans, lambda s: s.wall) / _median(plans, lambda s: s.wall)
+    lines.append(f"\nre-plan ÷ plan: {ratio:.2f}×")
     return "\n".join(lines)
 
 
@@ -395,16 +568,23 @@ def phases(emulator: Emulator, *, specs: int, jobs: int, repeat: int = 3) -> dic
         shutil.rmtree(root, ignore_errors=True)
 
 
-def scaling(*, latency: float, runs: int, concurrency: int, sizes: Sequence[int]) -> str:
+def scaling(
+    *, latency: float, runs: int, concurrency: int, sizes: Sequence[int], project: int | None
+) -> str:
+    """Plan and re-plan at each N against M = max(5N, 5,000) jobs (the apply between them runs
+    at concurrency 32); with `project`, one more row extrapolated linearly from the last two."""
     lines = [
-        "| N specs | M jobs | plan wall | requests | lower bound | process CPU "
-        "| load + validate | parse live jobs | plan | render | CPU µs per spec |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| N specs | M jobs | plan wall | requests | lower bound | process CPU | peak RSS "
+        "| re-plan wall | re-plan requests | load + validate | parse live jobs | plan | render "
+        "| CPU µs per spec |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: |",
     ]
     emulator = Emulator(latency_ms=latency * 1000)
+    measured: list[tuple[int, int, list[float]]] = []
     try:
         for size in sizes:
-            jobs = max(size, 5000)
+            jobs = max(5 * size, 5000)
             emulator.reset_and_seed(jobs)
             root = Path(tempfile.mkdtemp(prefix="jobspec-scale-"))
             try:
@@ -413,24 +593,55 @@ def scaling(*, latency: float, runs: int, concurrency: int, sizes: Sequence[int]
                 samples = [
                     run_jobspec(["plan"], cwd=root, env=env, emulator=emulator) for _ in range(runs)
                 ]
+                split = phases(emulator, specs=size, jobs=jobs)
+                run_jobspec(_apply_args(32), cwd=root, env=env, emulator=emulator)
+                replans = [
+                    run_jobspec(
+                        ["plan", "--detailed-exitcode"], cwd=root, env=env, emulator=emulator
+                    )
+                    for _ in range(runs)
+                ]
             finally:
                 shutil.rmtree(root, ignore_errors=True)
-            split = phases(emulator, specs=size, jobs=jobs)
-            wall = _median(samples, lambda s: s.wall)
             needed = 1 + reads_needed(size, jobs, concurrency)
             work = split["load"] + split["plan"] + split["render"]
-            lines.append(
-                f"| {size:,} | {jobs:,} | {wall:.2f} s "
-                f"| {_median(samples, lambda s: s.requests):.0f} "
-                f"| {lower_bound(needed, concurrency, latency):.2f} s "
-                f"| {_median(samples, lambda s: s.cpu):.2f} s "
-                f"| {split['load']:.3f} s | {split['live']:.3f} s | {split['plan']:.3f} s "
-                f"| {split['render']:.3f} s | {work / size * 1e6:.0f} |"
+            figures = [
+                _median(samples, lambda s: s.wall),
+                _median(samples, lambda s: s.requests),
+                lower_bound(needed, concurrency, latency),
+                _median(samples, lambda s: s.cpu),
+                _median(samples, lambda s: s.rss_mb),
+                _median(replans, lambda s: s.wall),
+                _median(replans, lambda s: s.requests),
+                split["load"],
+                split["live"],
+                split["plan"],
+                split["render"],
+                work / size * 1e6,
+            ]
+            measured.append((size, jobs, figures))
+            lines.append(_scaling_row(size, jobs, figures, projected=False))
+            print(
+                f"  N={size}: plan {figures[0]:.2f} s, re-plan {figures[5]:.2f} s", file=sys.stderr
             )
-            print(f"  N={size}: plan {wall:.2f} s", file=sys.stderr)
     finally:
         emulator.close()
+    if project is not None and len(measured) >= 2:
+        (n0, _, low), (n1, _, high) = measured[-2], measured[-1]
+        scale = (project - n0) / (n1 - n0)
+        figures = [a + (b - a) * scale for a, b in zip(low, high, strict=True)]
+        figures[-1] = high[-1]  # per spec: constant if linear
+        lines.append(_scaling_row(project, max(5 * project, 5000), figures, projected=True))
     return "\n".join(lines)
+
+
+def _scaling_row(size: int, jobs: int, f: list[float], *, projected: bool) -> str:
+    mark = " (projected)" if projected else ""
+    return (
+        f"| {size:,}{mark} | {jobs:,} | {f[0]:.2f} s | {f[1]:.0f} | {f[2]:.2f} s | {f[3]:.2f} s "
+        f"| {f[4]:.0f} MB | {f[5]:.2f} s | {f[6]:.0f} | {f[7]:.3f} s | {f[8]:.3f} s "
+        f"| {f[9]:.3f} s | {f[10]:.3f} s | {f[11]:.0f} |"
+    )
 
 
 # --- entry point ------------------------------------------------------------------------------
@@ -458,7 +669,29 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per figure; medians [5]")
     parser.add_argument("--concurrency", type=int, default=8, help="jobspec's default [8]")
     parser.add_argument(
-        "--scaling", action="store_true", help="plan at N = 10, 100, 1,000 and 10,000 instead"
+        "--more-concurrency",
+        type=int,
+        nargs="*",
+        default=[16, 32],
+        help="fresh applies at these concurrencies too [16 32]",
+    )
+    parser.add_argument("--no-curl", action="store_true", help="skip the measured curl loop")
+    parser.add_argument(
+        "--no-large", action="store_true", help="skip N=10,000 / M=50,000 (plan, apply, re-plan)"
+    )
+    parser.add_argument("--large-specs", type=int, default=10_000, help="large N [10000]")
+    parser.add_argument("--large-jobs", type=int, default=50_000, help="large M [50000]")
+    parser.add_argument("--large-runs", type=int, default=3, help="runs of the large plans [3]")
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="plan and re-plan at N = 10, 100, 1,000 and 10,000 (+ 100,000 projected) instead",
+    )
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=[10, 100, 1000, 10000], help="--scaling's N"
+    )
+    parser.add_argument(
+        "--project", type=int, default=100_000, help="--scaling: one more N, projected [100000]"
     )
     args = parser.parse_args()
     latency = args.latency_ms / 1000
@@ -470,9 +703,11 @@ def main() -> None:
                 latency=latency,
                 runs=args.runs,
                 concurrency=args.concurrency,
-                sizes=(10, 100, 1000, 10000),
+                sizes=args.sizes,
+                project=args.project or None,
             )
         )
+        print(json.dumps({"load_after": os.getloadavg()}), file=sys.stderr)
         return
     if args.jobs < args.specs:
         parser.error("--jobs must be at least --specs (each spec clones its own live job)")
@@ -485,21 +720,48 @@ def main() -> None:
             runs=args.runs,
             latency=latency,
             concurrency=args.concurrency,
+            more=args.more_concurrency,
         )
         split = phases(emulator, specs=args.specs, jobs=args.jobs)
+        curl = None if args.no_curl else curl_loop(emulator, specs=args.specs, jobs=args.jobs)
+        big = (
+            None
+            if args.no_large
+            else large(
+                emulator,
+                specs=args.large_specs,
+                jobs=args.large_jobs,
+                runs=args.large_runs,
+                latency=latency,
+                concurrency=32,
+            )
+        )
     finally:
         emulator.close()
     print(
         f"\nN = {args.specs:,} specs, M = {args.jobs:,} live jobs, L = {args.latency_ms:g} ms, "
-        f"concurrency {args.concurrency}, median of {args.runs} runs\n"
+        f"concurrency {args.concurrency} unless named, median of {args.runs} runs\n"
     )
-    print(table(rows, latency=latency, concurrency=args.concurrency))
+    print(table(rows, latency=latency))
+    print(
+        f"\nclient CPU per request at concurrency {args.concurrency} (apply CPU - plan CPU) / "
+        f"(apply requests - plan requests): {cpu_per_request(rows[0], rows[1]):.2f} ms"
+    )
+    if curl is not None:
+        print()
+        print(speedups(rows, curl))
     print(
         f"\nplan CPU split (in process, no network): load + validate {split['load']:.3f} s, "
         f"parse live jobs {split['live']:.3f} s, plan {split['plan']:.3f} s, "
         f"render {split['render']:.3f} s"
     )
     print(f"`jobspec --help`: {statistics.median(startup):.3f} s (median of {len(startup)})")
+    if big is not None:
+        print(
+            f"\nN = {args.large_specs:,} specs, M = {args.large_jobs:,} live jobs, "
+            f"L = {args.latency_ms:g} ms, plans median of {args.large_runs} runs\n"
+        )
+        print(big)
     print(json.dumps({"load_after": os.getloadavg()}), file=sys.stderr)
 
 

@@ -5,7 +5,7 @@ transport, a test's recorder) without importing the client or httpx.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
 
 from jobspec.model import LiveJob
@@ -35,8 +35,15 @@ class Api(JobReader, Protocol):
     async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]: ...
 
     async def list_jobs(
-        self, *, kind: str | None = None, status: str | None = None, q: str | None = None
-    ) -> list[LiveJob]: ...
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> list[LiveJob]:
+        """Every live job; `keep` says what of each raw job to keep (id and name at least)."""
+        ...
 
     async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob: ...
 

@@ -8,6 +8,7 @@ fast; their types are imported under TYPE_CHECKING, so mypy still checks every u
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -598,8 +599,9 @@ class _Run:
         from jobspec.client import DryvIQClient
 
         terminated: list[bool] = []
+        done: list[R] = []
 
-        async def go() -> R:
+        async def go() -> None:
             loop = asyncio.get_running_loop()
             task = asyncio.current_task()
             assert task is not None
@@ -612,16 +614,20 @@ class _Run:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signal.SIGTERM, on_sigterm)
             async with DryvIQClient(self.settings, warn=_warn, scrubber=SCRUB) as api:
-                return await work(api)
+                done.append(await work(api))
 
+        # The result is handed over outside the task: asyncio.run's SIGINT bookkeeping formats
+        # the main task's repr on the way out, result included, which for a 10,000-address
+        # plan took about a second.
         try:
-            return asyncio.run(go())
+            asyncio.run(go())
         except KeyboardInterrupt:
             raise _Interrupted("SIGINT", 130) from None
         except asyncio.CancelledError:
             if terminated:
                 raise _Interrupted("SIGTERM", 143) from None
             raise
+        return done[0]
 
 
 def _warn(text: str) -> None:
@@ -1552,7 +1558,15 @@ def completion(shell: str) -> None:
     click.echo(completer(cli, {}, "jobspec", "_JOBSPEC_COMPLETE").source())
 
 
+GC_YOUNG_THRESHOLD = 50_000
+
+
 def main() -> None:
+    # A plan builds hundreds of thousands of objects that live until the process ends (a
+    # listing's jobs, the specs, the plan) and hardly any cycles; at the default threshold (700
+    # allocations) the collector kept re-scanning them: a third of the plan's CPU at 10,000
+    # specs. Collect young objects every 50,000 allocations instead.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
     cli(prog_name="jobspec")
 
 

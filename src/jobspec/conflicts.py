@@ -64,6 +64,20 @@ def is_scheduled(job: Mapping[str, Any]) -> bool:
     return mode == ScheduleMode.auto and job.get("disabled") is not True
 
 
+def conflict_view(job: Mapping[str, Any]) -> dict[str, Any]:
+    """What the conflict check reads of a live job: whether it runs by itself and, if so,
+    where it writes (`transfer_type`, `source` and `destination`). Nothing else."""
+    view = {key: job[key] for key in ("schedule", "disabled") if key in job}
+    transfer = job.get("transfer")
+    if is_scheduled(job) and isinstance(transfer, dict):
+        view["transfer"] = {
+            key: transfer[key]
+            for key in ("transfer_type", "source", "destination")
+            if key in transfer
+        }
+    return view
+
+
 def may_be_scheduled(body: Mapping[str, Any]) -> bool:
     """Could a clone with this managed body run by itself? False only when the body says not.
 

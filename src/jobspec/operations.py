@@ -36,6 +36,7 @@ from jobspec.netaddr import server_identity
 from jobspec.plan import PLAN_FORMAT_VERSION, Plan, PlanTampered, Step, StepOp
 from jobspec.planner import (
     clones_anything,
+    listed_view,
     make_plan,
     needed_job_ids,
     needs_every_job,
@@ -156,8 +157,14 @@ async def observe(
     # A clone may run on a schedule (the conflict check), or an address has no clone yet
     # (the name check): either needs every live job, read in one paged listing.
     every = needs_every_job(wanted) or any(address not in prior for address in wanted)
+    whole = needed_job_ids(desired, state.entries)
+
+    def keep(raw: dict[str, Any]) -> dict[str, Any]:
+        """Whole for the jobs the plan names; of the others, what it reads (`listed_view`)."""
+        return raw if raw.get("id") in whole else listed_view(raw)
+
     if every:
-        live = {job.id: job for job in await api.list_jobs()}
+        live = {job.id: job for job in await api.list_jobs(keep=keep)}
         # A job the plan needs but the listing lacks is confirmed gone with a GET before the
         # plan acts on its absence: a listing may skip a job it could not read.
         absent = needed_job_ids(wanted, prior) - live.keys()
@@ -187,7 +194,7 @@ async def observe(
 
     plan = plan_with(live)
     if not every and clones_anything(plan):  # a replace or a lost clone: check its name
-        live = {**{job.id: job for job in await api.list_jobs()}, **live}
+        live = {**{job.id: job for job in await api.list_jobs(keep=keep)}, **live}
         plan = plan_with(live)
     return Observed(plan=plan, live=live)
 

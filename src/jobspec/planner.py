@@ -20,7 +20,14 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from jobspec import diff
-from jobspec.conflicts import Party, find_conflicts, is_scheduled, may_be_scheduled, placement
+from jobspec.conflicts import (
+    Party,
+    conflict_view,
+    find_conflicts,
+    is_scheduled,
+    may_be_scheduled,
+    placement,
+)
 from jobspec.errors import PlanError
 from jobspec.model import (
     DesiredJob,
@@ -45,6 +52,18 @@ def needed_job_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateE
         ids.add(entry.clone_id)
         ids.update(entry.superseded)
     return ids
+
+
+IDENTITY_FIELDS = ("id", "name", "kind", "status")
+"""What the plan reads of every listed job: the name check and deleted jobs need no more."""
+
+
+def listed_view(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What the plan reads of a listed job that `needed_job_ids` does not name: its identity
+    and what the conflict check reads. Keeping only this keeps a 50,000-job listing small."""
+    view = {key: raw[key] for key in IDENTITY_FIELDS if key in raw}
+    view.update(conflict_view(raw))
+    return view
 
 
 def needs_every_job(desired: Mapping[str, DesiredJob]) -> bool:

@@ -170,6 +170,24 @@ async def test_paging_in_process(emulator_app: Any) -> None:
     assert api.request_count == 1 + 3 + 1
 
 
+async def test_a_listing_keeps_what_keep_chooses(emulator: Any) -> None:
+    ids = seed_many(emulator, 1200)
+    whole = set(ids[:3])
+    seen: list[str] = []
+
+    def keep(raw: dict[str, Any]) -> dict[str, Any]:
+        seen.append(raw["id"])
+        return raw if raw["id"] in whole else {"id": raw["id"], "name": raw["name"]}
+
+    async with connect(emulator.url) as api:
+        jobs = await api.list_jobs(keep=keep)
+    assert sorted(seen) == sorted(ids)  # every job passed through, once
+    by_id = {job.id: job for job in jobs}
+    assert by_id.keys() == set(ids)
+    assert all("transfer" in by_id[job_id].raw for job_id in whole)
+    assert {tuple(job.raw) for job in jobs if job.id not in whole} == {("id", "name")}
+
+
 async def test_filters_are_passed(emulator: Any) -> None:
     emulator.seed([make_job(name="alpha"), make_job(name="beta"), make_job(name="alphabet")])
     async with connect(emulator.url) as api:

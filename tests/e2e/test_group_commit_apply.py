@@ -58,9 +58,14 @@ class CheckedApi:
         return await self._client.get_jobs(ids)
 
     async def list_jobs(
-        self, *, kind: str | None = None, status: str | None = None, q: str | None = None
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> list[LiveJob]:
-        return await self._client.list_jobs(kind=kind, status=status, q=q)
+        return await self._client.list_jobs(kind=kind, status=status, q=q, keep=keep)
 
     async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob:
         self._check("clone", source_id)

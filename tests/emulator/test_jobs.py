@@ -474,3 +474,41 @@ def test_clone_without_a_body_copies_the_job(api: httpx.Client) -> None:
     clone = api.get(f"v1/jobs/{reply.json()['job']['id']}").json()["job"]
     assert clone["name"] == source["name"]
     assert clone["transfer"] == source["transfer"]
+
+
+@pytest.mark.anyio
+async def test_indexed_pages_match_a_full_scan_through_creates_and_deletes() -> None:
+    """The index-served listings (no filter; creation order or `sort=id`) page exactly as a
+    scan of every live job would, after seeding, creating, cloning and deleting."""
+    app = create_app(EmulatorConfig())
+    async with asgi_client(app) as client:
+        seeded = await client.post(
+            "_emulator/jobs", json={"jobs": [make_job(name=f"seed {n}") for n in range(40)]}
+        )
+        ids: list[str] = seeded.json()["ids"]
+        for n in range(5):
+            created = await client.post("v1/jobs", json=make_job(name=f"made {n}"))
+            ids.append(created.json()["job"]["id"])
+        clone = await client.post(f"v1/jobs/{ids[3]}/clone", json={"name": "the clone"})
+        ids.append(clone.json()["job"]["id"])
+        for gone in (ids[0], ids[7], ids[44], ids[-1]):
+            assert (await client.delete(f"v1/jobs/{gone}")).status_code == 204
+        live = [job_id for job_id in ids if job_id not in (ids[0], ids[7], ids[44], ids[-1])]
+
+        async def paged(**params: str) -> tuple[list[str], set[int]]:
+            seen: list[str] = []
+            totals: set[int] = set()
+            for offset in range(0, 60, 7):
+                body = (
+                    await client.get("v1/jobs", params={**params, "offset": offset, "limit": 7})
+                ).json()
+                seen += [job["id"] for job in body["jobs"]]
+                totals.add(body["meta"]["total_count"])
+            return seen, totals
+
+        assert await paged() == (live, {len(live)})
+        assert await paged(sort="id ASC") == (sorted(live), {len(live)})
+        assert await paged(sort="id DESC") == (sorted(live, reverse=True), {len(live)})
+        # a filter takes the scan, which must agree
+        assert await paged(kind="transfer", sort="id ASC") == (sorted(live), {len(live)})
+    app.state.emulator.store.close()

@@ -15,7 +15,7 @@ from jobspec.conflicts import Party, find_conflicts, normalise_path
 from jobspec.errors import PlanError
 from jobspec.model import DesiredJob, JobSpec, LiveJob, RetireHow, SourceLocation, deep_merge
 from jobspec.plan import ActionKind, Plan, StepOp
-from jobspec.planner import needs_every_job
+from jobspec.planner import listed_view, needed_job_ids, needs_every_job
 from jobspec.render import render_text
 from tests.planner.test_planner import (
     CLONE,
@@ -386,3 +386,41 @@ def test_a_thousand_clones_against_five_thousand_jobs_is_not_quadratic() -> None
     spent = time.process_time() - started
     assert [(c.first.key, c.second.key) for c in found] == [("overlap", _hex(7))]
     assert spent < 1.0, f"{spent:.3f} s of CPU"  # about 0.03 s here; a generous bound for CI
+
+
+# --- the listing keeps only what the plan reads ------------------------------------------------
+
+
+def _slimmed(want: dict[str, DesiredJob], jobs: list[LiveJob]) -> list[LiveJob]:
+    """The jobs as `jobspec plan` keeps them from a listing: whole only when named."""
+    named = needed_job_ids(want, {})
+    return [job if job.id in named else LiveJob.from_raw(listed_view(job.raw)) for job in jobs]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        writer(STRANGER, "/Archive"),
+        writer(STRANGER, "/Archive/Deeper", transfer={"transfer_type": "move"}),
+        writer(STRANGER, "/Archive", schedule={"mode": "manual"}),
+        writer(STRANGER, "/Archive", disabled=True),
+        writer(STRANGER, "/Archive", connection="box"),
+        writer(STRANGER, "/Elsewhere", name="clone into /Archive"),  # the name check
+    ],
+)
+def test_a_plan_from_slim_listed_jobs_is_the_plan_from_whole_ones(other: LiveJob) -> None:
+    for allow in ([], [STRANGER]):
+        want = {"finance": spec("finance", SOURCE, into("/Archive"), allow_overlap_with=allow)}
+        jobs = [writer(SOURCE, "/Sites/A"), other]
+        try:
+            whole = plan_of(want, {}, jobs).model_dump()
+        except PlanError as exc:
+            whole = exc.problems
+        try:
+            slim = plan_of(want, {}, _slimmed(want, jobs)).model_dump()
+        except PlanError as exc:
+            slim = exc.problems
+        assert slim == whole
+    kept = listed_view(other.raw)
+    assert set(kept) <= {"id", "name", "kind", "status", "schedule", "disabled", "transfer"}
+    assert set(kept.get("transfer", {})) <= {"transfer_type", "source", "destination"}

@@ -8,12 +8,18 @@ Each job is kept both as a dict (for filters and merges) and as its JSON text wi
 (for replies), so a page of 1000 jobs is a string join rather than 1000 `json.dumps` calls.
 Stored dicts are never changed in place: a write replaces the whole entry.
 
+Lists are paged: the live jobs are also kept as two sorted indexes, by id and by creation,
+so that a page of the usual listings (no filter, in id or creation order) is a slice, O(page)
+per request, not a scan and a sort of every job. A write moves at most one index entry.
+
 With a data file, jobs are loaded once at start and every write is committed before the call
 returns; one server per file (another process writing the same file is not noticed).
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -59,11 +65,51 @@ class StoredJob:
         return f'{self.text[:-1]},"links":{{"self":{{"href":{_dumps(href)}}}}}}}'
 
 
+class _Index:
+    """Sorted keys with the live jobs' ids: a page is a slice; an add or a removal is a bisect
+    and one list insert or delete (a memmove, however many jobs there are)."""
+
+    def __init__(self) -> None:
+        self._keys: list[Any] = []
+
+    def add(self, key: Any) -> None:
+        bisect.insort(self._keys, key)
+
+    def add_many(self, keys: list[Any]) -> None:
+        if len(keys) < 16:
+            for key in keys:
+                self.add(key)
+        else:  # a seed: one sort of the whole, not a shift per key
+            self._keys.extend(keys)
+            self._keys.sort()
+
+    def remove(self, key: Any) -> None:
+        at = bisect.bisect_left(self._keys, key)
+        if at < len(self._keys) and self._keys[at] == key:
+            del self._keys[at]
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def slice(self, offset: int, limit: int, *, descending: bool = False) -> list[Any]:
+        if not descending:
+            return self._keys[offset : offset + limit]
+        end = len(self._keys) - offset
+        return self._keys[max(0, end - limit) : max(0, end)][::-1]
+
+
 class JobStore:
     """Jobs by id in creation order; soft-deleted jobs are kept but hidden from `live()`."""
 
     def __init__(self, data_path: Path | None = None) -> None:
         self._jobs: dict[str, StoredJob] = {}
+        self._seq: dict[str, int] = {}  # creation order of every job, deleted ones included
+        self._counter = itertools.count()
+        self._by_id = _Index()  # live job ids
+        self._by_creation = _Index()  # (seq, id) of live jobs
         self._db: sqlite3.Connection | None = None
         if data_path is not None:
             # The app runs on one event loop thread, which may not be the thread that opened it.
@@ -75,6 +121,7 @@ class JobStore:
             for body, deleted in rows:
                 stored = StoredJob(job=json.loads(body), text=body, deleted=bool(deleted))
                 self._jobs[stored.id] = stored
+                self._indexed(stored)
 
     @property
     def persistent(self) -> bool:
@@ -102,6 +149,19 @@ class JobStore:
         """Jobs not deleted, in creation order."""
         return (stored for stored in self._jobs.values() if not stored.deleted)
 
+    def live_count(self) -> int:
+        return len(self._by_id)
+
+    def live_page(
+        self, offset: int, limit: int, *, order: str = "creation", descending: bool = False
+    ) -> list[StoredJob]:
+        """A page of the live jobs in id or creation order, read from an index: O(page)."""
+        if order == "id":
+            ids = self._by_id.slice(offset, limit, descending=descending)
+        else:
+            ids = [key[1] for key in self._by_creation.slice(offset, limit, descending=descending)]
+        return [self._jobs[job_id] for job_id in ids]
+
     def everything(self) -> Iterator[StoredJob]:
         """All jobs, deleted included, in creation order."""
         return iter(self._jobs.values())
@@ -124,6 +184,9 @@ class JobStore:
                 )
         for stored in entries:
             self._jobs[stored.id] = stored
+            self._seq[stored.id] = next(self._counter)
+        self._by_id.add_many([stored.id for stored in entries])
+        self._by_creation.add_many([(self._seq[stored.id], stored.id) for stored in entries])
         return entries
 
     def replace(self, job: RawJob) -> StoredJob:
@@ -138,6 +201,8 @@ class JobStore:
         if stored is None:
             return False
         self._write(StoredJob(job=stored.job, text=stored.text, deleted=True))
+        self._by_id.remove(job_id)
+        self._by_creation.remove((self._seq[job_id], job_id))
         return True
 
     def clear(self) -> None:
@@ -145,6 +210,15 @@ class JobStore:
             with self._transaction() as db:
                 db.execute("DELETE FROM jobs")
         self._jobs.clear()
+        self._seq.clear()
+        self._by_id.clear()
+        self._by_creation.clear()
+
+    def _indexed(self, stored: StoredJob) -> None:
+        seq = self._seq[stored.id] = next(self._counter)
+        if not stored.deleted:
+            self._by_id.add(stored.id)
+            self._by_creation.add((seq, stored.id))
 
     def _write(self, stored: StoredJob) -> None:
         if self._db is not None:
