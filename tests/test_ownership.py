@@ -500,3 +500,31 @@ async def test_import_with_the_source_gone_compares_the_clone_name(world: World)
             api, world.store, desired=desired, address="finance", job_id=clone
         )
     assert entry.clone_id == clone and not entry.forced_import
+
+
+async def test_a_second_replace_is_planned_beside_the_old_clone_the_first_set_to_manual(
+    world: World,
+) -> None:
+    """Under `original: manual` a replace sets the old clone to manual and it stays on the
+    server with the clone's name; state remembers it, so the next replace is not refused as
+    an unknown job bearing the name (a new user hit this on the tutorial's second move)."""
+    await world.seed("finance")
+    desired = world.write_specs(finance="manual")
+    options = operations.ApplyOptions(replace=("finance",))
+    async with world.api() as api:
+        await operations.apply(api, world.store, desired=desired)
+        first = world.store.read().entries["finance"].clone_id
+        await operations.apply(api, world.store, desired=desired, options=options)
+        second = world.store.read().entries["finance"]
+        assert second.retired_clones == [first]
+        outcome = await operations.apply(api, world.store, desired=desired, options=options)
+        assert outcome.result is not None and outcome.result.counts["replaced"] == 1
+        third = world.store.read().entries["finance"]
+        assert third.retired_clones == [first, second.clone_id]
+        again = await operations.apply(api, world.store, desired=desired)
+    assert again.result is None  # converged: the old clones are ours, and on manual
+    live = await world.jobs()
+    assert {job_id: live[job_id]["schedule"]["mode"] for job_id in third.retired_clones} == {
+        first: "manual",
+        second.clone_id: "manual",
+    }

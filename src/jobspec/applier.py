@@ -298,7 +298,10 @@ def _after_retire(entry: StateEntry | None, step: Step) -> StateEntry | None:
         return entry.model_copy(update={"original_retired": step.how})
     if step.role == "old_clone":
         left = [job_id for job_id in entry.superseded if job_id != step.job_id]
-        return entry.model_copy(update={"superseded": left})
+        kept = list(entry.retired_clones)
+        if step.how is RetireHow.manual and step.job_id and step.job_id not in kept:
+            kept.append(step.job_id)  # still there, still bearing the clone's name: ours
+        return entry.model_copy(update={"superseded": left, "retired_clones": kept})
     return entry
 
 
@@ -397,6 +400,7 @@ def clone_entry(intent: Intent, clone_id: str, *, previous: StateEntry | None) -
         original_retired=carried or (RetireHow(already) if already else None),
         source_digest=details.get("source_digest"),
         superseded=superseded,
+        retired_clones=list(previous.retired_clones) if previous else [],
     )
 
 
@@ -432,6 +436,7 @@ def _known_ids(journal: StateSession) -> set[str]:
         known.add(entry.clone_id)
         known.add(entry.source_id)
         known.update(entry.superseded)
+        known.update(entry.retired_clones)
     return known
 
 

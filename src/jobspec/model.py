@@ -525,6 +525,12 @@ class StateEntry(BaseModel):
         default_factory=list,
         description="Old clones replaced by this one and not yet retired (create before destroy).",
     )
+    retired_clones: list[str] = Field(
+        default_factory=list,
+        description="Old clones a replace set to manual: still on the server, still bearing "
+        "the clone's name, and ours (a later replace must not take them for strangers). "
+        "Written only when there are some.",
+    )
     forced_import: bool = Field(
         default=False,
         description="Imported with --force although its kind or endpoints differ from the "
@@ -533,10 +539,11 @@ class StateEntry(BaseModel):
 
     @model_serializer(mode="wrap")
     def _written_when_true(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Entries without the flag keep the form every earlier jobspec wrote."""
+        """Entries without the flag (or retired clones) keep the form earlier versions wrote."""
         data: dict[str, Any] = handler(self)
-        if not data.get("forced_import"):
-            data.pop("forced_import", None)
+        for optional in ("forced_import", "retired_clones"):
+            if not data.get(optional):
+                data.pop(optional, None)
         return data
 
 

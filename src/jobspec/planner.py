@@ -203,7 +203,9 @@ class _CannotPlan(Exception):
 
 ADOPT_HINT = (
     "clone names are identities: adopt the job that already has the name with "
-    "`jobspec import ADDRESS JOB_ID`, or give the clone a name of its own; nothing was applied"
+    "`jobspec import ADDRESS JOB_ID`, or give the clone a name of its own; nothing was applied "
+    "(if the state file was deleted by mistake and its .backup is beside it, "
+    "`jobspec state restore` brings that back)"
 )
 
 
@@ -224,10 +226,11 @@ def _identity_name(wanted: DesiredJob, action: Action, live: Mapping[str, LiveJo
 
 
 def _known_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) -> set[str]:
-    """Jobs state or the specs name: sources, clones and replaced clones."""
+    """Jobs state or the specs name: sources, clones, replaced clones and the old clones a
+    replace set to manual (they keep the clone's name)."""
     known = {wanted.spec.source for wanted in desired.values()}
     for entry in prior.values():
-        known.update((entry.source_id, entry.clone_id, *entry.superseded))
+        known.update((entry.source_id, entry.clone_id, *entry.superseded, *entry.retired_clones))
     return known
 
 
