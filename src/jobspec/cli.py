@@ -699,6 +699,37 @@ def _progress(address: str, message: str) -> None:
     _echo(f"{time.strftime('%H:%M:%S')} {address}: {message}", err=True)
 
 
+def _raise_sigterm(signum: int, frame: object) -> None:
+    raise _Interrupted("SIGTERM", 143)
+
+
+@contextmanager
+def _prompt_signals() -> Iterator[None]:
+    """While a question blocks the event loop, Ctrl-C and SIGTERM raise at once.
+
+    The loop's own handlers (asyncio.run's for SIGINT, `_Run.with_api`'s for SIGTERM) only
+    schedule a cancellation, which cannot run while `input()` blocks: the process would keep
+    waiting, and holding the state lock. Raising from the prompt unwinds `operations.apply`
+    (its `with store.lock()` releases the lock) like any other interruption. The previous
+    handlers come back afterwards; the loop's wakeup fd is left as it was. Signal handlers can
+    only be set on the main thread: elsewhere nothing changes.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_term = signal.signal(signal.SIGTERM, _raise_sigterm)
+    try:
+        yield
+    finally:
+        # None: a handler not set from Python, which cannot be put back; the default then
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous_int is None else previous_int)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous_term is None else previous_term)
+
+
 class _ApplyListener:
     """Apply as a person sees it: the plan, a question, and a live bar on a terminal (rich) or
     plain timestamped lines elsewhere (CI logs)."""
@@ -727,7 +758,17 @@ class _ApplyListener:
         _show(plan_view(plan, output_format="text", color=color), color=color)
 
     def confirm(self, plan: Plan) -> bool:
-        return self._auto_approve or click.confirm("Apply these changes?")
+        """Ask on the terminal. No answer (end of input) is a no; Ctrl-C and SIGTERM stop the
+        run at once, as they would anywhere else in apply (see `_prompt_signals`)."""
+        if self._auto_approve:
+            return True
+        with _prompt_signals():
+            try:
+                return click.confirm("Apply these changes?")
+            except click.Abort as stop:
+                if isinstance(stop.__context__, KeyboardInterrupt):
+                    raise stop.__context__ from None  # with_api reports SIGINT, exit 130
+                return False  # EOFError: nobody answered
 
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[None]:
