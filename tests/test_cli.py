@@ -164,6 +164,21 @@ def test_top_level_help_cuts_no_command_description() -> None:
     assert "-v, --verbose" in run("plan", "--help").stdout  # globals listed per command too
 
 
+def test_state_help_cuts_no_command_description() -> None:
+    result = run("state", "--help", env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    commands = " ".join(result.stdout.split("Commands:")[1].split())
+    assert "..." not in commands
+    # click would end push's sentence at "(e.g." (a period before a capital)
+    assert "Copy the whole state in SOURCE (a state file) into the state (e.g. PostgreSQL)." in (
+        commands
+    )
+    for name in ("list", "mv", "pull", "restore", "rm", "set-server", "show"):
+        assert f" {name} " in f" {commands} "
+    described = commands.split(" push ")[1].split(" restore ")[0]
+    assert described.endswith(".")
+
+
 # --- completion ---------------------------------------------------------------------------------
 
 

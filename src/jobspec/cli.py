@@ -243,6 +243,26 @@ class _Command(click.Command):
         _global_options(self)
 
 
+_ABBREVIATIONS = ("e.g.", "i.e.", "vs.")
+
+
+def _first_sentence(command: click.Command) -> str:
+    """A command's short help (its first sentence) whole, for a group's command list.
+
+    click ends the sentence at the first period before a word that is not lowercase, which
+    cuts "… (e.g. PostgreSQL)." after "(e.g."; the abbreviations above never end it here.
+    """
+    if command.short_help or not command.help:
+        return command.get_short_help_str(limit=1_000)
+    words = command.help.partition("\n\n")[0].split()
+    if words and words[0] == "\b":
+        words = words[1:]
+    for index, word in enumerate(words):
+        if word.endswith(".") and not word.lstrip("(").lower().endswith(_ABBREVIATIONS):
+            return " ".join(words[: index + 1])
+    return " ".join(words)
+
+
 class _Group(click.Group):
     """A group whose commands take the global options, and whose command list shows each
     command's first sentence whole (click cuts it to the terminal width with `...`)."""
@@ -254,7 +274,7 @@ class _Group(click.Group):
         for name in self.list_commands(ctx):
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(limit=1_000)))
+                rows.append((name, _first_sentence(command)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
