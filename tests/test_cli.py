@@ -164,6 +164,16 @@ def test_top_level_help_cuts_no_command_description() -> None:
     assert "-v, --verbose" in run("plan", "--help").stdout  # globals listed per command too
 
 
+@pytest.mark.parametrize("command", ["generate", "import"])
+def test_generate_and_import_take_no_target(command: str) -> None:
+    """They select jobs by id: `--target` (which limits plans to addresses) is not theirs."""
+    assert "--target" not in run(command, "--help").stdout
+    assert "--server" in run(command, "--help").stdout  # the other connection flags stay
+    refused = run(command, "--target", "finance")
+    assert refused.exit_code == 1
+    assert "No such option '--target'" in refused.stderr
+
+
 def test_state_help_cuts_no_command_description() -> None:
     result = run("state", "--help", env={"COLUMNS": "80"})
     assert result.exit_code == 0

@@ -508,14 +508,19 @@ def validate(specs_dir: str | None, output_format: str) -> None:
 # --- plan, apply and around them ----------------------------------------------------------------
 
 
-class ConnectionFlags(TypedDict):
-    """The flags `_connection_options` adds, as click passes them."""
+class ServerFlags(TypedDict):
+    """The flags `_server_options` adds, as click passes them."""
 
     specs_dir: str | None
     state_path: str | None
     server: str | None
     insecure: bool
     concurrency: int | None
+
+
+class ConnectionFlags(ServerFlags):
+    """The flags `_connection_options` adds: those and `--target`."""
+
     targets: tuple[str, ...]
 
 
@@ -562,7 +567,7 @@ def _complete_address(
     ]
 
 
-def _connection_options(func: F) -> F:
+def _server_options(func: F) -> F:
     """Flags shared by every command that talks to the server and reads state."""
     options = [
         click.option("--specs", "specs_dir", default=None, help="Spec directory [default: specs]."),
@@ -583,18 +588,24 @@ def _connection_options(func: F) -> F:
             type=click.IntRange(1, 64),
             help="Requests in flight [default: 8].",
         ),
-        click.option(
-            "--target",
-            "targets",
-            multiple=True,
-            metavar="ADDRESS",
-            shell_complete=_complete_address,
-            help="Only this address (repeatable).",
-        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _connection_options(func: F) -> F:
+    """`_server_options` and `--target`, for the commands that plan (generate and import
+    select jobs by id, so they take no `--target`)."""
+    func = click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDRESS",
+        shell_complete=_complete_address,
+        help="Only this address (repeatable).",
+    )(func)
+    return _server_options(func)
 
 
 @dataclass(frozen=True)
@@ -654,7 +665,7 @@ def _warn(text: str) -> None:
     _echo(f"warning: {text}", err=True)
 
 
-def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
+def _resolve(*, targets: tuple[str, ...] = (), **flags: Unpack[ServerFlags]) -> _Run:
     import os
     from pathlib import Path
 
@@ -677,7 +688,7 @@ def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
         settings=settings,
         specs_dir=Path(specs_dir) if specs_dir else settings.specs_dir,
         store=open_state_store(location),
-        targets=flags["targets"],
+        targets=targets,
     )
 
 
@@ -1372,7 +1383,7 @@ def _copy_state(
     type=click.Path(dir_okay=False),
     help="Import many: a YAML (address: job_id) or CSV (address,job_id) file; all rows or none.",
 )
-@_connection_options
+@_server_options
 @click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
 @click.option(
     "--force",
@@ -1386,7 +1397,7 @@ def import_(
     from_file: str | None,
     lock_timeout: float,
     force: bool,
-    **flags: Unpack[ConnectionFlags],
+    **flags: Unpack[ServerFlags],
 ) -> None:
     """Adopt an existing job as ADDRESS's clone; the next plan verifies its fields.
 
@@ -1473,7 +1484,7 @@ def import_(
     "without --force.",
 )
 @click.option("--force", is_flag=True, help="Replace --out FILE (its own specs are regenerated).")
-@_connection_options
+@_server_options
 @_report_errors
 def generate(
     job_ids: tuple[str, ...],
@@ -1487,7 +1498,7 @@ def generate(
     original: str,
     out_path: str | None,
     force: bool,
-    **flags: Unpack[ConnectionFlags],
+    **flags: Unpack[ServerFlags],
 ) -> None:
     """Write specs for jobs that exist: job ids, or the jobs filters select, or --all.
 
@@ -1498,13 +1509,10 @@ def generate(
     from pathlib import Path
 
     from jobspec import operations, views
-    from jobspec.errors import UsageError
     from jobspec.generate import Selection
     from jobspec.model import OriginalPolicy
     from jobspec.spec import spec_files
 
-    if flags["targets"]:
-        raise UsageError("--target limits plans to addresses; generate selects jobs by id")
     selection = Selection(
         ids=job_ids, query=query, category=category, kind=kind, status=status, every=every
     )
