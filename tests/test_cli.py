@@ -174,6 +174,17 @@ def test_generate_and_import_take_no_target(command: str) -> None:
     assert "No such option '--target'" in refused.stderr
 
 
+def test_import_explains_lock_timeout_as_apply_does() -> None:
+    def described(command: str) -> str:
+        text = " ".join(run(command, "--help", env={"COLUMNS": "200"}).stdout.split())
+        return text.split("--lock-timeout FLOAT RANGE ")[1].split(" [default")[0]
+
+    assert described("import") == described("apply")
+    assert described("import") == (
+        "Seconds to wait for the state lock (0: fail at once, naming the holder)."
+    )
+
+
 def test_state_help_cuts_no_command_description() -> None:
     result = run("state", "--help", env={"COLUMNS": "80"})
     assert result.exit_code == 0

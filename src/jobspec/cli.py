@@ -995,6 +995,7 @@ def plan(
         sys.exit(2)
 
 
+_LOCK_TIMEOUT_HELP = "Seconds to wait for the state lock (0: fail at once, naming the holder)."
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -1035,7 +1036,7 @@ def _idle_wait(timeout: float | None) -> IdleWait:
     default=0.0,
     show_default=True,
     type=click.FloatRange(min=0),
-    help="Seconds to wait for the state lock (0: fail at once, naming the holder).",
+    help=_LOCK_TIMEOUT_HELP,
 )
 @click.option(
     "--wait-for-idle",
@@ -1384,7 +1385,13 @@ def _copy_state(
     help="Import many: a YAML (address: job_id) or CSV (address,job_id) file; all rows or none.",
 )
 @_server_options
-@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@click.option(
+    "--lock-timeout",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help=_LOCK_TIMEOUT_HELP,
+)
 @click.option(
     "--force",
     is_flag=True,
