@@ -185,6 +185,13 @@ def test_import_explains_lock_timeout_as_apply_does() -> None:
     )
 
 
+@pytest.mark.parametrize("command", ["plan", "apply", "drift", "generate", "import"])
+def test_specs_help_names_the_config_file_default(command: str) -> None:
+    """They read `specs` from jobspec.toml, as validate and fmt do; the help says so."""
+    text = " ".join(run(command, "--help", env={"COLUMNS": "200"}).stdout.split())
+    assert "--specs TEXT Spec directory [default: `specs` in jobspec.toml, else specs]." in text
+
+
 def test_state_help_cuts_no_command_description() -> None:
     result = run("state", "--help", env={"COLUMNS": "80"})
     assert result.exit_code == 0

@@ -570,7 +570,12 @@ def _complete_address(
 def _server_options(func: F) -> F:
     """Flags shared by every command that talks to the server and reads state."""
     options = [
-        click.option("--specs", "specs_dir", default=None, help="Spec directory [default: specs]."),
+        click.option(
+            "--specs",
+            "specs_dir",
+            default=None,
+            help="Spec directory [default: `specs` in jobspec.toml, else specs].",
+        ),
         click.option(
             "--state",
             "state_path",
