@@ -132,6 +132,37 @@ def plan_file(tmp_path: Path) -> Path:
     return path
 
 
+def test_show_words_an_edited_plan_file_for_show(
+    plan_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """show applies nothing, so it does not say the file "cannot be applied"; apply still does."""
+    monkeypatch.chdir(plan_file.parent)
+    text = plan_file.read_text()
+    plan_file.write_text(text.replace('"gone-spec"', '"edited-by-hand"', 1))
+    assert plan_file.read_text() != text
+    shown = run("show", str(plan_file))
+    assert shown.exit_code == 1
+    assert shown.stdout == ""
+    assert shown.stderr.startswith(
+        f"error: not showing {plan_file}: apply would refuse it, as its checksum does not "
+        "match its content: it was edited\n"
+    ), shown.stderr
+    assert "cannot be applied" not in shown.stderr
+    applied = run(
+        "apply", str(plan_file), env={"JOBSPEC_SERVER": "http://127.0.0.1:9/", "JOBSPEC_TOKEN": "t"}
+    )
+    assert applied.exit_code == 1
+    assert f"error: {plan_file} cannot be applied: its checksum does not match" in applied.stderr
+
+
+def test_show_still_says_when_a_file_is_not_a_plan(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("{}")
+    shown = run("show", str(path))
+    assert shown.exit_code == 1
+    assert f"error: {path} is not a jobspec plan file" in shown.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "args", "coloured"),
     [

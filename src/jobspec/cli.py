@@ -1202,10 +1202,24 @@ def show(plan_file: str, output_format: str) -> None:
     """Print a saved plan file. Calls nothing."""
     from pathlib import Path
 
+    from jobspec.errors import UsageError
     from jobspec.operations import read_plan_file
+    from jobspec.plan import PlanTampered
     from jobspec.views import plan_view
 
-    saved = read_plan_file(Path(plan_file))
+    try:
+        saved = read_plan_file(Path(plan_file))
+    except UsageError as exc:
+        # read_plan_file words a broken seal for apply ("cannot be applied"); show applies
+        # nothing, but shows no plan apply would refuse either
+        broken = exc.__cause__
+        if not isinstance(broken, PlanTampered):
+            raise
+        raise UsageError(
+            f"not showing {plan_file}: apply would refuse it, as {broken}",
+            hint="show and apply take plans as `jobspec plan --out` made them, unedited; "
+            "plan again",
+        ) from broken
     color = _use_color()
     _show(plan_view(saved, output_format=output_format, color=color), color=color)
 
