@@ -132,6 +132,37 @@ def plan_file(tmp_path: Path) -> Path:
     return path
 
 
+def test_show_words_an_edited_plan_file_for_show(
+    plan_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """show applies nothing, so it does not say the file "cannot be applied"; apply still does."""
+    monkeypatch.chdir(plan_file.parent)
+    text = plan_file.read_text()
+    plan_file.write_text(text.replace('"gone-spec"', '"edited-by-hand"', 1))
+    assert plan_file.read_text() != text
+    shown = run("show", str(plan_file))
+    assert shown.exit_code == 1
+    assert shown.stdout == ""
+    assert shown.stderr.startswith(
+        f"error: not showing {plan_file}: apply would refuse it, as its checksum does not "
+        "match its content: it was edited\n"
+    ), shown.stderr
+    assert "cannot be applied" not in shown.stderr
+    applied = run(
+        "apply", str(plan_file), env={"JOBSPEC_SERVER": "http://127.0.0.1:9/", "JOBSPEC_TOKEN": "t"}
+    )
+    assert applied.exit_code == 1
+    assert f"error: {plan_file} cannot be applied: its checksum does not match" in applied.stderr
+
+
+def test_show_still_says_when_a_file_is_not_a_plan(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("{}")
+    shown = run("show", str(path))
+    assert shown.exit_code == 1
+    assert f"error: {path} is not a jobspec plan file" in shown.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "args", "coloured"),
     [
@@ -162,6 +193,49 @@ def test_top_level_help_cuts_no_command_description() -> None:
         result.stdout.split()
     )
     assert "-v, --verbose" in run("plan", "--help").stdout  # globals listed per command too
+
+
+@pytest.mark.parametrize("command", ["generate", "import"])
+def test_generate_and_import_take_no_target(command: str) -> None:
+    """They select jobs by id: `--target` (which limits plans to addresses) is not theirs."""
+    assert "--target" not in run(command, "--help").stdout
+    assert "--server" in run(command, "--help").stdout  # the other connection flags stay
+    refused = run(command, "--target", "finance")
+    assert refused.exit_code == 1
+    assert "No such option '--target'" in refused.stderr
+
+
+def test_import_explains_lock_timeout_as_apply_does() -> None:
+    def described(command: str) -> str:
+        text = " ".join(run(command, "--help", env={"COLUMNS": "200"}).stdout.split())
+        return text.split("--lock-timeout FLOAT RANGE ")[1].split(" [default")[0]
+
+    assert described("import") == described("apply")
+    assert described("import") == (
+        "Seconds to wait for the state lock (0: fail at once, naming the holder)."
+    )
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "drift", "generate", "import"])
+def test_specs_help_names_the_config_file_default(command: str) -> None:
+    """They read `specs` from jobspec.toml, as validate and fmt do; the help says so."""
+    text = " ".join(run(command, "--help", env={"COLUMNS": "200"}).stdout.split())
+    assert "--specs TEXT Spec directory [default: `specs` in jobspec.toml, else specs]." in text
+
+
+def test_state_help_cuts_no_command_description() -> None:
+    result = run("state", "--help", env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    commands = " ".join(result.stdout.split("Commands:")[1].split())
+    assert "..." not in commands
+    # click would end push's sentence at "(e.g." (a period before a capital)
+    assert "Copy the whole state in SOURCE (a state file) into the state (e.g. PostgreSQL)." in (
+        commands
+    )
+    for name in ("list", "mv", "pull", "restore", "rm", "set-server", "show"):
+        assert f" {name} " in f" {commands} "
+    described = commands.split(" push ")[1].split(" restore ")[0]
+    assert described.endswith(".")
 
 
 # --- completion ---------------------------------------------------------------------------------

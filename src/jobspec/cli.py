@@ -243,6 +243,26 @@ class _Command(click.Command):
         _global_options(self)
 
 
+_ABBREVIATIONS = ("e.g.", "i.e.", "vs.")
+
+
+def _first_sentence(command: click.Command) -> str:
+    """A command's short help (its first sentence) whole, for a group's command list.
+
+    click ends the sentence at the first period before a word that is not lowercase, which
+    cuts "… (e.g. PostgreSQL)." after "(e.g."; the abbreviations above never end it here.
+    """
+    if command.short_help or not command.help:
+        return command.get_short_help_str(limit=1_000)
+    words = command.help.partition("\n\n")[0].split()
+    if words and words[0] == "\b":
+        words = words[1:]
+    for index, word in enumerate(words):
+        if word.endswith(".") and not word.lstrip("(").lower().endswith(_ABBREVIATIONS):
+            return " ".join(words[: index + 1])
+    return " ".join(words)
+
+
 class _Group(click.Group):
     """A group whose commands take the global options, and whose command list shows each
     command's first sentence whole (click cuts it to the terminal width with `...`)."""
@@ -254,7 +274,7 @@ class _Group(click.Group):
         for name in self.list_commands(ctx):
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(limit=1_000)))
+                rows.append((name, _first_sentence(command)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -488,14 +508,19 @@ def validate(specs_dir: str | None, output_format: str) -> None:
 # --- plan, apply and around them ----------------------------------------------------------------
 
 
-class ConnectionFlags(TypedDict):
-    """The flags `_connection_options` adds, as click passes them."""
+class ServerFlags(TypedDict):
+    """The flags `_server_options` adds, as click passes them."""
 
     specs_dir: str | None
     state_path: str | None
     server: str | None
     insecure: bool
     concurrency: int | None
+
+
+class ConnectionFlags(ServerFlags):
+    """The flags `_connection_options` adds: those and `--target`."""
+
     targets: tuple[str, ...]
 
 
@@ -542,10 +567,15 @@ def _complete_address(
     ]
 
 
-def _connection_options(func: F) -> F:
+def _server_options(func: F) -> F:
     """Flags shared by every command that talks to the server and reads state."""
     options = [
-        click.option("--specs", "specs_dir", default=None, help="Spec directory [default: specs]."),
+        click.option(
+            "--specs",
+            "specs_dir",
+            default=None,
+            help="Spec directory [default: `specs` in jobspec.toml, else specs].",
+        ),
         click.option(
             "--state",
             "state_path",
@@ -563,18 +593,24 @@ def _connection_options(func: F) -> F:
             type=click.IntRange(1, 64),
             help="Requests in flight [default: 8].",
         ),
-        click.option(
-            "--target",
-            "targets",
-            multiple=True,
-            metavar="ADDRESS",
-            shell_complete=_complete_address,
-            help="Only this address (repeatable).",
-        ),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _connection_options(func: F) -> F:
+    """`_server_options` and `--target`, for the commands that plan (generate and import
+    select jobs by id, so they take no `--target`)."""
+    func = click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDRESS",
+        shell_complete=_complete_address,
+        help="Only this address (repeatable).",
+    )(func)
+    return _server_options(func)
 
 
 @dataclass(frozen=True)
@@ -634,7 +670,7 @@ def _warn(text: str) -> None:
     _echo(f"warning: {text}", err=True)
 
 
-def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
+def _resolve(*, targets: tuple[str, ...] = (), **flags: Unpack[ServerFlags]) -> _Run:
     import os
     from pathlib import Path
 
@@ -657,7 +693,7 @@ def _resolve(**flags: Unpack[ConnectionFlags]) -> _Run:
         settings=settings,
         specs_dir=Path(specs_dir) if specs_dir else settings.specs_dir,
         store=open_state_store(location),
-        targets=flags["targets"],
+        targets=targets,
     )
 
 
@@ -699,6 +735,37 @@ def _progress(address: str, message: str) -> None:
     _echo(f"{time.strftime('%H:%M:%S')} {address}: {message}", err=True)
 
 
+def _raise_sigterm(signum: int, frame: object) -> None:
+    raise _Interrupted("SIGTERM", 143)
+
+
+@contextmanager
+def _prompt_signals() -> Iterator[None]:
+    """While a question blocks the event loop, Ctrl-C and SIGTERM raise at once.
+
+    The loop's own handlers (asyncio.run's for SIGINT, `_Run.with_api`'s for SIGTERM) only
+    schedule a cancellation, which cannot run while `input()` blocks: the process would keep
+    waiting, and holding the state lock. Raising from the prompt unwinds `operations.apply`
+    (its `with store.lock()` releases the lock) like any other interruption. The previous
+    handlers come back afterwards; the loop's wakeup fd is left as it was. Signal handlers can
+    only be set on the main thread: elsewhere nothing changes.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_term = signal.signal(signal.SIGTERM, _raise_sigterm)
+    try:
+        yield
+    finally:
+        # None: a handler not set from Python, which cannot be put back; the default then
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous_int is None else previous_int)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous_term is None else previous_term)
+
+
 class _ApplyListener:
     """Apply as a person sees it: the plan, a question, and a live bar on a terminal (rich) or
     plain timestamped lines elsewhere (CI logs)."""
@@ -727,7 +794,17 @@ class _ApplyListener:
         _show(plan_view(plan, output_format="text", color=color), color=color)
 
     def confirm(self, plan: Plan) -> bool:
-        return self._auto_approve or click.confirm("Apply these changes?")
+        """Ask on the terminal. No answer (end of input) is a no; Ctrl-C and SIGTERM stop the
+        run at once, as they would anywhere else in apply (see `_prompt_signals`)."""
+        if self._auto_approve:
+            return True
+        with _prompt_signals():
+            try:
+                return click.confirm("Apply these changes?")
+            except click.Abort as stop:
+                if isinstance(stop.__context__, KeyboardInterrupt):
+                    raise stop.__context__ from None  # with_api reports SIGINT, exit 130
+                return False  # EOFError: nobody answered
 
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[None]:
@@ -923,6 +1000,7 @@ def plan(
         sys.exit(2)
 
 
+_LOCK_TIMEOUT_HELP = "Seconds to wait for the state lock (0: fail at once, naming the holder)."
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -963,7 +1041,7 @@ def _idle_wait(timeout: float | None) -> IdleWait:
     default=0.0,
     show_default=True,
     type=click.FloatRange(min=0),
-    help="Seconds to wait for the state lock (0: fail at once, naming the holder).",
+    help=_LOCK_TIMEOUT_HELP,
 )
 @click.option(
     "--wait-for-idle",
@@ -1124,10 +1202,24 @@ def show(plan_file: str, output_format: str) -> None:
     """Print a saved plan file. Calls nothing."""
     from pathlib import Path
 
+    from jobspec.errors import UsageError
     from jobspec.operations import read_plan_file
+    from jobspec.plan import PlanTampered
     from jobspec.views import plan_view
 
-    saved = read_plan_file(Path(plan_file))
+    try:
+        saved = read_plan_file(Path(plan_file))
+    except UsageError as exc:
+        # read_plan_file words a broken seal for apply ("cannot be applied"); show applies
+        # nothing, but shows no plan apply would refuse either
+        broken = exc.__cause__
+        if not isinstance(broken, PlanTampered):
+            raise
+        raise UsageError(
+            f"not showing {plan_file}: apply would refuse it, as {broken}",
+            hint="show and apply take plans as `jobspec plan --out` made them, unedited; "
+            "plan again",
+        ) from broken
     color = _use_color()
     _show(plan_view(saved, output_format=output_format, color=color), color=color)
 
@@ -1311,8 +1403,14 @@ def _copy_state(
     type=click.Path(dir_okay=False),
     help="Import many: a YAML (address: job_id) or CSV (address,job_id) file; all rows or none.",
 )
-@_connection_options
-@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_server_options
+@click.option(
+    "--lock-timeout",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help=_LOCK_TIMEOUT_HELP,
+)
 @click.option(
     "--force",
     is_flag=True,
@@ -1325,7 +1423,7 @@ def import_(
     from_file: str | None,
     lock_timeout: float,
     force: bool,
-    **flags: Unpack[ConnectionFlags],
+    **flags: Unpack[ServerFlags],
 ) -> None:
     """Adopt an existing job as ADDRESS's clone; the next plan verifies its fields.
 
@@ -1412,7 +1510,7 @@ def import_(
     "without --force.",
 )
 @click.option("--force", is_flag=True, help="Replace --out FILE (its own specs are regenerated).")
-@_connection_options
+@_server_options
 @_report_errors
 def generate(
     job_ids: tuple[str, ...],
@@ -1426,7 +1524,7 @@ def generate(
     original: str,
     out_path: str | None,
     force: bool,
-    **flags: Unpack[ConnectionFlags],
+    **flags: Unpack[ServerFlags],
 ) -> None:
     """Write specs for jobs that exist: job ids, or the jobs filters select, or --all.
 
@@ -1437,13 +1535,10 @@ def generate(
     from pathlib import Path
 
     from jobspec import operations, views
-    from jobspec.errors import UsageError
     from jobspec.generate import Selection
     from jobspec.model import OriginalPolicy
     from jobspec.spec import spec_files
 
-    if flags["targets"]:
-        raise UsageError("--target limits plans to addresses; generate selects jobs by id")
     selection = Selection(
         ids=job_ids, query=query, category=category, kind=kind, status=status, every=every
     )

@@ -347,18 +347,25 @@ def fmt_report(changed: Sequence[Path], *, check: bool) -> Screen:
 def apply_interrupted(
     signal_name: str, *, steps: int, finished: int, total: int | None, saved_plan: bool
 ) -> Screen:
-    """What an apply stopped by Ctrl-C or SIGTERM did, and how to finish the rest."""
+    """What an apply stopped by Ctrl-C or SIGTERM did, and how to finish the rest.
+
+    `total` None: it stopped before applying began (planning, or at the question), so there is
+    nothing to finish, only the run to start again.
+    """
     if total is None:
-        done = "before anything was applied; nothing was changed"
-    else:
-        done = f"after {finished} of {total} address(es) finished ({steps} step(s) done)"
+        return Screen(
+            err=f"interrupted by {signal_name} before anything was applied; nothing was changed, "
+            "and the state lock is released.\n"
+            "hint: run `jobspec apply` again when you are ready.\n"
+        )
     again = (
         "run `jobspec apply` (without the saved plan, which is now stale) to finish the rest"
-        if saved_plan and total is not None
+        if saved_plan
         else "run `jobspec apply` again to finish the rest"
     )
     return Screen(
-        err=f"interrupted by {signal_name} {done}.\n"
+        err=f"interrupted by {signal_name} after {finished} of {total} address(es) finished "
+        f"({steps} step(s) done).\n"
         "The state records every step that was done, and the state lock is released.\n"
         f"hint: {again}; a call that was in flight is looked for first, never sent twice.\n"
     )

@@ -103,8 +103,14 @@ def test_apply() -> None:
             ("waiting for the lock", views.lock_waiting(HOLDER)),
             ("plan notes interrupted calls", views.interrupted_notes(pending)),
             ("plan --out", views.plan_saved("plan.json")),
+            ("interrupted at the question", views.apply_interrupted(
+                "SIGINT", steps=0, finished=0, total=None, saved_plan=False)),
+            ("interrupted halfway", views.apply_interrupted(
+                "SIGTERM", steps=5, finished=2, total=4, saved_plan=False)),
+            ("interrupted halfway through a saved plan", views.apply_interrupted(
+                "SIGINT", steps=1, finished=0, total=3, saved_plan=True)),
         ),
-    )
+    )  # fmt: skip
 
 
 def test_state() -> None:
