@@ -25,6 +25,7 @@ the import-linter contracts in pyproject.toml):
     plan.py         Plan, Action, Step: serialisable values
     model.py        specs, live jobs and state entries as typed values; the enums
     errors.py       the error tree: each error knows its exit code and hint
+    scrub.py        the Scrubber every piece of server text passes before it is shown; shorten
     netaddr.py      is_loopback, shared by settings and the emulator
 """
 
