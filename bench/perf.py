@@ -408,6 +408,13 @@ def table(rows: list[Row], *, latency: float) -> str:
     return "\n".join(lines)
 
 
+def _plan_and_apply(rows: list[Row]) -> tuple[Row, Row]:
+    """The plan row and the first fresh-apply row (the default concurrency), by name."""
+    plan = next(row for row in rows if row.name == "plan")
+    apply = next(row for row in rows if row.name.startswith("fresh apply"))
+    return plan, apply
+
+
 def cpu_per_request(plan: Row, apply: Row) -> float:
     """Milliseconds of client CPU per API call: what the apply spends beyond its plan."""
     cpu = _median(apply.samples, lambda s: s.cpu) - _median(plan.samples, lambda s: s.cpu)
@@ -745,7 +752,7 @@ def main() -> None:
     print(table(rows, latency=latency))
     print(
         f"\nclient CPU per request at concurrency {args.concurrency} (apply CPU - plan CPU) / "
-        f"(apply requests - plan requests): {cpu_per_request(rows[0], rows[1]):.2f} ms"
+        f"(apply requests - plan requests): {cpu_per_request(*_plan_and_apply(rows)):.2f} ms"
     )
     if curl is not None:
         print()
