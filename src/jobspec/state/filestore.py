@@ -770,15 +770,8 @@ class _FileSession(JournalSession):
             self._store._write_snapshot(state)
             self._become(state)
 
-    def close(self) -> None:
-        with self._mutex:
-            if self._closed:
-                return
-            try:
-                self.checkpoint()
-            finally:
-                self._close_fd()
-                self._closed = True
+    def _release(self) -> None:
+        self._close_fd()
 
     # internals -------------------------------------------------------------------------------
 

@@ -572,15 +572,6 @@ class _PgSession(JournalSession):
             self._swap(state)
             self._become(state)
 
-    def close(self) -> None:
-        with self._mutex:
-            if self._closed:
-                return
-            try:
-                self.checkpoint()
-            finally:
-                self._closed = True
-
     # internals -------------------------------------------------------------------------------
 
     def _params(self, **values: Any) -> dict[str, Any]:

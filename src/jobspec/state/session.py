@@ -97,8 +97,22 @@ class JournalSession:
     def _wrote(self) -> None:
         raise NotImplementedError
 
-    def close(self) -> None:
+    def checkpoint(self) -> None:
         raise NotImplementedError
+
+    def _release(self) -> None:
+        """What a store holds open beyond the lock (the file store's journal descriptor)."""
+
+    def close(self) -> None:
+        """Fold what is journaled into the snapshot, then let go; a second close does nothing."""
+        with self._mutex:
+            if self._closed:
+                return
+            try:
+                self.checkpoint()
+            finally:
+                self._release()
+                self._closed = True
 
     def _become(self, state: State) -> None:
         """Take `state` as the session's whole state (after `replace` stored it)."""
