@@ -55,6 +55,7 @@ import json
 import logging
 import math
 import random
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
@@ -849,7 +850,7 @@ def _reply(
             status=status,
         )
     try:
-        body = clean_unicode(_parse_json(response))
+        body = _parse_json(response)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, or nested too deep
         raise ApiError(
             f"server answered invalid JSON (status {status}, {len(response.content)} bytes): "
@@ -934,7 +935,7 @@ def _error_text(response: httpx.Response, scrub: Scrubber) -> str:
     """
     head = f"{response.status_code} {shorten(scrub(response.reason_phrase), 80)}".strip()
     try:
-        body = clean_unicode(_parse_json(response))
+        body = _parse_json(response)
     except (ValueError, RecursionError):
         return head
     details: list[str] = []
@@ -957,9 +958,19 @@ def _error_text(response: httpx.Response, scrub: Scrubber) -> str:
     return f"{head}: {'; '.join(shown)}" if shown else head
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _parse_json(response: httpx.Response) -> Any:
-    """The reply's JSON; bytes that are not UTF-8 become U+FFFD instead of an error."""
-    return json.loads(response.content.decode("utf-8", "replace").removeprefix("\ufeff"))
+    """The reply's JSON; bytes that are not UTF-8 become U+FFFD instead of an error, and lone
+    surrogates (`"\\ud800"`) become U+FFFD too.
+
+    Only a `\\uD800`-`\\uDFFF` escape can put a surrogate into parsed JSON (decoding with
+    "replace" leaves none), so the walk over every value runs only for a reply holding one.
+    """
+    text = response.content.decode("utf-8", "replace").removeprefix("\ufeff")
+    value = json.loads(text)
+    return clean_unicode(value) if _SURROGATE_ESCAPE.search(text) else value
 
 
 def _snippet(response: httpx.Response, scrub: Scrubber) -> str:
