@@ -766,6 +766,32 @@ def _prompt_signals() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous_term is None else previous_term)
 
 
+class _Tally:
+    """How far an apply got, for the report of an interrupted run: steps done, and addresses
+    with steps finished out of how many (`total` None: applying had not begun)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.finished = 0
+        self.total: int | None = None
+        self._counted: set[str] = set()
+
+    def begin(self, plan: Plan) -> int:
+        """Count the addresses that have steps (`done` also hears the others); their number."""
+        self._counted = {action.address for action in plan.actions if action.steps}
+        self.total = len(self._counted)
+        return self.total
+
+    def step(self) -> None:
+        self.steps += 1
+
+    def done(self, address: str) -> bool:
+        """One address finished; whether it is one of those counted."""
+        counted = address in self._counted
+        self.finished += counted
+        return counted
+
+
 class _ApplyListener:
     """Apply as a person sees it: the plan, a question, and a live bar on a terminal (rich) or
     plain timestamped lines elsewhere (CI logs)."""
@@ -774,10 +800,7 @@ class _ApplyListener:
         self._auto_approve = auto_approve
         self._bar: Progress | None = None
         self._task: TaskID | None = None
-        self._counted: set[str] = set()
-        self.steps = 0  # steps reported so far: what an interrupted run did
-        self.finished = 0  # addresses with steps finished
-        self.total: int | None = None  # addresses with steps, once applying began
+        self.tally = _Tally()
 
     def lock_wait(self, holder: LockInfo) -> None:
         from jobspec.views import lock_waiting
@@ -810,9 +833,7 @@ class _ApplyListener:
     def applying(self, plan: Plan) -> Iterator[None]:
         import os
 
-        # The bar counts the addresses that have steps; `done` also hears the others.
-        self._counted = {action.address for action in plan.actions if action.steps}
-        total = self.total = len(self._counted)
+        total = self.tally.begin(plan)  # the bar counts the addresses that have steps
         if not (sys.stderr.isatty() and not os.environ.get("CI") and total > 0):
             yield
             return
@@ -835,7 +856,7 @@ class _ApplyListener:
                 self._bar = None
 
     def step(self, address: str, message: str) -> None:
-        self.steps += 1
+        self.tally.step()
         if self._bar is None or self._task is None:
             _progress(address, message)
             return
@@ -843,10 +864,7 @@ class _ApplyListener:
         self._bar.update(self._task, last=address)
 
     def done(self, address: str, ok: bool) -> None:
-        if address not in self._counted:
-            return
-        self.finished += 1
-        if self._bar is not None and self._task is not None:
+        if self.tally.done(address) and self._bar is not None and self._task is not None:
             self._bar.advance(self._task)
 
     def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
@@ -862,10 +880,7 @@ class _JsonListener:
     def __init__(self) -> None:
         self._plan: Plan | None = None
         self._reader_gone = False
-        self._counted: set[str] = set()
-        self.steps = 0  # as _ApplyListener counts them, for an interrupted run's report
-        self.finished = 0
-        self.total: int | None = None
+        self.tally = _Tally()
 
     def emit(self, event: str, **fields: object) -> None:
         """Write one line. If the reader has gone (a closed pipe), the apply goes on: stopping
@@ -903,8 +918,7 @@ class _JsonListener:
     @contextmanager
     def applying(self, plan: Plan) -> Iterator[None]:
         self._emit_plan(plan)
-        self._counted = {action.address for action in plan.actions if action.steps}
-        self.total = len(self._counted)
+        self.tally.begin(plan)
         yield
 
     def _emit_plan(self, plan: Plan) -> None:
@@ -915,11 +929,11 @@ class _JsonListener:
             self.emit("plan", plan=json.loads(plan.to_json()))
 
     def step(self, address: str, message: str) -> None:
-        self.steps += 1
+        self.tally.step()
         self.emit("progress", address=address, message=message)
 
     def done(self, address: str, ok: bool) -> None:
-        self.finished += address in self._counted
+        self.tally.done(address)
         self.emit("address", address=address, ok=ok)
 
     def step_event(self, address: str, step: Step, status: str, detail: str | None) -> None:
@@ -1001,6 +1015,14 @@ def plan(
 
 
 _LOCK_TIMEOUT_HELP = "Seconds to wait for the state lock (0: fail at once, naming the holder)."
+_lock_timeout_option = click.option(
+    "--lock-timeout",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help=_LOCK_TIMEOUT_HELP,
+)
+"""`--lock-timeout`, as every command that takes the state lock has it."""
 _DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -1036,13 +1058,7 @@ def _idle_wait(timeout: float | None) -> IdleWait:
 @_connection_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask; required when not on a terminal.")
 @click.option("--prune", is_flag=True, help="Retire the clones of removed specs, forget them.")
-@click.option(
-    "--lock-timeout",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help=_LOCK_TIMEOUT_HELP,
-)
+@_lock_timeout_option
 @click.option(
     "--wait-for-idle",
     "wait_for_idle",
@@ -1177,9 +1193,9 @@ def _apply(
     except _Interrupted as stop:
         stopped = views.apply_interrupted(
             stop.signal_name,
-            steps=listener.steps,
-            finished=listener.finished,
-            total=listener.total,
+            steps=listener.tally.steps,
+            finished=listener.tally.finished,
+            total=listener.tally.total,
             saved_plan=saved is not None,
         )
         if isinstance(listener, _JsonListener):
@@ -1278,7 +1294,7 @@ def state_show(address: str, state_path: str | None) -> None:
 @state.command("rm")
 @click.argument("address")
 @_state_option
-@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_lock_timeout_option
 @_report_errors
 def state_rm(address: str, state_path: str | None, lock_timeout: float) -> None:
     """Forget an address without touching the server (its clone stays as it is)."""
@@ -1293,7 +1309,7 @@ def state_rm(address: str, state_path: str | None, lock_timeout: float) -> None:
 @click.argument("old", shell_complete=_complete_address)
 @click.argument("new")
 @_state_option
-@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_lock_timeout_option
 @_report_errors
 def state_mv(old: str, new: str, state_path: str | None, lock_timeout: float) -> None:
     """Rename an address in state: its clone moves with it, and no new clone is made.
@@ -1310,7 +1326,7 @@ def state_mv(old: str, new: str, state_path: str | None, lock_timeout: float) ->
 @state.command("set-server")
 @click.argument("url")
 @_state_option
-@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_lock_timeout_option
 @_report_errors
 def state_set_server(url: str, state_path: str | None, lock_timeout: float) -> None:
     """Re-point the state at URL after the DryvIQ server really moved (same jobs, new address).
@@ -1329,7 +1345,7 @@ def state_set_server(url: str, state_path: str | None, lock_timeout: float) -> N
 
 @state.command("restore")
 @_state_option
-@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_lock_timeout_option
 @_report_errors
 def state_restore(state_path: str | None, lock_timeout: float) -> None:
     """Make the state file's backup the state again, in a new serial epoch.
@@ -1354,7 +1370,7 @@ _FORCE_HELP = "Replace a state of another lineage, or a newer one (its content i
 @click.argument("source")
 @_state_option
 @click.option("--force", is_flag=True, help=_FORCE_HELP)
-@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_lock_timeout_option
 @_report_errors
 def state_push(source: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
     """Copy the whole state in SOURCE (a state file) into the state (e.g. PostgreSQL).
@@ -1370,7 +1386,7 @@ def state_push(source: str, state_path: str | None, force: bool, lock_timeout: f
 @click.argument("target")
 @_state_option
 @click.option("--force", is_flag=True, help=_FORCE_HELP)
-@click.option("--lock-timeout", default=0.0, type=click.FloatRange(min=0))
+@_lock_timeout_option
 @_report_errors
 def state_pull(target: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
     """Copy the whole state (e.g. in PostgreSQL) into TARGET (a state file).
@@ -1404,13 +1420,7 @@ def _copy_state(
     help="Import many: a YAML (address: job_id) or CSV (address,job_id) file; all rows or none.",
 )
 @_server_options
-@click.option(
-    "--lock-timeout",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help=_LOCK_TIMEOUT_HELP,
-)
+@_lock_timeout_option
 @click.option(
     "--force",
     is_flag=True,
