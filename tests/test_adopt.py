@@ -1,5 +1,5 @@
 """Issue 17: bringing an existing estate under management, as the command sequences
-(`operations.generate_specs`, `operations.import_batch`) against the in-process emulator."""
+(`generate_cmd.generate_specs`, `adopt_cmd.import_batch`) against the in-process emulator."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from jobspec import operations
+from jobspec.commands import adopt as adopt_cmd
+from jobspec.commands import apply as apply_cmd
+from jobspec.commands import generate as generate_cmd
+from jobspec.commands import observe as observe_cmd
 from jobspec.errors import UsageError
 from jobspec.generate import Selection
 from jobspec.model import DesiredJob
@@ -62,7 +65,7 @@ async def test_generate_reads_one_listing_and_writes_specs_that_load(world: Worl
     out = world.root / "specs" / "gen.yaml"
     out.parent.mkdir()
     async with world.api() as api:
-        outcome = await operations.generate_specs(
+        outcome = await generate_cmd.generate_specs(
             api,
             selection=Selection(category="fin"),
             state=world.store.read(),
@@ -94,11 +97,11 @@ async def test_generate_leaves_out_what_state_and_specs_own_and_says_why(world: 
         },
     )
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=specs(world))
+        await apply_cmd.apply(api, world.store, desired=specs(world))
     clone = world.store.read().entries["finance"].clone_id
     write(world, {"hr": {"source": hr}}, name="hr.yaml")
     async with world.api() as api:
-        outcome = await operations.generate_specs(
+        outcome = await generate_cmd.generate_specs(
             api, selection=Selection(every=True), state=world.store.read(), desired=specs(world)
         )
     assert [new.job.id for new in outcome.generated.specs] == [sales]
@@ -117,17 +120,17 @@ async def test_generate_never_overwrites_unless_forced_and_then_regenerates_the_
     out.parent.mkdir()
     options: dict[str, Any] = {"selection": Selection(every=True), "sets": ["priority=2"]}
     async with world.api() as api:
-        first = await operations.generate_specs(
+        first = await generate_cmd.generate_specs(
             api, state=world.store.read(), desired={}, out=out, **options
         )
         before = await requests(world)
         with pytest.raises(UsageError, match="exists; generate does not overwrite it"):
-            await operations.generate_specs(
+            await generate_cmd.generate_specs(
                 api, state=world.store.read(), desired=specs(world), out=out, **options
             )
         assert await requests(world) == before  # refused before any call
         # --force: the file's own specs are what is regenerated, not sources to leave out
-        again = await operations.generate_specs(
+        again = await generate_cmd.generate_specs(
             api, state=world.store.read(), desired=specs(world), out=out, force=True, **options
         )
     assert [new.address for new in again.generated.specs] == ["finance", "hr"]
@@ -137,7 +140,7 @@ async def test_generate_never_overwrites_unless_forced_and_then_regenerates_the_
 async def test_generate_by_query_uses_the_server_filter(world: World) -> None:
     await seed(world, "Finance to SharePoint", "Finance archive", "HR")
     async with world.api() as api:
-        outcome = await operations.generate_specs(
+        outcome = await generate_cmd.generate_specs(
             api, selection=Selection(query="archive"), state=world.store.read(), desired={}
         )
     assert [new.address for new in outcome.generated.specs] == ["finance-archive"]
@@ -148,7 +151,7 @@ async def test_generate_refuses_bad_sets_before_any_call(world: World) -> None:
     await seed(world, "Finance")
     async with world.api() as api:
         with pytest.raises(UsageError) as refused:
-            await operations.generate_specs(
+            await generate_cmd.generate_specs(
                 api,
                 selection=Selection(every=True),
                 state=world.store.read(),
@@ -190,20 +193,20 @@ def rows_file(world: World, rows: dict[str, str], suffix: str) -> Path:
 @pytest.mark.parametrize("suffix", [".csv", ".yaml"])
 async def test_import_from_adopts_the_batch_under_one_lock(world: World, suffix: str) -> None:
     clones = await estate(world)
-    rows = operations.read_import_file(rows_file(world, clones, suffix))
+    rows = adopt_cmd.read_import_file(rows_file(world, clones, suffix))
     assert [(row.address, row.job_id) for row in rows] == list(clones.items())
     async with world.api() as api:
-        done = await operations.import_batch(api, world.store, desired=specs(world), rows=rows)
+        done = await adopt_cmd.import_batch(api, world.store, desired=specs(world), rows=rows)
     assert {a: e.clone_id for a, e in done.imported.items()} == clones
     state = world.store.read()
     assert {a: e.clone_id for a, e in state.entries.items()} == clones
     # the next plan verifies them and finds nothing to clone
     async with world.api() as api:
-        observed = await operations.observe(api, desired=specs(world), state=state)
+        observed = await observe_cmd.observe(api, desired=specs(world), state=state)
     assert not any(step.op.value == "clone" for a in observed.plan.actions for step in a.steps)
 
     async with world.api() as api:  # a rerun (say, after an interrupted import) does nothing
-        again = await operations.import_batch(api, world.store, desired=specs(world), rows=rows)
+        again = await adopt_cmd.import_batch(api, world.store, desired=specs(world), rows=rows)
     assert again.imported == {} and again.already == list(clones)
     assert world.store.read().serial == state.serial
 
@@ -223,11 +226,11 @@ async def test_import_from_refuses_the_whole_batch_listing_every_problem(world: 
     before = world.store.read()
     async with world.api() as api:
         with pytest.raises(UsageError) as refused:
-            await operations.import_batch(
+            await adopt_cmd.import_batch(
                 api,
                 world.store,
                 desired=specs(world),
-                rows=operations.read_import_file(path),
+                rows=adopt_cmd.read_import_file(path),
             )
     message = refused.value.message
     # offline problems first: the rows that can never be right
@@ -239,8 +242,8 @@ async def test_import_from_refuses_the_whole_batch_listing_every_problem(world: 
     path = rows_file(world, rows, ".csv")
     async with world.api() as api:
         with pytest.raises(UsageError) as refused:
-            await operations.import_batch(
-                api, world.store, desired=specs(world), rows=operations.read_import_file(path)
+            await adopt_cmd.import_batch(
+                api, world.store, desired=specs(world), rows=adopt_cmd.read_import_file(path)
             )
     message = refused.value.message
     assert message.startswith("import refused: 2 problems in 3 rows; nothing was imported")
@@ -254,14 +257,14 @@ async def test_import_from_refuses_the_whole_batch_listing_every_problem(world: 
 async def test_import_from_refuses_a_job_state_already_holds(world: World) -> None:
     clones = await estate(world)
     async with world.api() as api:
-        await operations.import_job(
+        await adopt_cmd.import_job(
             api, world.store, desired=specs(world), address="finance", job_id=clones["finance"]
         )
-        rows = operations.read_import_file(
+        rows = adopt_cmd.read_import_file(
             rows_file(world, {"hr": clones["finance"], "sales": clones["sales"]}, ".yaml")
         )
         with pytest.raises(UsageError, match=r"imports.yaml:1: hr: job \w+ is already the clone"):
-            await operations.import_batch(api, world.store, desired=specs(world), rows=rows)
+            await adopt_cmd.import_batch(api, world.store, desired=specs(world), rows=rows)
     assert sorted(world.store.read().entries) == ["finance"]
 
 
@@ -282,4 +285,4 @@ def test_import_files_that_cannot_be_read_are_refused(
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        operations.read_import_file(path)
+        adopt_cmd.read_import_file(path)

@@ -132,7 +132,7 @@ def test_which_steps_wait(every: bool, flag: bool, how: RetireHow, waits: bool) 
     ],
 )
 def test_wait_for_idle_takes_an_optional_duration(args: list[str], seconds: float | None) -> None:
-    from jobspec.cli import apply
+    from jobspec.cli.apply import apply
 
     with apply.make_context("apply", list(args)) as ctx:
         assert ctx.params["wait_for_idle"] == seconds
@@ -141,7 +141,7 @@ def test_wait_for_idle_takes_an_optional_duration(args: list[str], seconds: floa
 def test_a_plan_file_after_a_bare_wait_for_idle_is_explained() -> None:
     import click
 
-    from jobspec.cli import apply
+    from jobspec.cli.apply import apply
 
     with pytest.raises(click.BadParameter, match="put --wait-for-idle after the plan file"):
         apply.make_context("apply", ["--wait-for-idle", "plan.json"])

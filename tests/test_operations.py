@@ -1,6 +1,6 @@
 """The command sequences, called directly (no CLI) against the in-process emulator.
 
-`operations.apply` and the others take their collaborators: an `Api` (the real client over an
+`apply_cmd.apply` and the others take their collaborators: an `Api` (the real client over an
 httpx ASGI transport), a state store, and a listener that records what a person would see.
 """
 
@@ -17,8 +17,12 @@ import pytest
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
-from jobspec import operations
 from jobspec.client import DryvIQClient
+from jobspec.commands import adopt as adopt_cmd
+from jobspec.commands import apply as apply_cmd
+from jobspec.commands import observe as observe_cmd
+from jobspec.commands import planfiles
+from jobspec.commands import state as state_cmd
 from jobspec.drift import DriftKind
 from jobspec.emulator.app import create_app
 from jobspec.emulator.config import EmulatorConfig
@@ -145,7 +149,7 @@ async def test_apply_plans_confirms_applies_and_saves(world: World) -> None:
     desired = world.write_specs(finance="manual", hr="delete")
     heard = Recorder()
     async with world.api() as api:
-        outcome = await operations.apply(api, world.store, desired=desired, listener=heard)
+        outcome = await apply_cmd.apply(api, world.store, desired=desired, listener=heard)
     assert outcome.result is not None and outcome.result.ok
     assert outcome.result.counts["created"] == 2
     kinds = heard.kinds()
@@ -163,7 +167,7 @@ async def test_apply_plans_confirms_applies_and_saves(world: World) -> None:
 
     again = Recorder()
     async with world.api() as api:
-        second = await operations.apply(api, world.store, desired=desired, listener=again)
+        second = await apply_cmd.apply(api, world.store, desired=desired, listener=again)
     assert second.result is None and not second.plan.has_changes
     assert "confirm" not in again.kinds()  # nothing to ask about
 
@@ -173,7 +177,7 @@ async def test_apply_not_confirmed_changes_nothing(world: World) -> None:
     desired = world.write_specs(finance="delete")
     async with world.api() as api:
         with pytest.raises(UsageError, match="apply cancelled"):
-            await operations.apply(
+            await apply_cmd.apply(
                 api, world.store, desired=desired, listener=Recorder(approve=False)
             )
     assert await world.mutations() == 0
@@ -184,21 +188,21 @@ async def test_saved_plan_runs_once_then_is_stale(world: World) -> None:
     await world.seed("finance")
     desired = world.write_specs(finance="manual")
     async with world.api() as api:
-        observed = await operations.observe(api, desired=desired, state=world.store.read())
+        observed = await observe_cmd.observe(api, desired=desired, state=world.store.read())
         saved = observed.plan
         assert [action.kind for action in saved.actions] == [ActionKind.create]
-        outcome = await operations.apply(api, world.store, saved=saved)
+        outcome = await apply_cmd.apply(api, world.store, saved=saved)
         assert outcome.result is not None and outcome.result.counts["created"] == 1
         with pytest.raises(StalePlanError, match="state moved"):
-            await operations.apply(api, world.store, saved=saved)
+            await apply_cmd.apply(api, world.store, saved=saved)
     assert await world.mutations() == 2  # one clone, one PATCH to manual: not twice
 
 
 async def test_saved_plan_refuses_targets(world: World) -> None:
-    options = operations.ApplyOptions(targets=("finance",))
+    options = apply_cmd.ApplyOptions(targets=("finance",))
     async with world.api() as api:
         with pytest.raises(UsageError, match="saved plan runs as it is"):
-            await operations.apply(
+            await apply_cmd.apply(
                 api, world.store, saved=Plan(lineage=None, serial=0), options=options
             )
 
@@ -209,7 +213,7 @@ async def test_apply_fails_fast_on_a_held_lock_naming_the_holder(world: World) -
     with world.store.lock(operation="state rm"):
         async with world.api() as api:
             with pytest.raises(LockError, match="state rm"):
-                await operations.apply(api, world.store, desired=desired)
+                await apply_cmd.apply(api, world.store, desired=desired)
     assert await world.mutations() == 0
 
 
@@ -225,28 +229,28 @@ async def test_import_then_drift_then_forget(world: World) -> None:
     (clone,) = made["ids"]
     async with world.api() as api:
         with pytest.raises(UsageError, match="not a job id"):
-            await operations.import_job(
+            await adopt_cmd.import_job(
                 api, world.store, desired=desired, address="finance", job_id="nope"
             )
         with pytest.raises(UsageError, match="is the source of finance"):
-            await operations.import_job(
+            await adopt_cmd.import_job(
                 api, world.store, desired=desired, address="finance", job_id=source
             )
-        entry = await operations.import_job(
+        entry = await adopt_cmd.import_job(
             api, world.store, desired=desired, address="finance", job_id=clone
         )
         assert entry.clone_id == clone
         with pytest.raises(UsageError, match="already has clone"):
-            await operations.import_job(
+            await adopt_cmd.import_job(
                 api, world.store, desired=desired, address="finance", job_id=clone
             )
-        found = await operations.drift(api, desired=desired, state=world.store.read())
+        found = await observe_cmd.drift(api, desired=desired, state=world.store.read())
     # the hand-made clone runs on schedule auto; the spec says manual
     assert [(d.address, d.kind) for d in found] == [("finance", DriftKind.spec)]
-    assert operations.forget(world.store, address="finance") == clone
+    assert state_cmd.forget(world.store, address="finance") == clone
     assert world.store.read().entries == {}
     with pytest.raises(UsageError, match="no state entry"):
-        operations.forget(world.store, address="finance")
+        state_cmd.forget(world.store, address="finance")
 
 
 def test_copy_state_pushes_a_file_into_another(tmp_path: Path) -> None:
@@ -261,26 +265,26 @@ def test_copy_state_pushes_a_file_into_another(tmp_path: Path) -> None:
     with first.lock(operation="test") as session:
         session.put("finance", entry)
     configured = FileStateStore(tmp_path / "b.json")
-    copied = operations.copy_state(
+    copied = state_cmd.copy_state(
         configured, source=str(tmp_path / "a.json"), target=None, force=False
     )
     assert copied.transfer.after is not None
     assert configured.read().entries == {"finance": entry}
     assert configured.read().lineage == first.read().lineage
     with pytest.raises(UsageError, match="does not exist"):
-        operations.copy_state(
+        state_cmd.copy_state(
             configured, source=str(tmp_path / "missing.json"), target=None, force=False
         )
 
 
 def test_plan_files_round_trip_and_refuse_what_is_not_a_plan(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
-    operations.save_plan_file(Plan(lineage=None, serial=3), path)
-    assert operations.read_plan_file(path).serial == 3
+    planfiles.save_plan_file(Plan(lineage=None, serial=3), path)
+    assert planfiles.read_plan_file(path).serial == 3
     path.write_text("{}", encoding="utf-8")
     with pytest.raises(UsageError, match="not a jobspec plan file"):
-        operations.read_plan_file(path)
+        planfiles.read_plan_file(path)
     with pytest.raises(UsageError, match="cannot write the plan"):
-        operations.save_plan_file(
+        planfiles.save_plan_file(
             Plan(lineage=None, serial=0), tmp_path / "no-such-dir" / "plan.json"
         )

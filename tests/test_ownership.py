@@ -16,8 +16,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jobspec import operations
 from jobspec.client import DryvIQClient
+from jobspec.commands import adopt as adopt_cmd
+from jobspec.commands import apply as apply_cmd
+from jobspec.commands import observe as observe_cmd
+from jobspec.commands import planfiles
+from jobspec.commands import state as state_cmd
 from jobspec.emulator.app import create_app
 from jobspec.emulator.config import EmulatorConfig
 from jobspec.errors import LockError, PlanError, StalePlanError, StateError, UsageError
@@ -57,7 +61,7 @@ async def test_case1_missing_or_empty_state_does_not_clone_again(
     await world.seed("finance")
     desired = world.write_specs(finance="manual")
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=desired)
+        await apply_cmd.apply(api, world.store, desired=desired)
     (clone,) = await clones_named(world, "Clone of finance")
     before = await world.mutations()
 
@@ -65,7 +69,7 @@ async def test_case1_missing_or_empty_state_does_not_clone_again(
     (tmp_path / "elsewhere").mkdir()
     async with world.api() as api:
         with pytest.raises(PlanError) as refused:
-            await operations.apply(api, empty, desired=desired)
+            await apply_cmd.apply(api, empty, desired=desired)
     assert f"jobspec import finance {clone}" in refused.value.message
     assert refused.value.hint is not None and "jobspec import" in refused.value.hint
     assert await world.mutations() == before
@@ -87,15 +91,15 @@ async def test_case3_derived_name_equal_to_an_explicit_name_is_refused(world: Wo
     desired = write(world, jobs)
     async with world.api() as api:
         with pytest.raises(PlanError, match="two addresses cannot share a clone name") as refused:
-            await operations.apply(api, world.store, desired=desired)
+            await apply_cmd.apply(api, world.store, desired=desired)
     assert "a's clone" in refused.value.message and "b:" in refused.value.message
     assert await world.mutations() == 0
 
     # b alone first, then a: a's new clone would take the name of b's clone
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=write(world, {"b": jobs["b"]}))
+        await apply_cmd.apply(api, world.store, desired=write(world, {"b": jobs["b"]}))
         with pytest.raises(PlanError, match="cannot share a clone name") as again:
-            await operations.apply(api, world.store, desired=write(world, jobs))
+            await apply_cmd.apply(api, world.store, desired=write(world, jobs))
     assert "'Source of a (a)', the name of a's clone" in again.value.message
     assert len(await clones_named(world, "Source of a (a)")) == 1
 
@@ -109,11 +113,11 @@ async def test_a_live_job_with_the_clone_name_but_no_state_is_adopted_only_on_re
     (stray,) = made["ids"]
     async with world.api() as api:
         with pytest.raises(PlanError, match=f"jobspec import finance {stray}"):
-            await operations.observe(api, desired=desired, state=world.store.read())
-        await operations.import_job(
+            await observe_cmd.observe(api, desired=desired, state=world.store.read())
+        await adopt_cmd.import_job(
             api, world.store, desired=desired, address="finance", job_id=stray
         )
-        observed = await operations.observe(api, desired=desired, state=world.store.read())
+        observed = await observe_cmd.observe(api, desired=desired, state=world.store.read())
     assert observed.plan.actions[0].clone_id == stray
 
 
@@ -156,9 +160,9 @@ async def test_case4_unreadable_2xx_clone_reply_is_an_unknown_outcome(
     desired = world.write_specs(finance="keep")
     world.transport = GarbledClone(world.transport, status, body, media)  # type: ignore[assignment]
     async with world.api() as api:
-        outcome = await operations.apply(api, world.store, desired=desired)
+        outcome = await apply_cmd.apply(api, world.store, desired=desired)
         assert outcome.result is not None and outcome.result.ok, outcome.result
-        again = await operations.apply(api, world.store, desired=desired)
+        again = await apply_cmd.apply(api, world.store, desired=desired)
     assert again.result is None  # nothing left to do: the clone was found and adopted
     (clone,) = await clones_named(world, "Clone of finance")
     state = world.store.read()
@@ -178,7 +182,7 @@ async def test_case6_state_reached_through_a_symlink_stays_one_file_with_one_loc
     desired = world.write_specs(finance="manual")
     through_link = FileStateStore(link)
     async with world.api() as api:
-        await operations.apply(api, through_link, desired=desired)
+        await apply_cmd.apply(api, through_link, desired=desired)
     assert link.is_symlink() and real.is_file() and not real.is_symlink()
     assert "finance" in FileStateStore(real).read().entries
     with FileStateStore(real).lock(operation="apply"), pytest.raises(LockError):
@@ -189,36 +193,36 @@ async def test_case2_import_refuses_a_job_another_address_or_a_spec_owns(world: 
     a_source = await world.seed("a")
     await world.seed("b")
     desired = world.write_specs(a="delete", b="delete")
-    only_a = operations.ApplyOptions(targets=("a",))
+    only_a = apply_cmd.ApplyOptions(targets=("a",))
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=desired, options=only_a)
+        await apply_cmd.apply(api, world.store, desired=desired, options=only_a)
         a_clone = world.store.read().entries["a"].clone_id
         with pytest.raises(UsageError, match=f"{a_clone} is already the clone of a"):
-            await operations.import_job(
+            await adopt_cmd.import_job(
                 api, world.store, desired=desired, address="b", job_id=a_clone
             )
         # a's source is deleted by now (original: delete); b's own source is a spec's source
         with pytest.raises(UsageError, match="is the source of b"):
-            await operations.import_job(
+            await adopt_cmd.import_job(
                 api, world.store, desired=desired, address="b", job_id=world.sources["b"]
             )
         with pytest.raises(UsageError, match="is the source of a"):
-            await operations.import_job(
+            await adopt_cmd.import_job(
                 api, world.store, desired=desired, address="b", job_id=a_source
             )
         # a job made by hand from a's source: its destination is not b's source's
         made = await world.control("POST", "_emulator/jobs", json={"jobs": [by_hand("a")]})
         (foreign,) = made["ids"]
         with pytest.raises(UsageError, match=r"transfer\.destination\.target\.path"):
-            await operations.import_job(
+            await adopt_cmd.import_job(
                 api, world.store, desired=desired, address="b", job_id=foreign
             )
         assert "b" not in world.store.read().entries
-        entry = await operations.import_job(
+        entry = await adopt_cmd.import_job(
             api, world.store, desired=desired, address="b", job_id=foreign, force=True
         )
         assert entry.forced_import
-        observed = await operations.observe(api, desired=desired, state=world.store.read())
+        observed = await observe_cmd.observe(api, desired=desired, state=world.store.read())
     assert [w.address for w in observed.plan.warnings if "--force" in w.message] == ["b"]
     assert a_clone in await world.jobs()  # nothing touched a's clone
     assert all(
@@ -233,19 +237,19 @@ async def test_state_holding_one_clone_under_two_addresses_is_refused_before_any
     await world.seed("b")
     desired = world.write_specs(a="delete", b="delete")
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=desired)
+        await apply_cmd.apply(api, world.store, desired=desired)
     entries = world.store.read().entries
     with world.store.lock(operation="test") as session:  # what an edit by hand could do
         session.put("b", entries["b"].model_copy(update={"clone_id": entries["a"].clone_id}))
     before = (await world.control("GET", "_emulator/stats"))["total"]
     async with world.api() as api:
         with pytest.raises(StateError, match="clone of both a and b") as refused:
-            await operations.apply(api, world.store, desired=desired)
+            await apply_cmd.apply(api, world.store, desired=desired)
         with pytest.raises(StateError, match="clone of both a and b"):
-            await operations.observe(api, desired=desired, state=world.store.read())
+            await observe_cmd.observe(api, desired=desired, state=world.store.read())
     assert refused.value.hint is not None and "jobspec state rm" in refused.value.hint
     assert (await world.control("GET", "_emulator/stats"))["total"] == before
-    operations.forget(world.store, address="b")  # the repair the hint names still works
+    state_cmd.forget(world.store, address="b")  # the repair the hint names still works
     assert set(world.store.read().entries) == {"a"}
 
 
@@ -292,16 +296,16 @@ async def test_case8_delete_answered_500_after_deleting_is_recorded_by_the_next_
     faulty = DeleteThen500(world.transport)
     world.transport = faulty  # type: ignore[assignment]
     async with world.api() as api:
-        first = await operations.apply(api, world.store, desired=desired)
+        first = await apply_cmd.apply(api, world.store, desired=desired)
     assert first.result is not None and not first.result.ok  # the DELETE "failed"
     assert source not in await world.jobs()  # … but the server did delete it
     assert world.store.read().entries["finance"].original_retired is None
 
     async with world.api() as api:
-        second = await operations.apply(api, world.store, desired=desired)
+        second = await apply_cmd.apply(api, world.store, desired=desired)
         (action,) = second.plan.actions
         assert [step.op.value for step in action.steps] == ["record"]
-        third = await operations.apply(api, world.store, desired=desired)
+        third = await apply_cmd.apply(api, world.store, desired=desired)
     assert second.result is not None and second.result.ok
     assert faulty.deletes == 1  # recorded from what the plan saw, not deleted again
     assert world.store.read().entries["finance"].original_retired == "deleted"
@@ -326,18 +330,18 @@ async def test_case5_an_edited_plan_file_is_refused(world: World, tmp_path: Path
     desired = world.write_specs(finance="delete")
     saved = tmp_path / "plan.json"
     async with world.api() as api:
-        observed = await operations.observe(api, desired=desired, state=world.store.read())
+        observed = await observe_cmd.observe(api, desired=desired, state=world.store.read())
     # edited by hand: the seal breaks
     text = observed.plan.to_json().replace(world.sources["finance"], bystander, 1)
     saved.write_text(text, encoding="utf-8")
     with pytest.raises(UsageError, match="checksum does not match"):
-        operations.read_plan_file(saved)
+        planfiles.read_plan_file(saved)
     # edited and resealed: the step's target is checked against state and the plan's reads
-    operations.save_plan_file(retarget(observed.plan, bystander), saved)
-    edited = operations.read_plan_file(saved)
+    planfiles.save_plan_file(retarget(observed.plan, bystander), saved)
+    edited = planfiles.read_plan_file(saved)
     async with world.api() as api:
         with pytest.raises(UsageError, match=f"targets job {bystander}"):
-            await operations.apply(api, world.store, saved=edited, desired=desired)
+            await apply_cmd.apply(api, world.store, saved=edited, desired=desired)
     assert bystander in await world.jobs()
     assert await world.mutations() == 0
 
@@ -348,18 +352,18 @@ async def test_case5_a_plan_made_with_no_state_does_not_apply_twice(
     await world.seed("finance")
     desired = world.write_specs(finance="keep")  # the source is left as it was: no job moves
     async with world.api() as api:
-        first = await operations.observe(api, desired=desired, state=world.store.read())
+        first = await observe_cmd.observe(api, desired=desired, state=world.store.read())
         assert first.plan.lineage is None and first.plan.serial == 0
-        await operations.apply(api, world.store, saved=first.plan, desired=desired)
+        await apply_cmd.apply(api, world.store, saved=first.plan, desired=desired)
         (clone,) = await clones_named(world, "Clone of finance")
         fresh = FileStateStore(tmp_path / "fresh.state.json")
         with pytest.raises(StalePlanError, match=f"job {clone} is already named"):
-            await operations.apply(api, fresh, saved=first.plan, desired=desired)
+            await apply_cmd.apply(api, fresh, saved=first.plan, desired=desired)
         # a later plan, its lineage and serial blanked to pass for a first one
-        later = await operations.observe(api, desired=desired, state=world.store.read())
+        later = await observe_cmd.observe(api, desired=desired, state=world.store.read())
         blanked = later.plan.model_copy(update={"lineage": None, "serial": 0})
         with pytest.raises(UsageError, match="made with no state"):
-            await operations.apply(api, fresh, saved=blanked, desired=desired)
+            await apply_cmd.apply(api, fresh, saved=blanked, desired=desired)
     assert await clones_named(world, "Clone of finance") == [clone]
     assert fresh.read().entries == {}
 
@@ -368,10 +372,10 @@ async def test_case5_a_plan_whose_spec_files_changed_since_says_so(world: World)
     await world.seed("finance")
     desired = world.write_specs(finance="manual")
     async with world.api() as api:
-        observed = await operations.observe(api, desired=desired, state=world.store.read())
+        observed = await observe_cmd.observe(api, desired=desired, state=world.store.read())
         edited = world.write_specs(finance="delete")
         with pytest.raises(StalePlanError, match=r"spec files changed .*: finance \(edited\)"):
-            await operations.apply(api, world.store, saved=observed.plan, desired=edited)
+            await apply_cmd.apply(api, world.store, saved=observed.plan, desired=edited)
     assert await world.mutations() == 0
 
 
@@ -379,7 +383,7 @@ async def test_case9_state_mv_renames_an_address_without_a_second_clone(world: W
     source = await world.seed("finance")
     desired = world.write_specs(finance="manual")
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=desired)
+        await apply_cmd.apply(api, world.store, desired=desired)
     clone = world.store.read().entries["finance"].clone_id
     before = await world.mutations()
     renamed = write(
@@ -393,10 +397,10 @@ async def test_case9_state_mv_renames_an_address_without_a_second_clone(world: W
         },
     )
     with pytest.raises(UsageError, match="already has clone"):
-        operations.move_address(world.store, old="finance", new="finance")
-    assert operations.move_address(world.store, old="finance", new="finance-2026") == clone
+        state_cmd.move_address(world.store, old="finance", new="finance")
+    assert state_cmd.move_address(world.store, old="finance", new="finance-2026") == clone
     async with world.api() as api:
-        outcome = await operations.apply(api, world.store, desired=renamed)
+        outcome = await apply_cmd.apply(api, world.store, desired=renamed)
     assert outcome.result is None and not outcome.plan.has_changes
     assert await world.mutations() == before
     assert list(world.store.read().entries) == ["finance-2026"]
@@ -408,16 +412,16 @@ async def test_case9_apply_replace_makes_a_fresh_clone_and_retires_the_old_one(
     await world.seed("finance")
     desired = world.write_specs(finance="delete")
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=desired)
+        await apply_cmd.apply(api, world.store, desired=desired)
         old = world.store.read().entries["finance"].clone_id
         with pytest.raises(UsageError, match="--replace names no address"):
-            await operations.apply(
-                api, world.store, desired=desired, options=operations.ApplyOptions(replace=("x",))
+            await apply_cmd.apply(
+                api, world.store, desired=desired, options=apply_cmd.ApplyOptions(replace=("x",))
             )
-        options = operations.ApplyOptions(replace=("finance",))
-        outcome = await operations.apply(api, world.store, desired=desired, options=options)
+        options = apply_cmd.ApplyOptions(replace=("finance",))
+        outcome = await apply_cmd.apply(api, world.store, desired=desired, options=options)
         assert outcome.result is not None and outcome.result.counts["replaced"] == 1
-        again = await operations.apply(api, world.store, desired=desired)
+        again = await apply_cmd.apply(api, world.store, desired=desired)
     new = world.store.read().entries["finance"]
     assert new.clone_id != old and new.superseded == []
     live = await world.jobs()
@@ -429,16 +433,16 @@ async def test_case9_source_drift_is_accepted_on_request(world: World) -> None:
     source = await world.seed("finance")
     desired = world.write_specs(finance="manual")
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=desired)
+        await apply_cmd.apply(api, world.store, desired=desired)
         # someone changes the source's transfer settings in the web UI
         await api.patch(source, {"kind": "transfer", "transfer": {"conflict_resolution": "latest"}})
-        found = await operations.drift(api, desired=desired, state=world.store.read())
+        found = await observe_cmd.drift(api, desired=desired, state=world.store.read())
         assert [d.kind.name for d in found] == ["source"]
         before = await world.mutations()
-        options = operations.ApplyOptions(accept_source=("finance",))
-        outcome = await operations.apply(api, world.store, desired=desired, options=options)
+        options = apply_cmd.ApplyOptions(accept_source=("finance",))
+        outcome = await apply_cmd.apply(api, world.store, desired=desired, options=options)
         assert [s.op.value for s in outcome.plan.actions[0].steps] == ["record"]
-        assert await operations.drift(api, desired=desired, state=world.store.read()) == []
+        assert await observe_cmd.drift(api, desired=desired, state=world.store.read()) == []
     assert await world.mutations() == before  # accepted in state; nothing sent to the server
 
 
@@ -446,7 +450,7 @@ async def test_case7_a_state_refuses_another_server_until_re_pointed(world: Worl
     await world.seed("finance")
     desired = world.write_specs(finance="delete")
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=desired)
+        await apply_cmd.apply(api, world.store, desired=desired)
     assert world.store.read().server == "http://emulator.test/"
     # staging, restored from production: the same jobs with the same ids, at another address
     production = await world.control("GET", "_emulator/jobs")
@@ -461,15 +465,15 @@ async def test_case7_a_state_refuses_another_server_until_re_pointed(world: Worl
     try:
         async with DryvIQClient(settings, transport=staging) as there:
             with pytest.raises(StateError, match="belongs to the DryvIQ server") as refused:
-                await operations.apply(there, world.store, desired=desired)
+                await apply_cmd.apply(there, world.store, desired=desired)
             assert "http://emulator.test/" in refused.value.message
             assert "http://staging.test/" in refused.value.message
             assert "jobspec state set-server http://staging.test/" in str(refused.value.hint)
             assert (await http_total(staging)) == 0  # refused before any call
             # after a real move, the state is re-pointed on purpose
-            old = operations.repoint_server(world.store, server="http://staging.test/")
+            old = state_cmd.repoint_server(world.store, server="http://staging.test/")
             assert old == "http://emulator.test/"
-            outcome = await operations.apply(there, world.store, desired=desired)
+            outcome = await apply_cmd.apply(there, world.store, desired=desired)
         assert outcome.result is None and not outcome.plan.has_changes
     finally:
         staging_app.state.emulator.store.close()
@@ -484,19 +488,19 @@ async def test_import_with_the_source_gone_compares_the_clone_name(world: World)
     await world.seed("finance")
     desired = world.write_specs(finance="delete")
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=desired)
+        await apply_cmd.apply(api, world.store, desired=desired)
     clone = world.store.read().entries["finance"].clone_id
-    operations.forget(world.store, address="finance")  # the state lost it; the source is gone
+    state_cmd.forget(world.store, address="finance")  # the state lost it; the source is gone
     made = await world.control(
         "POST", "_emulator/jobs", json={"jobs": [by_hand("finance", name="Something else")]}
     )
     (other,) = made["ids"]
     async with world.api() as api:
         with pytest.raises(UsageError, match="is not the spec's clone name 'Clone of finance'"):
-            await operations.import_job(
+            await adopt_cmd.import_job(
                 api, world.store, desired=desired, address="finance", job_id=other
             )
-        entry = await operations.import_job(
+        entry = await adopt_cmd.import_job(
             api, world.store, desired=desired, address="finance", job_id=clone
         )
     assert entry.clone_id == clone and not entry.forced_import
@@ -510,18 +514,18 @@ async def test_a_second_replace_is_planned_beside_the_old_clone_the_first_set_to
     an unknown job bearing the name (a new user hit this on the tutorial's second move)."""
     await world.seed("finance")
     desired = world.write_specs(finance="manual")
-    options = operations.ApplyOptions(replace=("finance",))
+    options = apply_cmd.ApplyOptions(replace=("finance",))
     async with world.api() as api:
-        await operations.apply(api, world.store, desired=desired)
+        await apply_cmd.apply(api, world.store, desired=desired)
         first = world.store.read().entries["finance"].clone_id
-        await operations.apply(api, world.store, desired=desired, options=options)
+        await apply_cmd.apply(api, world.store, desired=desired, options=options)
         second = world.store.read().entries["finance"]
         assert second.retired_clones == [first]
-        outcome = await operations.apply(api, world.store, desired=desired, options=options)
+        outcome = await apply_cmd.apply(api, world.store, desired=desired, options=options)
         assert outcome.result is not None and outcome.result.counts["replaced"] == 1
         third = world.store.read().entries["finance"]
         assert third.retired_clones == [first, second.clone_id]
-        again = await operations.apply(api, world.store, desired=desired)
+        again = await apply_cmd.apply(api, world.store, desired=desired)
     assert again.result is None  # converged: the old clones are ours, and on manual
     live = await world.jobs()
     assert {job_id: live[job_id]["schedule"]["mode"] for job_id in third.retired_clones} == {

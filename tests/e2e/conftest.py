@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from jobspec import operations
 from jobspec.api import Api
 from jobspec.cli import cli
 from jobspec.client import DryvIQClient
+from jobspec.commands import apply as apply_cmd
 from jobspec.model import deep_merge
 from jobspec.settings import load_settings
 from jobspec.spec import collect_problems
@@ -114,7 +114,7 @@ class Workspace:
         *,
         concurrency: int = 8,
         wrap: Callable[[DryvIQClient], Api] | None = None,
-    ) -> operations.ApplyOutcome:
+    ) -> apply_cmd.ApplyOutcome:
         """`jobspec apply --auto-approve` in process, on a store the test built (a seam);
         `wrap` puts a test's own `Api` around the real client (another seam)."""
         # the client's bound too, as `--concurrency` sets both: with the client's default of
@@ -124,12 +124,12 @@ class Workspace:
         )
         desired, problems = collect_problems(self.root / "specs")
         assert not problems, problems
-        options = operations.ApplyOptions(concurrency=concurrency, settle=settings.clone_settle)
+        options = apply_cmd.ApplyOptions(concurrency=concurrency, settle=settings.clone_settle)
 
-        async def run() -> operations.ApplyOutcome:
+        async def run() -> apply_cmd.ApplyOutcome:
             async with DryvIQClient(settings) as client:
                 api = wrap(client) if wrap else client
-                return await operations.apply(api, store, desired=desired, options=options)
+                return await apply_cmd.apply(api, store, desired=desired, options=options)
 
         return asyncio.run(run())
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobspec import operations
 from jobspec.client import DryvIQClient
+from jobspec.commands import apply as apply_cmd
 from jobspec.settings import load_settings
 from jobspec.spec import collect_problems
 from jobspec.state import FileStateStore, StateStore, dumps_state
@@ -36,17 +36,17 @@ from tests.state.crash_states import Image, RecordingFs, crash_images, durable_i
 CLONE_ROUTE = "POST /v1/jobs/{id}/clone"
 
 
-def _apply(ws: Workspace, store: StateStore) -> operations.ApplyOutcome:
+def _apply(ws: Workspace, store: StateStore) -> apply_cmd.ApplyOutcome:
     """`jobspec apply --auto-approve` in process; settle 0: the frozen server has no call in
     flight that could still land, so "not found" is final at once."""
     settings = load_settings(env={**os.environ, **ws.env}, config_path=None)
     desired, problems = collect_problems(ws.root / "specs")
     assert not problems, problems
-    options = operations.ApplyOptions(settle=0)
+    options = apply_cmd.ApplyOptions(settle=0)
 
-    async def run() -> operations.ApplyOutcome:
+    async def run() -> apply_cmd.ApplyOutcome:
         async with DryvIQClient(settings) as client:
-            return await operations.apply(client, store, desired=desired, options=options)
+            return await apply_cmd.apply(client, store, desired=desired, options=options)
 
     return asyncio.run(run())
 

@@ -13,7 +13,8 @@ it), and nothing imports another module's private names:
     journal.py    the journal record codec: scan_journal, replay
     snapshot.py   the snapshot codec: dumps_state, loads_state, and the field readers
     protocols.py  StateStore, StateSession, GroupCommit, IntentRef: what the applier and the
-                  commands see; both stores implement them and pass one contract suite
+                  commands see; both stores implement them and pass one contract suite;
+                  Restorable, the optional capability of restoring a backup
     location.py   is_database_url, parse_location, PgLocation: pure URL parsing (settings
                   checks a URL without loading the driver)
     values.py     State, Intent, LockInfo, WorkingState, FORMAT_VERSION, DEFAULT_STATE_PATH
@@ -27,7 +28,13 @@ from jobspec.state.journal import replay, scan_journal
 from jobspec.state.location import DEFAULT_WORKSPACE, PgLocation, is_database_url, parse_location
 from jobspec.state.opening import open_state_store
 from jobspec.state.postgres import SCHEMA_VERSION, PostgresStateStore
-from jobspec.state.protocols import GroupCommit, IntentRef, StateSession, StateStore
+from jobspec.state.protocols import (
+    GroupCommit,
+    IntentRef,
+    Restorable,
+    StateSession,
+    StateStore,
+)
 from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, closing_session
 from jobspec.state.snapshot import dumps_state, loads_state
 from jobspec.state.transfer import Transfer, transfer_serial, transfer_state
@@ -55,6 +62,7 @@ __all__ = [
     "LockInfo",
     "PgLocation",
     "PostgresStateStore",
+    "Restorable",
     "Restored",
     "State",
     "StateSession",

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from jobspec.model import StateEntry
 from jobspec.state.values import Intent, LockInfo, State
 
-__all__ = ["GroupCommit", "IntentRef", "StateSession", "StateStore"]
+if TYPE_CHECKING:
+    from jobspec.state.filestore import Restored
+
+__all__ = ["GroupCommit", "IntentRef", "Restorable", "StateSession", "StateStore"]
 
 
 class IntentRef(Protocol):
@@ -98,3 +102,20 @@ class StateStore(Protocol):
     def lock_info(self) -> LockInfo | None: ...
 
     def unlock(self, lock_id: str) -> LockInfo: ...
+
+
+@runtime_checkable
+class Restorable(Protocol):
+    """The optional capability of keeping a backup and making it the state again.
+
+    The file store has it (`jobspec state restore`); PostgreSQL's transactions leave nothing
+    half-written to restore from. Commands ask for the capability, never for a store's class.
+    """
+
+    @property
+    def location(self) -> str: ...
+
+    @property
+    def backup_path(self) -> Path: ...
+
+    def restore_backup(self, *, timeout: float = 0) -> Restored: ...

@@ -1,0 +1,175 @@
+"""Adopting jobs that exist: `import` (one job, or a file of them) and `generate` (specs)."""
+
+from __future__ import annotations
+
+from typing import Unpack
+
+import click
+
+from jobspec.cli.options import Command, ServerFlags, lock_timeout_option, server_options
+from jobspec.cli.run import Specs, server_run
+from jobspec.cli.runtime import report_errors, show
+
+
+@click.command("import", cls=Command)
+@click.argument("address", required=False)
+@click.argument("job_id", required=False)
+@click.option(
+    "--from",
+    "from_file",
+    type=click.Path(dir_okay=False),
+    help="Import many: a YAML (address: job_id) or CSV (address,job_id) file; all rows or none.",
+)
+@server_options
+@lock_timeout_option
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Adopt a job whose kind or unchanged endpoints differ from the source's (plans say so).",
+)
+@report_errors
+def import_(
+    address: str | None,
+    job_id: str | None,
+    from_file: str | None,
+    lock_timeout: float,
+    force: bool,
+    **flags: Unpack[ServerFlags],
+) -> None:
+    """Adopt an existing job as ADDRESS's clone; the next plan verifies its fields.
+
+    Refused for a job state already holds or a spec clones, and (unless --force) for one whose
+    kind or endpoints the spec does not change differ from the source's. With --from FILE,
+    every row is checked first, then all are imported under one lock, or none.
+    """
+    from pathlib import Path
+
+    from jobspec.commands import adopt
+    from jobspec.errors import UsageError
+    from jobspec.views import batch_imported, imported
+
+    if from_file is not None:
+        if address is not None:
+            raise UsageError("give ADDRESS JOB_ID or --from FILE, not both")
+        rows = adopt.read_import_file(Path(from_file))
+        run = server_run(**flags)
+        desired = run.desired
+        done = run.with_api(
+            lambda api: adopt.import_batch(
+                api, run.store, desired=desired, rows=rows, lock_timeout=lock_timeout, force=force
+            )
+        )
+        show(batch_imported(done.imported, done.already))
+        return
+    if address is None or job_id is None:
+        raise UsageError(
+            "give ADDRESS JOB_ID, or --from FILE", hint="e.g. `jobspec import finance c4d8…`"
+        )
+    run = server_run(**flags)
+    desired = run.desired
+    entry = run.with_api(
+        lambda api: adopt.import_job(
+            api,
+            run.store,
+            desired=desired,
+            address=address,
+            job_id=job_id,
+            lock_timeout=lock_timeout,
+            force=force,
+        )
+    )
+    show(imported(address, entry))
+
+
+@click.command(cls=Command)
+@click.argument("job_ids", nargs=-1, metavar="[JOB_ID]...")
+@click.option("--query", default=None, help="Jobs the server finds for TEXT (its `q` filter).")
+@click.option("--category", default=None, help="Jobs in this category (name or id).")
+@click.option("--kind", default=None, help="Jobs of this kind (e.g. transfer).")
+@click.option("--status", default=None, help="Jobs in this status (e.g. idle, failed).")
+@click.option("--all", "every", is_flag=True, help="Every job not managed yet.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Add this override to every spec (repeatable; VALUE is YAML), e.g. "
+    "transfer.destination.connection.id=5dc5….",
+)
+@click.option(
+    "--name",
+    "name_template",
+    default=None,
+    metavar="TEMPLATE",
+    help="Clone names, from {name}, {id} and {address} [default: jobspec's `<name> (<address>)`].",
+)
+@click.option(
+    "--original",
+    type=click.Choice(["manual", "delete", "keep"]),
+    default="manual",
+    show_default=True,
+    help="What each spec does with its job once the clone exists.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write to FILE (e.g. specs/generated.yaml) instead of stdout; never over a file "
+    "without --force.",
+)
+@click.option("--force", is_flag=True, help="Replace --out FILE (its own specs are regenerated).")
+@server_options
+@report_errors
+def generate(
+    job_ids: tuple[str, ...],
+    query: str | None,
+    category: str | None,
+    kind: str | None,
+    status: str | None,
+    every: bool,
+    sets: tuple[str, ...],
+    name_template: str | None,
+    original: str,
+    out_path: str | None,
+    force: bool,
+    **flags: Unpack[ServerFlags],
+) -> None:
+    """Write specs for jobs that exist: job ids, or the jobs filters select, or --all.
+
+    Jobs state manages or a spec already clones are left out (stderr says which and why).
+    Each spec gets an address from its job's name, a comment describing the job, and the
+    --set overrides; the output is in canonical form and plans without edits.
+    """
+    from pathlib import Path
+
+    from jobspec import views
+    from jobspec.commands import generate as command
+    from jobspec.generate import Selection
+    from jobspec.model import OriginalPolicy
+
+    selection = Selection(
+        ids=job_ids, query=query, category=category, kind=kind, status=status, every=every
+    )
+    out = Path(out_path) if out_path else None
+    # no spec folder yet is where adoption starts; specs there must be valid (their sources
+    # and clone names are what generate leaves out)
+    run = server_run(specs=Specs.IF_PRESENT, **flags)
+    desired, state = run.desired, run.store.read()
+    outcome = run.with_api(
+        lambda api: command.generate_specs(
+            api,
+            selection=selection,
+            state=state,
+            desired=desired,
+            sets=list(sets),
+            name_template=name_template,
+            original=OriginalPolicy(original),
+            out=out,
+            force=force,
+        )
+    )
+    show(views.generated(outcome.generated, text=outcome.text, listed=outcome.listed, out=out_path))
+
+
+COMMANDS = (import_, generate)

@@ -1,0 +1,172 @@
+"""The state commands (`state list|show|rm|mv|set-server|restore|push|pull`) and `unlock`.
+
+None of them calls the server: each opens the store alone (`run.open_store`).
+"""
+
+from __future__ import annotations
+
+import click
+
+from jobspec.cli.options import Command, Group, complete_address, lock_timeout_option, state_option
+from jobspec.cli.run import open_store
+from jobspec.cli.runtime import report_errors, show
+
+
+@click.group(cls=Group)
+def state() -> None:
+    """Inspect, edit or move the state (a file, or PostgreSQL). Never touches the server."""
+
+
+@state.command("list")
+@state_option
+@report_errors
+def state_list(state_path: str | None) -> None:
+    """One line per address: clone id, source id, how the original was retired."""
+    from jobspec.views import state_list as view
+
+    show(view(open_store(state_path).read()))
+
+
+@state.command("show")
+@click.argument("address", shell_complete=complete_address)
+@state_option
+@report_errors
+def state_show(address: str, state_path: str | None) -> None:
+    """The whole state entry of one address, as JSON."""
+    from jobspec.errors import UsageError
+    from jobspec.views import state_entry
+
+    entry = open_store(state_path).read().entries.get(address)
+    if entry is None:
+        raise UsageError(f"no state entry for {address}", hint="see `jobspec state list`")
+    show(state_entry(entry))
+
+
+@state.command("rm")
+@click.argument("address")
+@state_option
+@lock_timeout_option
+@report_errors
+def state_rm(address: str, state_path: str | None, lock_timeout: float) -> None:
+    """Forget an address without touching the server (its clone stays as it is)."""
+    from jobspec.commands.state import forget
+    from jobspec.views import state_forgotten
+
+    clone = forget(open_store(state_path), address=address, lock_timeout=lock_timeout)
+    show(state_forgotten(address, clone))
+
+
+@state.command("mv")
+@click.argument("old", shell_complete=complete_address)
+@click.argument("new")
+@state_option
+@lock_timeout_option
+@report_errors
+def state_mv(old: str, new: str, state_path: str | None, lock_timeout: float) -> None:
+    """Rename an address in state: its clone moves with it, and no new clone is made.
+
+    Rename the address in the spec files too; the next plan then sees the same clone.
+    """
+    from jobspec.commands.state import move_address
+    from jobspec.views import state_moved
+
+    clone = move_address(open_store(state_path), old=old, new=new, lock_timeout=lock_timeout)
+    show(state_moved(old, new, clone))
+
+
+@state.command("set-server")
+@click.argument("url")
+@state_option
+@lock_timeout_option
+@report_errors
+def state_set_server(url: str, state_path: str | None, lock_timeout: float) -> None:
+    """Re-point the state at URL after the DryvIQ server really moved (same jobs, new address).
+
+    A state records its server and refuses any other: the same job ids on another server (a
+    staging copy restored from production) are other jobs. Never use this to share a state.
+    """
+    from jobspec.commands.state import repoint_server
+    from jobspec.netaddr import server_identity
+    from jobspec.settings import normalize_server
+    from jobspec.views import state_repointed
+
+    old = repoint_server(open_store(state_path), server=url, lock_timeout=lock_timeout)
+    show(state_repointed(old, server_identity(normalize_server(url))))
+
+
+@state.command("restore")
+@state_option
+@lock_timeout_option
+@report_errors
+def state_restore(state_path: str | None, lock_timeout: float) -> None:
+    """Make the state file's backup the state again, in a new serial epoch.
+
+    For a state file that is damaged or wrong. The replaced snapshot and journal are kept
+    beside it; plans saved before the restore are refused afterwards.
+    """
+    from jobspec.commands.state import restore_backup
+    from jobspec.views import state_restored
+
+    done = restore_backup(open_store(state_path), lock_timeout=lock_timeout)
+    show(state_restored(done.restored, backup=done.backup))
+
+
+_FORCE_HELP = "Replace a state of another lineage, or a newer one (its content is lost)."
+
+
+@state.command("push")
+@click.argument("source")
+@state_option
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+@lock_timeout_option
+@report_errors
+def state_push(source: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
+    """Copy the whole state in SOURCE (a state file) into the state (e.g. PostgreSQL).
+
+    Refused when the two are different states (lineage) or SOURCE is older, unless --force.
+    """
+    _copy_state(
+        source=source, target=None, state_path=state_path, force=force, timeout=lock_timeout
+    )
+
+
+@state.command("pull")
+@click.argument("target")
+@state_option
+@click.option("--force", is_flag=True, help=_FORCE_HELP)
+@lock_timeout_option
+@report_errors
+def state_pull(target: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
+    """Copy the whole state (e.g. in PostgreSQL) into TARGET (a state file).
+
+    Refused when the two are different states (lineage) or TARGET is newer, unless --force.
+    """
+    _copy_state(
+        source=None, target=target, state_path=state_path, force=force, timeout=lock_timeout
+    )
+
+
+def _copy_state(
+    *, source: str | None, target: str | None, state_path: str | None, force: bool, timeout: float
+) -> None:
+    from jobspec.commands.state import copy_state
+    from jobspec.views import state_copied
+
+    done = copy_state(
+        open_store(state_path), source=source, target=target, force=force, lock_timeout=timeout
+    )
+    show(state_copied(done.origin, done.destination, done.transfer))
+
+
+@click.command(cls=Command)
+@click.argument("lock_id")
+@state_option
+@report_errors
+def unlock(lock_id: str, state_path: str | None) -> None:
+    """Break the state lock on purpose (only if LOCK_ID matches the holder's id)."""
+    from jobspec.views import lock_broken
+
+    show(lock_broken(open_store(state_path).unlock(lock_id)))
+
+
+COMMANDS = (state, unlock)
