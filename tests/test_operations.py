@@ -28,7 +28,7 @@ from jobspec.emulator.app import create_app
 from jobspec.emulator.config import EmulatorConfig
 from jobspec.errors import LockError, StalePlanError, UsageError
 from jobspec.model import DesiredJob, OriginalPolicy, StateEntry, digest
-from jobspec.plan import ActionKind, Plan, Step
+from jobspec.plan import ActionKind, Plan, PlanOptions, Step
 from jobspec.settings import PasswordLogin, Settings
 from jobspec.spec import load_specs
 from jobspec.state import FileStateStore, LockInfo
@@ -199,7 +199,7 @@ async def test_saved_plan_runs_once_then_is_stale(world: World) -> None:
 
 
 async def test_saved_plan_refuses_targets(world: World) -> None:
-    options = apply_cmd.ApplyOptions(targets=("finance",))
+    options = apply_cmd.ApplyOptions(plan=PlanOptions(targets=("finance",)))
     async with world.api() as api:
         with pytest.raises(UsageError, match="saved plan runs as it is"):
             await apply_cmd.apply(

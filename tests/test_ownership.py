@@ -26,7 +26,7 @@ from jobspec.emulator.app import create_app
 from jobspec.emulator.config import EmulatorConfig
 from jobspec.errors import LockError, PlanError, StalePlanError, StateError, UsageError
 from jobspec.model import DesiredJob
-from jobspec.plan import Plan, StepOp
+from jobspec.plan import Plan, PlanOptions, StepOp
 from jobspec.settings import PasswordLogin, Settings
 from jobspec.spec import load_specs
 from jobspec.state import FileStateStore
@@ -193,7 +193,7 @@ async def test_case2_import_refuses_a_job_another_address_or_a_spec_owns(world: 
     a_source = await world.seed("a")
     await world.seed("b")
     desired = world.write_specs(a="delete", b="delete")
-    only_a = apply_cmd.ApplyOptions(targets=("a",))
+    only_a = apply_cmd.ApplyOptions(plan=PlanOptions(targets=("a",)))
     async with world.api() as api:
         await apply_cmd.apply(api, world.store, desired=desired, options=only_a)
         a_clone = world.store.read().entries["a"].clone_id
@@ -416,9 +416,12 @@ async def test_case9_apply_replace_makes_a_fresh_clone_and_retires_the_old_one(
         old = world.store.read().entries["finance"].clone_id
         with pytest.raises(UsageError, match="--replace names no address"):
             await apply_cmd.apply(
-                api, world.store, desired=desired, options=apply_cmd.ApplyOptions(replace=("x",))
+                api,
+                world.store,
+                desired=desired,
+                options=apply_cmd.ApplyOptions(plan=PlanOptions(replace=("x",))),
             )
-        options = apply_cmd.ApplyOptions(replace=("finance",))
+        options = apply_cmd.ApplyOptions(plan=PlanOptions(replace=("finance",)))
         outcome = await apply_cmd.apply(api, world.store, desired=desired, options=options)
         assert outcome.result is not None and outcome.result.counts["replaced"] == 1
         again = await apply_cmd.apply(api, world.store, desired=desired)
@@ -439,7 +442,7 @@ async def test_case9_source_drift_is_accepted_on_request(world: World) -> None:
         found = await observe_cmd.drift(api, desired=desired, state=world.store.read())
         assert [d.kind.name for d in found] == ["source"]
         before = await world.mutations()
-        options = apply_cmd.ApplyOptions(accept_source=("finance",))
+        options = apply_cmd.ApplyOptions(plan=PlanOptions(accept_source=("finance",)))
         outcome = await apply_cmd.apply(api, world.store, desired=desired, options=options)
         assert [s.op.value for s in outcome.plan.actions[0].steps] == ["record"]
         assert await observe_cmd.drift(api, desired=desired, state=world.store.read()) == []
@@ -514,7 +517,7 @@ async def test_a_second_replace_is_planned_beside_the_old_clone_the_first_set_to
     an unknown job bearing the name (a new user hit this on the tutorial's second move)."""
     await world.seed("finance")
     desired = world.write_specs(finance="manual")
-    options = apply_cmd.ApplyOptions(replace=("finance",))
+    options = apply_cmd.ApplyOptions(plan=PlanOptions(replace=("finance",)))
     async with world.api() as api:
         await apply_cmd.apply(api, world.store, desired=desired)
         first = world.store.read().entries["finance"].clone_id

@@ -3,9 +3,14 @@
 The package, top layer first; a module imports only from the layers below it (enforced by
 the import-linter contracts in pyproject.toml):
 
-    cli.py          parsing, wiring, printing and exit codes (the only click/rich importer)
-    operations.py   the sequences behind the commands: plan, apply, import, drift, state …
-    views.py        each command's human and JSON output, as plain strings
+    cli/            parsing, wiring, printing and exit codes (the only click/rich importer):
+                    a module per command group (plan, apply, state, adopt, inspect, emulator),
+                    runtime (scrubber, error reporting, event loop, signals), options, and
+                    run.py, the one settings → store → specs → API path of server commands
+    commands/       the sequences behind the commands, one module each: observe (plan,
+                    drift), apply, adopt (import), generate, state, planfiles, fmt
+    views/          each command's human and JSON output, as plain strings; listeners.py,
+                    what apply shows as it runs (the human and the JSON listener)
     emulator/       the local DryvIQ-compatible server (Starlette; only the CLI imports it)
     applier.py      runs a plan: journals every call, saves after every step, recovers
     idle.py         waiting for a running job before deleting it
@@ -14,6 +19,7 @@ the import-linter contracts in pyproject.toml):
     state/          the state stores (file, PostgreSQL) and their codecs; see its docstring
     spec.py         loading and validating spec files (the only ruamel importer)
     files.py        atomic file writes
+    checks/         pure checks the commands run: saved plans (planfile), adoption, import rows
     planner.py      make_plan(desired, prior, live) -> Plan: pure, deterministic
     drift.py        classifying drift: who moved (spec, server, source job)
     generate.py     specs for live jobs (`jobspec generate`): selection, addresses, --set

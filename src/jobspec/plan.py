@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, Literal
 
@@ -253,3 +254,22 @@ def _seal(document: dict[str, Any]) -> str:
 
 class PlanTampered(ValueError):
     """A plan file's seal is missing or broken."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanOptions:
+    """How a plan is shaped, as `plan` and `apply` ask: one value from the flags to the planner.
+
+    `targets` empty plans every address; `replace` clones those addresses afresh; and
+    `accept_source` records that their source changed and their clone stays as it is.
+    """
+
+    prune: bool = False
+    targets: tuple[str, ...] = ()
+    replace: tuple[str, ...] = ()
+    accept_source: tuple[str, ...] = ()
+
+    @property
+    def shapes(self) -> bool:
+        """Whether any option is set: a saved plan, which runs as it is, takes none."""
+        return bool(self.prune or self.targets or self.replace or self.accept_source)

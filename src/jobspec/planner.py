@@ -16,7 +16,7 @@ plan refuses, and the person adopts it with `jobspec import` or renames the clon
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jobspec import diff
@@ -40,7 +40,17 @@ from jobspec.model import (
     deep_merge,
     digest,
 )
-from jobspec.plan import Action, ActionKind, FieldChange, Plan, PlanWarning, Role, Step, StepOp
+from jobspec.plan import (
+    Action,
+    ActionKind,
+    FieldChange,
+    Plan,
+    PlanOptions,
+    PlanWarning,
+    Role,
+    Step,
+    StepOp,
+)
 from jobspec.scrub import shorten
 
 
@@ -82,19 +92,20 @@ def make_plan(
     live: Mapping[str, LiveJob],
     lineage: str | None,
     serial: int,
-    prune: bool = False,
-    targets: Collection[str] | None = None,
+    options: PlanOptions | None = None,
     interrupted: Mapping[str, str] | None = None,
-    replace: Collection[str] = (),
-    accept_source: Collection[str] = (),
 ) -> Plan:
     """Decide one action per address; raise PlanError listing every address that cannot plan.
 
     `interrupted` maps an address to the name of a clone an interrupted run may have made
     (a pending intent): a live job with that name is what recovery will adopt, not a clash.
-    `replace` names addresses to clone afresh (`apply --replace`); `accept_source` those whose
-    source changed since their clone was made, to record as accepted (no new clone).
+    `options` shapes the plan (`PlanOptions`): its `replace` names addresses to clone afresh
+    (`apply --replace`), its `accept_source` those whose source changed since their clone was
+    made, to record as accepted (no new clone).
     """
+    options = options or PlanOptions()
+    prune, replace, accept_source = options.prune, options.replace, options.accept_source
+    targets = options.targets or None
     addresses = sorted(desired.keys() | prior.keys())
     if targets is not None:
         addresses = [address for address in addresses if address in targets]

@@ -21,7 +21,7 @@ from jobspec.model import (
     deep_merge,
     digest,
 )
-from jobspec.plan import ActionKind, Plan, StepOp
+from jobspec.plan import ActionKind, Plan, PlanOptions, StepOp
 from jobspec.planner import make_plan, needed_job_ids, needs_every_job
 from tests.helpers import is_plain_json
 
@@ -99,7 +99,8 @@ def plan_of(
         live={job.id: job for job in jobs},
         lineage="L",
         serial=7,
-        **kwargs,
+        interrupted=kwargs.pop("interrupted", None),
+        options=PlanOptions(**{k: v if k == "prune" else tuple(v) for k, v in kwargs.items()}),
     )
 
 

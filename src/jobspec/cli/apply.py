@@ -122,6 +122,7 @@ def _apply(
     from jobspec.commands.apply import apply as run_apply
     from jobspec.commands.planfiles import read_plan_file
     from jobspec.errors import UsageError
+    from jobspec.plan import PlanOptions
     from jobspec.views.listeners import JsonListener
 
     saved = read_plan_file(Path(plan_file)) if plan_file else None
@@ -135,10 +136,9 @@ def _apply(
         concurrency=run.settings.concurrency,
         settle=run.settings.clone_settle,
         lock_timeout=lock_timeout,
-        prune=prune,
-        targets=run.targets,
-        replace=replace,
-        accept_source=accept_source,
+        plan=PlanOptions(
+            prune=prune, targets=run.targets, replace=replace, accept_source=accept_source
+        ),
         idle=idle_wait(wait_for_idle),
     )
     desired = run.desired if run.specs_found else None

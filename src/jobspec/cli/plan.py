@@ -47,6 +47,7 @@ def plan(
     from jobspec import views
     from jobspec.commands.observe import observe
     from jobspec.commands.planfiles import save_plan_file
+    from jobspec.plan import PlanOptions
 
     run = server_run(**flags)
     desired, state = run.desired, run.store.read()
@@ -56,10 +57,9 @@ def plan(
             api,
             desired=desired,
             state=state,
-            prune=prune,
-            targets=run.targets,
-            replace=replace,
-            accept_source=accept_source,
+            options=PlanOptions(
+                prune=prune, targets=run.targets, replace=replace, accept_source=accept_source
+            ),
         )
         return observed.plan
 

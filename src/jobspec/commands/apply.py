@@ -26,7 +26,7 @@ from jobspec.model import (
     DesiredJob,
 )
 from jobspec.netaddr import server_identity
-from jobspec.plan import Plan, Step
+from jobspec.plan import Plan, PlanOptions, Step
 from jobspec.planner import (
     placements_digest,
 )
@@ -185,10 +185,7 @@ class ApplyOptions:
     concurrency: int = 8
     settle: float = 30.0
     lock_timeout: float = 0.0
-    prune: bool = False
-    targets: tuple[str, ...] = ()
-    replace: tuple[str, ...] = ()
-    accept_source: tuple[str, ...] = ()
+    plan: PlanOptions = field(default_factory=PlanOptions)
     idle: IdleWait = field(default_factory=IdleWait)
 
 
@@ -211,8 +208,7 @@ async def apply(
     if desired is None and saved is None:
         raise ValueError("apply takes desired specs, a saved plan, or both")
     options = options or ApplyOptions()
-    shaping = options.targets or options.prune or options.replace or options.accept_source
-    if saved is not None and shaping:
+    if saved is not None and options.plan.shapes:
         raise UsageError(
             "--target, --prune, --replace and --accept-source-drift shape a new plan; "
             "a saved plan runs as it is"
@@ -233,10 +229,7 @@ async def apply(
                 api,
                 desired=desired,
                 state=session.state,
-                prune=options.prune,
-                targets=options.targets,
-                replace=options.replace,
-                accept_source=options.accept_source,
+                options=options.plan,
             )
             plan = observed.plan
             hear.planned(plan)

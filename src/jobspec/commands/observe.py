@@ -15,7 +15,7 @@ from jobspec.model import (
     StateEntry,
 )
 from jobspec.netaddr import server_identity
-from jobspec.plan import Plan
+from jobspec.plan import Plan, PlanOptions
 from jobspec.planner import (
     clones_anything,
     listed_view,
@@ -59,16 +59,15 @@ async def observe(
     *,
     desired: Mapping[str, DesiredJob],
     state: State,
-    prune: bool = False,
-    targets: Collection[str] | None = None,
-    replace: Collection[str] = (),
-    accept_source: Collection[str] = (),
+    options: PlanOptions | None = None,
 ) -> Observed:
     """Read the live jobs the specs and state name, in bulk where cheaper, and plan.
 
     When a desired clone may run on a schedule, every live job is read instead (one paged
     listing: 5 requests for 5,000 jobs), so the plan can refuse transfer conflicts.
     """
+    options = options or PlanOptions()
+    targets, replace, accept_source = options.targets, options.replace, options.accept_source
     state.check_ownership()
     state.check_server(server_identity(api.server))
     select(desired, state.entries, targets)
@@ -112,11 +111,8 @@ async def observe(
             live=live,
             lineage=state.lineage,
             serial=state.serial,
-            prune=prune,
-            targets=targets or None,
+            options=options,
             interrupted=interrupted,
-            replace=replace,
-            accept_source=accept_source,
         )
 
     plan = plan_with(live)
@@ -131,8 +127,9 @@ async def drift(
     *,
     desired: Mapping[str, DesiredJob],
     state: State,
-    targets: Collection[str] | None = None,
+    targets: tuple[str, ...] = (),
 ) -> list[Drift]:
     """What changed outside jobspec, and who moved: read-only."""
-    observed = await observe(api, desired=desired, state=state, targets=targets)
+    options = PlanOptions(targets=targets)
+    observed = await observe(api, desired=desired, state=state, options=options)
     return find_drift(observed.plan, prior=state.entries, live=observed.live)
