@@ -1,7 +1,7 @@
 """The error tree. Each error knows its exit code and an optional hint.
 
-`cli.py` catches `JobspecError` once and prints `error: …` / `hint: …`; anything else is a
-bug and keeps its traceback.
+`cli.runtime.report_errors` catches `JobspecError` once and prints `error: …` / `hint: …`;
+anything else is a bug and keeps its traceback.
 
     JobspecError
     ├── UsageError            bad flags or settings (config, env, --insecure)

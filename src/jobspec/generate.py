@@ -2,7 +2,7 @@
 and the comment a reviewer reads above each. Pure: no I/O, no clock.
 
 An admin adopting jobspec has hundreds of jobs, and a migration is "clone these 300 jobs, each
-with one change". `operations.generate` lists the live jobs once and hands them here; this
+with one change". `commands.generate` lists the live jobs once and hands them here; this
 module decides, and `spec.render_generated` writes the YAML. Every problem (a `--set` path
 jobspec cannot manage, two clones with one name) is collected, so one run shows them all.
 

@@ -8,7 +8,7 @@ job it read) so a saved plan whose world has moved on can be refused.
 The JSON form (`plan --format json`, `plan --out`) is versioned by `format_version`, and
 sealed by a `checksum` over everything apply reads, so a plan file edited by hand (or torn in
 transit) is refused instead of run as written. The checksum is tamper-evidence, not a
-signature: `operations.check_fresh` still checks every step against state and the server.
+signature: `commands.apply.check_fresh` still checks every step against state and the server.
 """
 
 from __future__ import annotations

@@ -11,15 +11,8 @@ from typing import Any
 
 from jobspec import diff
 from jobspec.errors import UsageError
-from jobspec.model import (
-    DesiredJob,
-    LiveJob,
-    StateEntry,
-    digest,
-)
-from jobspec.planner import (
-    observed_retirement,
-)
+from jobspec.model import DesiredJob, LiveJob, StateEntry, digest
+from jobspec.planner import observed_retirement
 
 __all__ = ["adopted_entry", "check_unowned"]
 

@@ -6,16 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from jobspec.errors import UsageError
-from jobspec.model import (
-    JOB_ID_RE,
-    DesiredJob,
-)
+from jobspec.model import JOB_ID_RE, DesiredJob
 
 __all__ = ["ImportRow", "check_import", "check_job_id", "check_rows", "import_refused"]
 
 
 def check_job_id(job_id: str) -> None:
-    """Refuse what is not a job id, before any setting is read or call made."""
+    """Refuse what is not a job id (it goes into a URL), before any call is made."""
     if not JOB_ID_RE.match(job_id):
         raise UsageError(f"{job_id!r} is not a job id (32 hex digits)")
 

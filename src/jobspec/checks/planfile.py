@@ -10,15 +10,9 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from jobspec.errors import StalePlanError, UsageError
-from jobspec.model import (
-    DesiredJob,
-    LiveJob,
-    StateEntry,
-)
+from jobspec.model import DesiredJob, LiveJob, StateEntry
 from jobspec.plan import Plan, StepOp
-from jobspec.planner import (
-    spec_digest,
-)
+from jobspec.planner import spec_digest
 
 __all__ = ["check_clone_names", "check_plan_shape", "check_specs_unchanged", "clone_names"]
 

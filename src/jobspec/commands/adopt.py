@@ -10,18 +10,10 @@ from jobspec.api import Api
 from jobspec.checks.adoption import adopted_entry, check_unowned
 from jobspec.checks.import_rows import ImportRow, check_import, check_rows, import_refused
 from jobspec.errors import UsageError
-from jobspec.model import (
-    DesiredJob,
-    StateEntry,
-)
+from jobspec.model import DesiredJob, StateEntry
 from jobspec.netaddr import server_identity
-from jobspec.spec import (
-    read_pairs,
-)
-from jobspec.state import (
-    StateSession,
-    StateStore,
-)
+from jobspec.spec import read_pairs
+from jobspec.state import StateSession, StateStore
 
 __all__ = [
     "BatchImport",

@@ -22,20 +22,11 @@ from jobspec.checks.planfile import (
 from jobspec.commands.observe import observe
 from jobspec.errors import StalePlanError, UsageError
 from jobspec.idle import IdleWait
-from jobspec.model import (
-    DesiredJob,
-)
+from jobspec.model import DesiredJob
 from jobspec.netaddr import server_identity
 from jobspec.plan import Plan, PlanOptions, Step
-from jobspec.planner import (
-    placements_digest,
-)
-from jobspec.state import (
-    LockInfo,
-    State,
-    StateSession,
-    StateStore,
-)
+from jobspec.planner import placements_digest
+from jobspec.state import LockInfo, State, StateSession, StateStore
 
 __all__ = [
     "ApplyListener",

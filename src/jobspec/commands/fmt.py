@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jobspec.files import atomic_write
-from jobspec.spec import (
-    format_spec_text,
-    spec_files,
-)
+from jobspec.spec import format_spec_text, spec_files
 
 __all__ = ["format_specs"]
 

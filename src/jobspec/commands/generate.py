@@ -10,18 +10,10 @@ from jobspec import generate
 from jobspec.api import Api
 from jobspec.errors import UsageError
 from jobspec.files import atomic_write
-from jobspec.model import (
-    DesiredJob,
-    OriginalPolicy,
-)
+from jobspec.model import DesiredJob, OriginalPolicy
 from jobspec.netaddr import server_identity
-from jobspec.spec import (
-    render_generated,
-    yaml_value,
-)
-from jobspec.state import (
-    State,
-)
+from jobspec.spec import render_generated, yaml_value
+from jobspec.state import State
 
 __all__ = ["GenerateOutcome", "check_generate", "generate_specs"]
 

@@ -9,23 +9,11 @@ from typing import Any
 from jobspec.api import Api
 from jobspec.drift import Drift, find_drift
 from jobspec.errors import UsageError
-from jobspec.model import (
-    DesiredJob,
-    LiveJob,
-    StateEntry,
-)
+from jobspec.model import DesiredJob, LiveJob, StateEntry
 from jobspec.netaddr import server_identity
 from jobspec.plan import Plan, PlanOptions
-from jobspec.planner import (
-    clones_anything,
-    listed_view,
-    make_plan,
-    needed_job_ids,
-    needs_every_job,
-)
-from jobspec.state import (
-    State,
-)
+from jobspec.planner import clones_anything, listed_view, make_plan, needed_job_ids, needs_every_job
+from jobspec.state import State
 
 __all__ = ["Observed", "drift", "observe", "select"]
 

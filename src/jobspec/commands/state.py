@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobspec.errors import UsageError
-from jobspec.model import (
-    ADDRESS_RE,
-)
+from jobspec.model import ADDRESS_RE
 from jobspec.netaddr import server_identity
 from jobspec.settings import normalize_server
 from jobspec.state import (
