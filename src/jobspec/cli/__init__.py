@@ -1,7 +1,7 @@
 """Argument parsing and wiring: the one place that prints and chooses exit codes.
 
-The root group `cli` registers the commands of each module in `COMMAND_MODULES`: adding a
-command is adding a module (or a command to one). Each command resolves its inputs with
+The root group `cli` registers the `COMMANDS` of every module in this package: adding a
+command is adding a module (or a command to one's `COMMANDS`). Each command resolves its inputs with
 `run.server_run` (flags, environment, `jobspec.toml`, specs, the store), calls one sequence
 in `jobspec.commands`, and prints what `jobspec.views` makes of the result. Heavy modules
 (pydantic models, httpx, ruamel, uvicorn, rich) are imported inside the commands so that
@@ -20,6 +20,7 @@ checks every use.
 from __future__ import annotations
 
 import gc
+import pkgutil
 from importlib import import_module
 
 import click
@@ -28,9 +29,6 @@ from jobspec import __version__
 from jobspec.cli.options import Root, global_options
 from jobspec.cli.runtime import SCRUB, SECRET_VARIABLES
 from jobspec.scrub import url_secrets
-
-COMMAND_MODULES = ("plan", "apply", "state", "adopt", "inspect", "emulator")
-"""Each module's `COMMANDS` are registered on the root group, in any order (help sorts them)."""
 
 
 @click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,9 +43,16 @@ def cli() -> None:
     SCRUB.add(*url_secrets(os.environ.get("JOBSPEC_STATE", "")))
 
 
-for _name in COMMAND_MODULES:
-    for _command in import_module(f"jobspec.cli.{_name}").COMMANDS:
-        cli.add_command(_command)
+def _register() -> None:
+    """Each module's `COMMANDS`, in any order (help lists them sorted); `__main__` is skipped."""
+    for found in pkgutil.iter_modules(__path__):
+        if not found.name.startswith("_"):
+            module = import_module(f"{__name__}.{found.name}")
+            for command in getattr(module, "COMMANDS", ()):
+                cli.add_command(command)
+
+
+_register()
 
 GC_YOUNG_THRESHOLD = 50_000
 
