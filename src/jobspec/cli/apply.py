@@ -28,6 +28,8 @@ from jobspec.cli.runtime import (
 from jobspec.errors import JobspecError
 
 if TYPE_CHECKING:
+    from jobspec.idle import IdleWait
+    from jobspec.plan import PlanOptions
     from jobspec.views.listeners import HumanListener, JsonListener
 
 
@@ -74,6 +76,7 @@ def apply(
     spec) asks to wait; a wait that times out leaves the delete for the next apply.
     """
     from jobspec.errors import UsageError
+    from jobspec.plan import PlanOptions
     from jobspec.views.listeners import HumanListener, JsonListener
 
     if as_json and not (auto_approve or plan_file):
@@ -86,17 +89,18 @@ def apply(
         listener = JsonListener(write=event_writer(), now=utc_now)
     else:
         listener = HumanListener(Console(), auto_approve=auto_approve)
+    shape = PlanOptions(
+        prune=prune, targets=flags["targets"], replace=replace, accept_source=accept_source
+    )
     try:
         _apply(
             plan_file,
-            auto_approve,
-            prune,
-            lock_timeout,
-            wait_for_idle,
-            replace,
-            accept_source,
-            listener,
-            flags,
+            shape=shape,
+            auto_approve=auto_approve,
+            lock_timeout=lock_timeout,
+            idle=idle_wait(wait_for_idle),
+            listener=listener,
+            flags=flags,
         )
     except JobspecError as exc:
         if isinstance(listener, JsonListener):
@@ -106,15 +110,15 @@ def apply(
 
 def _apply(
     plan_file: str | None,
+    *,
+    shape: PlanOptions,
     auto_approve: bool,
-    prune: bool,
     lock_timeout: float,
-    wait_for_idle: float | None,
-    replace: tuple[str, ...],
-    accept_source: tuple[str, ...],
+    idle: IdleWait,
     listener: HumanListener | JsonListener,
     flags: ConnectionFlags,
 ) -> None:
+    """Read the plan file if any, take the run's path (`server_run`), apply, report."""
     from pathlib import Path
 
     from jobspec import views
@@ -122,7 +126,6 @@ def _apply(
     from jobspec.commands.apply import apply as run_apply
     from jobspec.commands.planfiles import read_plan_file
     from jobspec.errors import UsageError
-    from jobspec.plan import PlanOptions
     from jobspec.views.listeners import JsonListener
 
     saved = read_plan_file(Path(plan_file)) if plan_file else None
@@ -136,10 +139,8 @@ def _apply(
         concurrency=run.settings.concurrency,
         settle=run.settings.clone_settle,
         lock_timeout=lock_timeout,
-        plan=PlanOptions(
-            prune=prune, targets=run.targets, replace=replace, accept_source=accept_source
-        ),
-        idle=idle_wait(wait_for_idle),
+        plan=shape,
+        idle=idle,
     )
     desired = run.desired if run.specs_found else None
     try:
