@@ -17,7 +17,7 @@ from jobspec.model import DesiredJob, JobSpec, LiveJob, RetireHow, SourceLocatio
 from jobspec.plan import ActionKind, Plan, StepOp
 from jobspec.planner import listed_view, needed_job_ids, needs_every_job
 from jobspec.render import render_text
-from tests.planner.test_planner import (
+from tests.planner.helpers import (
     CLONE,
     OTHER,
     OVERRIDES,
