@@ -20,7 +20,7 @@ def default_clone_name(*, base_name: str, address: str) -> str:
     return f"{base_name} ({address})"
 
 
-def job_names(actions: list[Action], live: Mapping[str, LiveJob]) -> dict[str, str]:
+def job_names(*, actions: list[Action], live: Mapping[str, LiveJob]) -> dict[str, str]:
     """The name of every live job the actions mention: shown beside its id."""
     ids: set[str] = set()
     for action in actions:
@@ -37,7 +37,7 @@ ADOPT_HINT = (
 )
 
 
-def identity_name(wanted: DesiredJob, action: Action, live: Mapping[str, LiveJob]) -> str | None:
+def identity_name(*, wanted: DesiredJob, action: Action, live: Mapping[str, LiveJob]) -> str | None:
     """The name the address's clone will have once the plan is applied."""
     for step in action.steps:
         if step.op is StepOp.clone and step.body is not None:
@@ -48,7 +48,7 @@ def identity_name(wanted: DesiredJob, action: Action, live: Mapping[str, LiveJob
     return clone.name if clone is not None else None
 
 
-def known_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) -> set[str]:
+def known_ids(*, desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) -> set[str]:
     """Jobs state or the specs name: sources, clones, replaced clones and the old clones a
     replace set to manual (they keep the clone's name)."""
     known = {wanted.spec.source for wanted in desired.values()}
@@ -58,6 +58,7 @@ def known_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]
 
 
 def unknown_namesake(
+    *,
     wanted: DesiredJob,
     desired: Mapping[str, DesiredJob],
     prior: Mapping[str, StateEntry],
@@ -68,7 +69,7 @@ def unknown_namesake(
     name = wanted.spec.overrides.name
     if name is None:
         return None
-    known = known_ids(desired, prior)
+    known = known_ids(desired=desired, prior=prior)
     found = sorted(
         (job for job in live.values() if job.name == name and job.id not in known),
         key=lambda job: job.id,
@@ -77,6 +78,7 @@ def unknown_namesake(
 
 
 def name_clashes(
+    *,
     planned: list[tuple[DesiredJob, Action]],
     desired: Mapping[str, DesiredJob],
     prior: Mapping[str, StateEntry],
@@ -86,7 +88,7 @@ def name_clashes(
     """Two addresses whose clones would share a name once the plan is applied, and new clones
     whose name a live job that state does not know already bears."""
     problems: list[str] = []
-    known = known_ids(desired, prior)
+    known = known_ids(desired=desired, prior=prior)
     by_name: dict[str, list[LiveJob]] = {}
     for job in live.values():
         by_name.setdefault(job.name, []).append(job)
@@ -100,7 +102,7 @@ def name_clashes(
         if address not in planned_addresses and clone is not None:
             claims.setdefault(clone.name, (address, f"clone {clone.id}"))
     for wanted, action in planned:
-        name = identity_name(wanted, action, live)
+        name = identity_name(wanted=wanted, action=action, live=live)
         if name is None:
             continue
         holder, where = claims.setdefault(name, (wanted.address, str(wanted.location)))

@@ -147,7 +147,11 @@ def make_plan(
                 accept_source=address in accept_source,
             )
         except _CannotPlan as exc:
-            stray = unknown_namesake(wanted, desired, prior, live) if entry is None else None
+            stray = (
+                unknown_namesake(wanted=wanted, desired=desired, prior=prior, live=live)
+                if entry is None
+                else None
+            )
             adopt = (
                 f"; job {stray.id} has this spec's clone name {stray.name!r} and state does not "
                 f"know it: if it is this spec's clone, adopt it with `jobspec import {address} "
@@ -174,11 +178,13 @@ def make_plan(
     refused, accepted, checked = _transfer_conflicts(planned, actions, desired, prior, live)
     problems.extend(refused)
     warnings.extend(accepted)
-    clashes = name_clashes(planned, desired, prior, live, interrupted or {})
+    clashes = name_clashes(
+        planned=planned, desired=desired, prior=prior, live=live, interrupted=interrupted or {}
+    )
     problems.extend(clashes)
     if problems:
         raise PlanError(problems, hint=ADOPT_HINT if clashes or adoptable else None)
-    warnings.extend(running_warnings(actions, live))
+    warnings.extend(running_warnings(actions=actions, live=live))
     chosen = set(addresses)  # a set: `in` on the list made this step quadratic
     relevant = needed_job_ids(
         {a: d for a, d in desired.items() if a in chosen},
@@ -201,7 +207,7 @@ def make_plan(
             else None
             for action in actions
         },
-        names=job_names(actions, live),
+        names=job_names(actions=actions, live=live),
     )
 
 
@@ -291,7 +297,7 @@ def _plan_address(
             ),
             Step(op=StepOp.verify, role="clone"),
         ]
-        retire_steps, _ = retire_original(spec.original, source, entry)
+        retire_steps, _ = retire_original(policy=spec.original, source=source, entry=entry)
         return Action(
             kind=ActionKind.create,
             reasons=[reason],
@@ -312,12 +318,14 @@ def _plan_address(
 
     changes = _changes_against(managed, clone.raw, entry)
     immutable = [change for change in changes if change.immutable]
-    retire_steps, retire_reasons = retire_original(spec.original, source, entry)
-    leftover_steps, leftover_reasons = retire_superseded(spec.original, entry, live)
+    retire_steps, retire_reasons = retire_original(policy=spec.original, source=source, entry=entry)
+    leftover_steps, leftover_reasons = retire_superseded(
+        policy=spec.original, entry=entry, live=live
+    )
     retire_steps = leftover_steps + retire_steps
     retire_reasons = leftover_reasons + retire_reasons
     if entry.source_id == spec.source:
-        seen_steps, seen_reasons = record_observed(spec.original, source, entry)
+        seen_steps, seen_reasons = record_observed(policy=spec.original, source=source, entry=entry)
         retire_steps += seen_steps
         retire_reasons += seen_reasons
     accepted = _accepted_source(source, entry) if accept_source and not replace else None
@@ -338,7 +346,7 @@ def _plan_address(
         steps = [
             Step(op=StepOp.clone, job_id=base.id, role=role, body=_clone_body(wanted, base)),
             Step(op=StepOp.verify, role="clone"),
-            retire_step(clone, "old_clone", old_clone_retirement(spec.original)),
+            retire_step(job=clone, role="old_clone", how=old_clone_retirement(spec.original)),
         ]
         return Action(
             kind=ActionKind.replace,
@@ -497,9 +505,9 @@ def _orphan(address: str, entry: StateEntry, live: Mapping[str, LiveJob], *, pru
         )
     steps: list[Step] = []
     if clone is not None and entry.original is not OriginalPolicy.keep:
-        steps.append(retire_step(clone, "clone", old_clone_retirement(entry.original)))
+        steps.append(retire_step(job=clone, role="clone", how=old_clone_retirement(entry.original)))
     # old clones a replace left behind go too, or nothing would ever retire them
-    steps.extend(retire_superseded(entry.original, entry, live)[0])
+    steps.extend(retire_superseded(policy=entry.original, entry=entry, live=live)[0])
     steps.append(Step(op=StepOp.forget, role="clone"))
     return Action(
         kind=ActionKind.prune,

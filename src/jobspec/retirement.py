@@ -15,7 +15,7 @@ from jobspec.plan import Action, PlanWarning, Role, Step, StepOp
 
 
 def retire_original(
-    policy: OriginalPolicy, source: LiveJob | None, entry: StateEntry | None
+    *, policy: OriginalPolicy, source: LiveJob | None, entry: StateEntry | None
 ) -> tuple[list[Step], list[str]]:
     """Steps that bring the original in line with `policy`, and why (drift if done before)."""
     if source is None or policy is OriginalPolicy.keep:
@@ -29,7 +29,7 @@ def retire_original(
             if again
             else f"original: delete → delete original {source.id}"
         )
-        return [retire_step(source, "original", RetireHow.deleted)], [why]
+        return [retire_step(job=source, role="original", how=RetireHow.deleted)], [why]
     if source.schedule_mode == ScheduleMode.manual:
         return [], []
     why = (
@@ -37,11 +37,11 @@ def retire_original(
         if again
         else f"original: manual → set original {source.id} schedule to manual"
     )
-    return [retire_step(source, "original", RetireHow.manual)], [why]
+    return [retire_step(job=source, role="original", how=RetireHow.manual)], [why]
 
 
 def retire_superseded(
-    policy: OriginalPolicy, entry: StateEntry, live: Mapping[str, LiveJob]
+    *, policy: OriginalPolicy, entry: StateEntry, live: Mapping[str, LiveJob]
 ) -> tuple[list[Step], list[str]]:
     """Old clones a replace made and did not retire yet (the run stopped in between).
 
@@ -58,13 +58,13 @@ def retire_superseded(
             steps.append(Step(op=StepOp.record, job_id=job_id, role="old_clone", how=seen))
             reasons.append(f"replaced clone {job_id} is already {_retired_words(seen)}")
             continue
-        steps.append(retire_step(old, "old_clone", how))
+        steps.append(retire_step(job=old, role="old_clone", how=how))
         reasons.append(f"replaced clone {job_id} is not retired yet")
     return steps, reasons
 
 
 def record_observed(
-    policy: OriginalPolicy, source: LiveJob | None, entry: StateEntry
+    *, policy: OriginalPolicy, source: LiveJob | None, entry: StateEntry
 ) -> tuple[list[Step], list[str]]:
     """State does not say the original was retired, but the server shows it was.
 
@@ -104,7 +104,7 @@ def old_clone_retirement(policy: OriginalPolicy) -> RetireHow:
     return RetireHow.deleted if policy is OriginalPolicy.delete else RetireHow.manual
 
 
-def retire_step(job: LiveJob, role: Role, how: RetireHow) -> Step:
+def retire_step(*, job: LiveJob, role: Role, how: RetireHow) -> Step:
     if how is RetireHow.deleted:
         return Step(op=StepOp.retire, job_id=job.id, role=role, how=how)
     return Step(
@@ -137,7 +137,7 @@ def waiting_for_idle(action: Action) -> Action:
     return action.model_copy(update={"steps": steps})
 
 
-def running_warnings(actions: list[Action], live: Mapping[str, LiveJob]) -> list[PlanWarning]:
+def running_warnings(*, actions: list[Action], live: Mapping[str, LiveJob]) -> list[PlanWarning]:
     """A job this plan retires is running right now: say what retiring it does to that run."""
     warnings = []
     for action in actions:

@@ -55,13 +55,13 @@ def test_identity_name(
 ) -> None:
     (wanted,) = desired(overrides=overrides).values()
     live = {} if live_name is None else {CLONE: live_job(CLONE, name=live_name)}
-    assert identity_name(wanted, planned, live) == name
+    assert identity_name(wanted=wanted, action=planned, live=live) == name
 
 
 def test_known_ids_are_what_specs_and_state_name() -> None:
     prior = entry(superseded=[OTHER], retired_clones=[STRANGER])
-    assert known_ids(desired(), prior) == {SOURCE, CLONE, OTHER, STRANGER}
-    assert known_ids(desired(), {}) == {SOURCE}
+    assert known_ids(desired=desired(), prior=prior) == {SOURCE, CLONE, OTHER, STRANGER}
+    assert known_ids(desired=desired(), prior={}) == {SOURCE}
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,9 @@ def test_unknown_namesake(
     overrides: dict[str, Any], jobs: list[LiveJob], found: str | None
 ) -> None:
     want = desired(overrides=overrides)
-    namesake = unknown_namesake(want["finance"], want, entry(), {job.id: job for job in jobs})
+    namesake = unknown_namesake(
+        wanted=want["finance"], desired=want, prior=entry(), live={job.id: job for job in jobs}
+    )
     assert (namesake.id if namesake else None) == found
 
 
@@ -98,17 +100,24 @@ def test_a_new_clone_may_not_take_an_unknown_jobs_name(
     planned = [(want["finance"], action(cloning("New")))]
     prior = entry(superseded=[OTHER])
     live = {job.id: job for job in jobs}
-    assert len(name_clashes(planned, want, prior, live, interrupted)) == clashes
+    assert (
+        len(
+            name_clashes(
+                planned=planned, desired=want, prior=prior, live=live, interrupted=interrupted
+            )
+        )
+        == clashes
+    )
 
 
 def test_two_addresses_may_not_share_a_clone_name() -> None:
     want = desired("a") | desired("b")
     planned = [(want["a"], action(cloning("Same"))), (want["b"], action(cloning("Same")))]
-    (problem,) = name_clashes(planned, want, {}, {}, {})
+    (problem,) = name_clashes(planned=planned, desired=want, prior={}, live={}, interrupted={})
     assert "b: its clone would be named 'Same', the name of a's clone" in problem
 
 
 def test_job_names_cover_every_job_the_actions_mention_that_is_live() -> None:
     planned = action(cloning("New"), Step(op=StepOp.retire, job_id=OTHER, role="original"))
     live = {SOURCE: live_job(SOURCE, name="S"), OTHER: live_job(OTHER, name="O")}
-    assert job_names([planned], live) == {OTHER: "O", SOURCE: "S"}
+    assert job_names(actions=[planned], live=live) == {OTHER: "O", SOURCE: "S"}

@@ -86,7 +86,7 @@ def test_retire_original(
     reason: str | None,
 ) -> None:
     state = entry(original=policy.value, original_retired=retired_before)["finance"]
-    steps, reasons = retire_original(policy, source, state)
+    steps, reasons = retire_original(policy=policy, source=source, entry=state)
     assert [step.how for step in steps] == hows
     assert all(step.op is StepOp.retire and step.role == "original" for step in steps)
     assert reasons == ([reason] if reason else [])
@@ -107,7 +107,7 @@ def test_retire_superseded(
 ) -> None:
     state = entry(superseded=[OTHER])["finance"]
     live = {} if old is None else {OTHER: old}
-    (step,), (reason,) = retire_superseded(policy, state, live)
+    (step,), (reason,) = retire_superseded(policy=policy, entry=state, live=live)
     assert (step.op, step.job_id, step.role, step.how) == (op, OTHER, "old_clone", how)
     assert reason.startswith(f"replaced clone {OTHER} is ")
 
@@ -125,7 +125,7 @@ def test_record_observed(
     retired_before: str | None, source: LiveJob | None, recorded: list[RetireHow]
 ) -> None:
     state = entry(original_retired=retired_before)["finance"]
-    steps, reasons = record_observed(SET_MANUAL, source, state)
+    steps, reasons = record_observed(policy=SET_MANUAL, source=source, entry=state)
     assert [step.how for step in steps] == recorded
     assert all(step.op is StepOp.record and step.job_id == SOURCE for step in steps)
     assert len(reasons) == len(steps)
@@ -147,12 +147,14 @@ def test_manual_schedule_body(raw_transfer: dict[str, Any], body: dict[str, Any]
 
 
 def test_a_delete_sends_no_body_and_a_manual_retire_sends_the_schedule() -> None:
-    assert retire_step(AUTO, "original", RetireHow.deleted).body is None
-    assert retire_step(AUTO, "original", RetireHow.manual).body == manual_schedule_body(AUTO)
+    assert retire_step(job=AUTO, role="original", how=RetireHow.deleted).body is None
+    assert retire_step(
+        job=AUTO, role="original", how=RetireHow.manual
+    ).body == manual_schedule_body(AUTO)
 
 
 def action_retiring(how: RetireHow) -> Action:
-    step = retire_step(AUTO, "original", how)
+    step = retire_step(job=AUTO, role="original", how=how)
     return Action(
         kind=ActionKind.retire,
         address="finance",
@@ -184,6 +186,6 @@ def test_a_running_job_about_to_be_retired_is_a_warning(
     if wait:
         action = waiting_for_idle(action)
     running = {SOURCE: live_job(SOURCE, status="running")}
-    (warning,) = running_warnings([action], running)
+    (warning,) = running_warnings(actions=[action], live=running)
     assert words in warning.message
-    assert running_warnings([action], {SOURCE: AUTO}) == []
+    assert running_warnings(actions=[action], live={SOURCE: AUTO}) == []
