@@ -61,10 +61,13 @@ class Refused(Exception):
 
 
 class At(typing.Protocol):
+    """Where a problem is reported: a 1-based line and column, the message and a hint."""
+
     def __call__(self, line: int, column: int, message: str, hint: str | None = None) -> None: ...
 
 
 def text_position(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of a character offset into `text`."""
     return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 

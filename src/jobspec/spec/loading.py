@@ -188,7 +188,6 @@ def spec_files(directory: Path) -> list[Path]:
 
 # --- one file -------------------------------------------------------------------------------
 
-
 _Written = tuple[str, SourceLocation, DesiredJob | None]
 """An address as written in a file, where, and its job if the job is valid."""
 
@@ -264,6 +263,9 @@ def _byte_position(data: bytes, offset: int) -> tuple[int, int]:
     line_start = data.rfind(b"\n", 0, offset) + 1
     column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
     return data.count(b"\n", 0, offset) + 1, column
+
+
+# --- values -> DesiredJob, problems mapped back to positions ---------------------------------
 
 
 def _check_file(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 def address_hint(address: Any) -> str | None:
+    """A valid address close to an invalid one, as a hint."""
     slug = re.sub(r"[^a-z0-9._-]+", "-", str(address).lower()).strip("-._")
     return f"did you mean `{slug}`?" if slug and ADDRESS_RE.match(slug) else None
 
@@ -133,6 +134,7 @@ QUOTE = "quote it to make it a string"
 
 
 def did_you_mean(word: str, choices: list[str]) -> str | None:
+    """A hint naming the closest choice, or all of a few, or nothing."""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean `{close[0]}`?"
@@ -192,6 +194,7 @@ def _enum_values_at(path: tuple[Any, ...]) -> list[str]:
 
 
 def kind_of(value: Any) -> str:
+    """What a value is, for "expected a mapping, not …": a mapping, a list, or the value."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -217,6 +220,7 @@ def describe(value: Any) -> str:
 
 
 def problem_at(location: SourceLocation, message: str, hint: str | None = None) -> Problem:
+    """A problem at the place a job was written."""
     return Problem(location.file, location.line, location.column, message, hint)
 
 
