@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 import ssl
+import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -144,3 +146,13 @@ class EmulatorHandle:
     def expire_tokens(self) -> None:
         """Every access token issued so far stops working (refresh tokens keep working)."""
         self._ok(self._http.post(f"{self.url}_emulator/tokens/expire"))
+
+
+def wait_for(condition: Callable[[], bool], *, what: str, seconds: float = 60.0) -> None:
+    """Poll `condition` until it holds; AssertionError after `seconds` (a bound for giving
+    up, never a timing asserted: the test waits for a real event)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.002)

@@ -17,12 +17,14 @@ the import-linter contracts in pyproject.toml):
     client.py       the DryvIQ API client (the only httpx importer): auth, paging, retries
     settings.py     flags, environment and jobspec.toml merged into Settings
     state/          the state stores (file, PostgreSQL) and their codecs; see its docstring
-    spec.py         loading and validating spec files (the only ruamel importer)
+    spec/           loading and validating spec files (the only ruamel importer); fmt's writer
     files.py        atomic file writes
     checks/         pure checks the commands run: saved plans (planfile), adoption, import rows
     planner.py      make_plan(desired, prior, live) -> Plan: pure, deterministic
     drift.py        classifying drift: who moved (spec, server, source job)
     generate.py     specs for live jobs (`jobspec generate`): selection, addresses, --set
+    naming.py       the planner's clone names as identities: the name check
+    retirement.py   the planner's retiring of originals and old clones
     render.py       plans as text, JSON and markdown
     conflicts.py    the pure transfer-conflict check
     diff.py         managed-field comparison

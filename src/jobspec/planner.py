@@ -5,13 +5,11 @@ so every row of DESIGN.md's plan table is a small table test. The caller fetches
 named by `needed_job_ids`; a job missing from `live` is taken to not exist. When
 `needs_every_job(desired)` says so, or when the plan clones (`clones_anything`), `live` must
 hold every live job: the transfer-conflict check (`jobspec.conflicts`) compares each scheduled
-clone with all of them, and the name check (`_name_clashes`) looks for jobs that already bear
-a new clone's name.
+clone with all of them, and the name check (`jobspec.naming`) looks for jobs that already
+bear a new clone's name.
 
-Clone names are identities: a clone whose reply was lost is recognised by its name, so two
-addresses never share one, and a live job that state does not know is never shadowed by a new
-clone of the same name (it may be this address's clone, made before the state was lost): the
-plan refuses, and the person adopts it with `jobspec import` or renames the clone.
+Its parts beside it, pure as it is: `naming` (clone names as identities, the name check) and
+`retirement` (retiring originals and old clones, and what the server shows retired already).
 """
 
 from __future__ import annotations
@@ -33,12 +31,17 @@ from jobspec.model import (
     DesiredJob,
     LiveJob,
     OriginalPolicy,
-    RetireHow,
-    ScheduleMode,
     StateEntry,
     configuration,
     deep_merge,
     digest,
+)
+from jobspec.naming import (
+    ADOPT_HINT,
+    default_clone_name,
+    job_names,
+    name_clashes,
+    unknown_namesake,
 )
 from jobspec.plan import (
     Action,
@@ -47,11 +50,35 @@ from jobspec.plan import (
     Plan,
     PlanOptions,
     PlanWarning,
-    Role,
     Step,
     StepOp,
 )
+from jobspec.retirement import (
+    observed_retirement,
+    old_clone_retirement,
+    record_observed,
+    retire_original,
+    retire_step,
+    retire_superseded,
+    running_warnings,
+    waiting_for_idle,
+)
 from jobspec.scrub import shorten
+
+__all__ = [  # observed_retirement and ADOPT_HINT stay importable from here
+    "ADOPT_HINT",
+    "ENDPOINTS",
+    "IDENTITY_FIELDS",
+    "clones_anything",
+    "listed_view",
+    "make_plan",
+    "needed_job_ids",
+    "needs_every_job",
+    "observed_retirement",
+    "patch_body",
+    "placements_digest",
+    "spec_digest",
+]
 
 
 def needed_job_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) -> set[str]:
@@ -130,7 +157,11 @@ def make_plan(
                 accept_source=address in accept_source,
             )
         except _CannotPlan as exc:
-            stray = _unknown_namesake(wanted, desired, prior, live) if entry is None else None
+            stray = (
+                unknown_namesake(wanted=wanted, desired=desired, prior=prior, live=live)
+                if entry is None
+                else None
+            )
             adopt = (
                 f"; job {stray.id} has this spec's clone name {stray.name!r} and state does not "
                 f"know it: if it is this spec's clone, adopt it with `jobspec import {address} "
@@ -142,7 +173,7 @@ def make_plan(
             problems.append(f"{wanted.location}: {address}: {exc}{adopt}")
             continue
         if wanted.spec.wait_for_idle:
-            action = _waiting_for_idle(action)
+            action = waiting_for_idle(action)
         if entry is not None and entry.forced_import and action.clone_id == entry.clone_id:
             warnings.append(
                 PlanWarning(
@@ -157,11 +188,13 @@ def make_plan(
     refused, accepted, checked = _transfer_conflicts(planned, actions, desired, prior, live)
     problems.extend(refused)
     warnings.extend(accepted)
-    clashes = _name_clashes(planned, desired, prior, live, interrupted or {})
+    clashes = name_clashes(
+        planned=planned, desired=desired, prior=prior, live=live, interrupted=interrupted or {}
+    )
     problems.extend(clashes)
     if problems:
         raise PlanError(problems, hint=ADOPT_HINT if clashes or adoptable else None)
-    warnings.extend(_running_warnings(actions, live))
+    warnings.extend(running_warnings(actions=actions, live=live))
     chosen = set(addresses)  # a set: `in` on the list made this step quadratic
     relevant = needed_job_ids(
         {a: d for a, d in desired.items() if a in chosen},
@@ -184,7 +217,7 @@ def make_plan(
             else None
             for action in actions
         },
-        names=_names(actions, live),
+        names=job_names(actions=actions, live=live),
     )
 
 
@@ -199,119 +232,13 @@ def spec_digest(wanted: DesiredJob) -> str:
     return digest(wanted.spec.model_dump(mode="json"))
 
 
-def _names(actions: list[Action], live: Mapping[str, LiveJob]) -> dict[str, str]:
-    """The name of every live job the actions mention: shown beside its id."""
-    ids: set[str] = set()
-    for action in actions:
-        ids.update(filter(None, [action.source_id, action.clone_id]))
-        ids.update(step.job_id for step in action.steps if step.job_id)
-    return {job_id: live[job_id].name for job_id in sorted(ids) if job_id in live}
-
-
 class _CannotPlan(Exception):
     pass
-
-
-ADOPT_HINT = (
-    "clone names are identities: adopt the job that already has the name with "
-    "`jobspec import ADDRESS JOB_ID`, or give the clone a name of its own; nothing was applied "
-    "(if the state file was deleted by mistake and its .backup is beside it, "
-    "`jobspec state restore` brings that back)"
-)
 
 
 def clones_anything(plan: Plan) -> bool:
     """Does the plan make a new clone? Then the name check needs every live job."""
     return any(step.op is StepOp.clone for action in plan.actions for step in action.steps)
-
-
-def _identity_name(wanted: DesiredJob, action: Action, live: Mapping[str, LiveJob]) -> str | None:
-    """The name the address's clone will have once the plan is applied."""
-    for step in action.steps:
-        if step.op is StepOp.clone and step.body is not None:
-            return str(step.body["name"])
-    if wanted.spec.overrides.name is not None:
-        return wanted.spec.overrides.name
-    clone = live.get(action.clone_id or "")
-    return clone.name if clone is not None else None
-
-
-def _known_ids(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) -> set[str]:
-    """Jobs state or the specs name: sources, clones, replaced clones and the old clones a
-    replace set to manual (they keep the clone's name)."""
-    known = {wanted.spec.source for wanted in desired.values()}
-    for entry in prior.values():
-        known.update((entry.source_id, entry.clone_id, *entry.superseded, *entry.retired_clones))
-    return known
-
-
-def _unknown_namesake(
-    wanted: DesiredJob,
-    desired: Mapping[str, DesiredJob],
-    prior: Mapping[str, StateEntry],
-    live: Mapping[str, LiveJob],
-) -> LiveJob | None:
-    """A job state does not know that bears the spec's explicit clone name: when a spec cannot
-    be planned (its source is gone), it may be the clone a lost state knew."""
-    name = wanted.spec.overrides.name
-    if name is None:
-        return None
-    known = _known_ids(desired, prior)
-    found = sorted(
-        (job for job in live.values() if job.name == name and job.id not in known),
-        key=lambda job: job.id,
-    )
-    return found[0] if found else None
-
-
-def _name_clashes(
-    planned: list[tuple[DesiredJob, Action]],
-    desired: Mapping[str, DesiredJob],
-    prior: Mapping[str, StateEntry],
-    live: Mapping[str, LiveJob],
-    interrupted: Mapping[str, str],
-) -> list[str]:
-    """Two addresses whose clones would share a name once the plan is applied, and new clones
-    whose name a live job that state does not know already bears."""
-    problems: list[str] = []
-    known = _known_ids(desired, prior)
-    by_name: dict[str, list[LiveJob]] = {}
-    for job in live.values():
-        by_name.setdefault(job.name, []).append(job)
-
-    # the name each address's clone has after the plan: planned addresses as planned, the
-    # others (orphans, addresses outside --target) as their clone is named now
-    claims: dict[str, tuple[str, str]] = {}  # name → (address, where)
-    planned_addresses = {wanted.address for wanted, _ in planned}
-    for address, entry in sorted(prior.items()):
-        clone = live.get(entry.clone_id)
-        if address not in planned_addresses and clone is not None:
-            claims.setdefault(clone.name, (address, f"clone {clone.id}"))
-    for wanted, action in planned:
-        name = _identity_name(wanted, action, live)
-        if name is None:
-            continue
-        holder, where = claims.setdefault(name, (wanted.address, str(wanted.location)))
-        if holder != wanted.address:
-            problems.append(
-                f"{wanted.location}: {wanted.address}: its clone would be named {name!r}, "
-                f"the name of {holder}'s clone ({where}); two addresses cannot share a clone "
-                "name"
-            )
-            continue
-        if not any(step.op is StepOp.clone for step in action.steps):
-            continue
-        if interrupted.get(wanted.address) == name:
-            continue  # the job with this name may be what the interrupted run made: recovery
-        for job in sorted(by_name.get(name, ()), key=lambda job: job.id):
-            if job.id not in known:
-                problems.append(
-                    f"{wanted.location}: {wanted.address}: job {job.id} is already named "
-                    f"{name!r} and state does not know it (was the state lost, or the address "
-                    f"renamed?); adopt it with `jobspec import {wanted.address} {job.id}`, or "
-                    "give the clone another name"
-                )
-    return problems
 
 
 def _shared_sources_deleted(desired: Mapping[str, DesiredJob]) -> list[str]:
@@ -380,7 +307,7 @@ def _plan_address(
             ),
             Step(op=StepOp.verify, role="clone"),
         ]
-        retire_steps, _ = _retire_original(spec.original, source, entry)
+        retire_steps, _ = retire_original(policy=spec.original, source=source, entry=entry)
         return Action(
             kind=ActionKind.create,
             reasons=[reason],
@@ -401,12 +328,14 @@ def _plan_address(
 
     changes = _changes_against(managed, clone.raw, entry)
     immutable = [change for change in changes if change.immutable]
-    retire_steps, retire_reasons = _retire_original(spec.original, source, entry)
-    leftover_steps, leftover_reasons = _retire_superseded(spec.original, entry, live)
+    retire_steps, retire_reasons = retire_original(policy=spec.original, source=source, entry=entry)
+    leftover_steps, leftover_reasons = retire_superseded(
+        policy=spec.original, entry=entry, live=live
+    )
     retire_steps = leftover_steps + retire_steps
     retire_reasons = leftover_reasons + retire_reasons
     if entry.source_id == spec.source:
-        seen_steps, seen_reasons = _observed_retirement(spec.original, source, entry)
+        seen_steps, seen_reasons = record_observed(policy=spec.original, source=source, entry=entry)
         retire_steps += seen_steps
         retire_reasons += seen_reasons
     accepted = _accepted_source(source, entry) if accept_source and not replace else None
@@ -427,7 +356,7 @@ def _plan_address(
         steps = [
             Step(op=StepOp.clone, job_id=base.id, role=role, body=_clone_body(wanted, base)),
             Step(op=StepOp.verify, role="clone"),
-            _retire_step(clone, "old_clone", _old_clone_retirement(spec.original)),
+            retire_step(job=clone, role="old_clone", how=old_clone_retirement(spec.original)),
         ]
         return Action(
             kind=ActionKind.replace,
@@ -498,7 +427,7 @@ def _clone_body(wanted: DesiredJob, base: LiveJob) -> dict[str, Any]:
     """
     body = wanted.spec.managed_body()
     if "name" not in body:
-        body = {"name": f"{base.name} ({wanted.address})", **body}
+        body = {"name": default_clone_name(base_name=base.name, address=wanted.address), **body}
     transfer = body.get("transfer")
     base_transfer = base.raw.get("transfer")
     if isinstance(transfer, dict) and isinstance(base_transfer, dict):
@@ -512,123 +441,11 @@ def _clone_body(wanted: DesiredJob, base: LiveJob) -> dict[str, Any]:
     return body
 
 
-def _retire_original(
-    policy: OriginalPolicy, source: LiveJob | None, entry: StateEntry | None
-) -> tuple[list[Step], list[str]]:
-    """Steps that bring the original in line with `policy`, and why (drift if done before)."""
-    if source is None or policy is OriginalPolicy.keep:
-        return [], []
-    again = (
-        entry is not None and entry.source_id == source.id and entry.original_retired is not None
-    )
-    if policy is OriginalPolicy.delete:
-        why = (
-            f"drift: original {source.id} still exists"
-            if again
-            else f"original: delete → delete original {source.id}"
-        )
-        return [_retire_step(source, "original", RetireHow.deleted)], [why]
-    if source.schedule_mode == ScheduleMode.manual:
-        return [], []
-    why = (
-        f"drift: original {source.id} is back on schedule {source.schedule_mode!r}"
-        if again
-        else f"original: manual → set original {source.id} schedule to manual"
-    )
-    return [_retire_step(source, "original", RetireHow.manual)], [why]
-
-
-def _retire_superseded(
-    policy: OriginalPolicy, entry: StateEntry, live: Mapping[str, LiveJob]
-) -> tuple[list[Step], list[str]]:
-    """Old clones a replace made and did not retire yet (the run stopped in between).
-
-    One that is already gone, or already on manual where manual is the aim, is only recorded
-    as retired: what the plan sees wins over a retire whose reply was lost or failed.
-    """
-    steps: list[Step] = []
-    reasons: list[str] = []
-    how = _old_clone_retirement(policy)
-    for job_id in entry.superseded:
-        old = live.get(job_id)
-        if old is None or (how is RetireHow.manual and old.schedule_mode == ScheduleMode.manual):
-            seen = RetireHow.deleted if old is None else RetireHow.manual
-            steps.append(Step(op=StepOp.record, job_id=job_id, role="old_clone", how=seen))
-            reasons.append(f"replaced clone {job_id} is already {_retired_words(seen)}")
-            continue
-        steps.append(_retire_step(old, "old_clone", how))
-        reasons.append(f"replaced clone {job_id} is not retired yet")
-    return steps, reasons
-
-
-def _observed_retirement(
-    policy: OriginalPolicy, source: LiveJob | None, entry: StateEntry
-) -> tuple[list[Step], list[str]]:
-    """State does not say the original was retired, but the server shows it was.
-
-    A retire whose reply was lost, or failed after the server had done it (a DELETE answered
-    500), leaves state behind the server; the plan records what it sees instead of retrying.
-    """
-    if entry.original_retired is not None:
-        return [], []
-    seen = observed_retirement(policy, source)
-    if seen is None:
-        return [], []
-    step = Step(op=StepOp.record, job_id=entry.source_id, role="original", how=seen)
-    return [step], [f"original {entry.source_id} is already {_retired_words(seen)}: recorded"]
-
-
-def observed_retirement(policy: OriginalPolicy, source: LiveJob | None) -> RetireHow | None:
-    """How the server shows the original retired per `policy` already, if it does.
-
-    Gone counts as deleted whatever the policy; on manual counts under `manual`. `keep`
-    retires nothing. Used for what a plan records and what `jobspec import` starts from.
-    """
-    if policy is OriginalPolicy.keep:
-        return None
-    if source is None:
-        return RetireHow.deleted
-    if policy is OriginalPolicy.manual and source.schedule_mode == ScheduleMode.manual:
-        return RetireHow.manual
-    return None
-
-
 def _accepted_source(source: LiveJob | None, entry: StateEntry) -> Step | None:
     """A record of the source's settings now, when they changed since the clone was made."""
     if source is None or entry.source_digest in (None, source.transfer_digest()):
         return None
     return Step(op=StepOp.record, job_id=source.id, role="source")
-
-
-def _retired_words(how: RetireHow) -> str:
-    return "deleted" if how is RetireHow.deleted else "on a manual schedule"
-
-
-def _old_clone_retirement(policy: OriginalPolicy) -> RetireHow:
-    """A replaced clone is deleted under `delete`, else taken off its schedule."""
-    return RetireHow.deleted if policy is OriginalPolicy.delete else RetireHow.manual
-
-
-def _retire_step(job: LiveJob, role: Role, how: RetireHow) -> Step:
-    if how is RetireHow.deleted:
-        return Step(op=StepOp.retire, job_id=job.id, role=role, how=how)
-    return Step(
-        op=StepOp.retire,
-        job_id=job.id,
-        role=role,
-        how=how,
-        body=manual_schedule_body(job),
-    )
-
-
-def manual_schedule_body(job: LiveJob) -> dict[str, Any]:
-    """The PATCH that takes a job off its schedule, shaped like the vendor's documented example."""
-    body: dict[str, Any] = {"kind": job.kind}
-    transfer = job.raw.get("transfer")
-    if isinstance(transfer, dict) and isinstance(transfer.get("transfer_type"), str):
-        body["transfer_type"] = transfer["transfer_type"]
-    body["schedule"] = {"mode": ScheduleMode.manual.value}  # a request body: plain JSON
-    return body
 
 
 def _changes_from(managed: dict[str, Any], base: dict[str, Any]) -> list[FieldChange]:
@@ -698,9 +515,9 @@ def _orphan(address: str, entry: StateEntry, live: Mapping[str, LiveJob], *, pru
         )
     steps: list[Step] = []
     if clone is not None and entry.original is not OriginalPolicy.keep:
-        steps.append(_retire_step(clone, "clone", _old_clone_retirement(entry.original)))
+        steps.append(retire_step(job=clone, role="clone", how=old_clone_retirement(entry.original)))
     # old clones a replace left behind go too, or nothing would ever retire them
-    steps.extend(_retire_superseded(entry.original, entry, live)[0])
+    steps.extend(retire_superseded(policy=entry.original, entry=entry, live=live)[0])
     steps.append(Step(op=StepOp.forget, role="clone"))
     return Action(
         kind=ActionKind.prune,
@@ -711,45 +528,6 @@ def _orphan(address: str, entry: StateEntry, live: Mapping[str, LiveJob], *, pru
         steps=steps,
         **common,
     )
-
-
-def _waiting_for_idle(action: Action) -> Action:
-    """Mark the action's deletes to wait until their job is not running (`wait_for_idle`)."""
-    steps = [
-        step.model_copy(update={"wait_for_idle": True})
-        if step.op is StepOp.retire and step.how is RetireHow.deleted
-        else step
-        for step in action.steps
-    ]
-    return action.model_copy(update={"steps": steps})
-
-
-def _running_warnings(actions: list[Action], live: Mapping[str, LiveJob]) -> list[PlanWarning]:
-    """A job this plan retires is running right now: say what retiring it does to that run."""
-    warnings = []
-    for action in actions:
-        for step in action.steps:
-            job = live.get(step.job_id or "") if step.op is StepOp.retire else None
-            if job is None or not job.is_running:
-                continue
-            what = f"{step.role.replace('_', ' ')} {job.id}"
-            if step.how is not RetireHow.deleted:
-                message = (
-                    f"{what} is running right now: setting its schedule to manual lets this "
-                    "run finish and stops the next ones"
-                )
-            elif step.wait_for_idle:
-                message = f"{what} is running right now: apply deletes it once the run ends"
-            else:
-                message = (
-                    f"{what} is running right now: deleting it cancels that transfer within "
-                    "seconds; `apply --wait-for-idle` (or `wait_for_idle: true` in the spec) "
-                    "deletes it once the run ends"
-                )
-            warnings.append(
-                PlanWarning(address=action.address, location=action.location, message=message)
-            )
-    return warnings
 
 
 def _transfer_conflicts(

@@ -340,6 +340,21 @@ async def test_write_side_round_trip(emulator: Any) -> None:
 # --- speed ------------------------------------------------------------------------------------
 
 
+async def test_reading_5000_jobs_takes_few_requests(emulator: Any) -> None:
+    """The work, counted: 5,000 jobs in 1 + 5 pages; 1,000 of them by id in a dozen reads."""
+    ids = seed_many(emulator, 5000)
+    async with connect(emulator.url) as api:
+        jobs = await api.list_jobs()
+    assert len(jobs) == 5000
+    assert api.request_count == 1 + 5
+
+    async with connect(emulator.url) as api:
+        found = await api.get_jobs(ids[::5])  # 1000 specs against 5000 live jobs
+    assert len(found) == 1000
+    assert api.request_count <= 12
+
+
+@pytest.mark.perf  # wall-clock bounds: run with -m perf on a quiet machine
 async def test_reading_5000_jobs_at_20ms_latency(emulator: Any) -> None:
     ids = seed_many(emulator, 5000)
     emulator.faults(latency_ms=20)

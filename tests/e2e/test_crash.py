@@ -12,11 +12,11 @@ retired per its policy, and the state matches the server.
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
 from tests.e2e.conftest import Workspace, standard_specs
+from tests.helpers import wait_for
 
 MUTATING_OPS = {"clone", "patch", "retire_manual", "retire_deleted"}
 # standard_specs applies 3 clones, 1 patch (finance's original → manual) and 1 delete (hr's)
@@ -29,15 +29,6 @@ def mutating_intents(ws: Workspace) -> int:
     return sum(r.get("kind") == "intent" and r.get("op") in MUTATING_OPS for r in records)
 
 
-def wait_for(condition: object, *, what: str, seconds: float = 30.0) -> None:
-    """Poll a condition (a zero-argument callable); fail the test if it never holds."""
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.002)
-
-
 @pytest.mark.parametrize("step", range(1, STEPS + 1))
 def test_sigkill_during_mutating_step(ws: Workspace, step: int) -> None:
     standard_specs(ws)
@@ -47,6 +38,7 @@ def test_sigkill_during_mutating_step(ws: Workspace, step: int) -> None:
         wait_for(
             lambda: mutating_intents(ws) >= step or process.poll() is not None,
             what=f"mutating step {step}",
+            seconds=30,
         )
         assert process.poll() is None, "apply finished before the step: " + process.stderr.read()
         process.send_signal(signal.SIGKILL)

@@ -62,6 +62,7 @@ async def test_concurrent_patches_of_different_fields_are_all_kept(
     assert job["transfer"]["source"] == make_job()["transfer"]["source"]
 
 
+@pytest.mark.perf  # a wall-clock bound: run with -m perf
 @pytest.mark.anyio
 async def test_latency_overlaps_across_concurrent_requests(emulator: EmulatorHandle) -> None:
     emulator.faults(latency_ms=100)

@@ -128,6 +128,25 @@ def test_drop_rate_loses_replies_of_changes_only(
     assert (job["description"], job["deleted"]) == ("landed", True)
 
 
+@pytest.mark.parametrize(
+    ("settings", "delay_s"),
+    [
+        ({}, 0.0),
+        ({"latency_ms": 150}, 0.15),
+        ({"spike_rate": 1.0, "spike_ms": 120}, 0.12),
+        ({"latency_ms": 20, "spike_rate": 1.0, "spike_ms": 100}, 0.12),
+        ({"latency_ms": 20, "spike_rate": 0.0, "spike_ms": 100}, 0.02),
+    ],
+)
+def test_latency_and_spikes_decide_each_requests_delay(
+    settings: dict[str, float], delay_s: float
+) -> None:
+    """What the emulator sleeps before a request, decided without waiting for it."""
+    plan = FaultPlan(FaultSettings(**settings), routes=API_ROUTES, droppable=DROPPABLE_ROUTES)
+    assert plan.decide("GET /v1/jobs").delay_s == pytest.approx(delay_s)
+
+
+@pytest.mark.perf  # the delay really slept, on the wall clock: run with -m perf
 def test_latency_is_added_to_api_requests(emulator: EmulatorHandle, api: httpx.Client) -> None:
     emulator.faults(latency_ms=150)
     started = time.perf_counter()
@@ -135,6 +154,7 @@ def test_latency_is_added_to_api_requests(emulator: EmulatorHandle, api: httpx.C
     assert time.perf_counter() - started >= 0.15
 
 
+@pytest.mark.perf
 def test_latency_spikes(emulator: EmulatorHandle, api: httpx.Client) -> None:
     emulator.faults(spike_rate=1.0, spike_ms=120)
     started = time.perf_counter()

@@ -14,8 +14,7 @@ import pytest
 
 from jobspec.state import FileStateStore, PostgresStateStore
 from tests.e2e.conftest import Workspace
-from tests.e2e.test_crash import wait_for
-from tests.helpers import EmulatorHandle
+from tests.helpers import EmulatorHandle, wait_for
 from tests.pg.support import execute
 from tests.state.helpers import make_entry
 
@@ -115,6 +114,7 @@ def test_a_killed_runner_leaves_a_lock_that_is_reported_and_can_be_broken(
                 or any(r.get("op") == "clone" for r in shared.journal_records())
             ),
             what="the clone call to be journaled",
+            seconds=30,
         )
         assert runner.poll() is None, "apply ended before its clone call"
         runner.send_signal(signal.SIGKILL)

@@ -19,7 +19,6 @@ import re
 import signal
 import subprocess
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import Workspace
-from tests.helpers import EmulatorHandle, make_job
+from tests.helpers import EmulatorHandle, make_job, wait_for
 
 CLONE_PREFIX = "Clone of "
 POLICIES = ("manual", "delete", "keep")
@@ -312,15 +311,6 @@ class KillRound:
     stale_locks_reported: int = 0
     duplicates: int = 0
     converged: bool = False
-
-
-def wait_for(condition: Callable[[], bool], *, what: str, seconds: float = 60.0) -> None:
-    """Poll `condition` until it holds; AssertionError after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)
 
 
 class _Progress:

@@ -14,7 +14,8 @@ import signal
 import subprocess
 
 from jobspec.state import FileStateStore
-from tests.reliability.campaign import Workspace, duplicate_clones, wait_for, workload
+from tests.helpers import wait_for
+from tests.reliability.campaign import Workspace, duplicate_clones, workload
 
 SPECS = 30
 RIVALS = 3

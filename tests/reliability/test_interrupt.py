@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Workspace
-from tests.helpers import EmulatorHandle
-from tests.reliability.campaign import _Progress, _reached, duplicate_clones, wait_for, workload
+from tests.helpers import EmulatorHandle, wait_for
+from tests.reliability.campaign import _Progress, _reached, duplicate_clones, workload
 
 SPECS = 30
 

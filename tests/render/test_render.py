@@ -16,12 +16,13 @@ import pytest
 from jobspec.model import deep_merge
 from jobspec.plan import ActionKind, Plan
 from jobspec.render import render_json, render_markdown, render_text
-from tests.planner.test_planner import (
+from tests.planner.helpers import (
     CLONE,
     OVERRIDES,
     RETIRED_SOURCE,
     SOURCE,
     applied_clone,
+    deleting_plan,
     desired,
     entry,
     live_job,
@@ -110,18 +111,6 @@ def test_markdown_stays_under_the_limit_and_says_what_it_cut(count: int) -> None
     assert len(text) < 60_000
     assert f"more of {count} changed addresses cut" in text
     assert CLONE not in text
-
-
-def deleting_plan() -> Plan:
-    """A new clone whose original is deleted, and a pruned clone: two deletes, one set manual."""
-    other = "d" * 32
-    want = desired("retire-it", overrides=OVERRIDES, original="delete")
-    prior = {
-        "gone-spec": entry(original="delete")["finance"].model_copy(update={"clone_id": other})
-    }
-    return plan_of(
-        want, prior, [live_job(SOURCE), live_job(other, name="Old finance clone")], prune=True
-    )
 
 
 def test_text_golden_with_deletes() -> None:

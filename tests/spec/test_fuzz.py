@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-import jobspec.spec
 from jobspec import model
 from jobspec.errors import SpecError
 from jobspec.model import ADDRESS_PATTERN, JobSpec
 from jobspec.spec import collect_problems, load_specs
+from jobspec.spec.events import Refused, build
 
 FUZZ = settings(
     max_examples=300,
@@ -219,8 +219,8 @@ def test_values_match_ruamels_safe_loader(pure: bool, text: str) -> None:
     assume(plain(reference))
     problems: list[object] = []
     try:
-        value, _, _ = jobspec.spec._build(text, lambda *args: problems.append(args), pure=pure)
-    except jobspec.spec._Refused:
+        value, _, _ = build(text, lambda *args: problems.append(args), pure=pure)
+    except Refused:
         raise AssertionError(f"refused what ruamel reads: {problems}") from None
     assert value == reference
     assert problems == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-import jobspec.spec
+import jobspec.spec.loading
 from jobspec.errors import Problem, SpecError
 from jobspec.model import (
     DeletePropagation,
@@ -492,7 +492,7 @@ def test_file_over_the_size_limit_is_refused_unread(write_specs: WriteSpecs) -> 
 def test_file_at_the_size_limit_is_read(
     write_specs: WriteSpecs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(jobspec.spec, "MAX_FILE_BYTES", 4096)
+    monkeypatch.setattr(jobspec.spec.loading, "MAX_FILE_BYTES", 4096)
     body = HEAD + f"  a: {{source: {SOURCE}}}\n"
     content = body + "#" * (4096 - len(body) - 1) + "\n"
     assert list(load_specs(write_specs({"a.yaml": content}))) == ["a"]

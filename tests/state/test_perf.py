@@ -3,7 +3,8 @@
 Measured on the 2-core dev VM: 1,000 steps (intent + done) against 1,000 entries take about
 0.05-0.1 s without fsync; with an fdatasync per line 0.4-0.5 s on an idle disk and 1.6-3.4 s
 when other jobs share it. Reading a 2,001-line journal over that snapshot takes 0.03-0.08 s.
-The bounds below leave room for slow CI; durable time is the disk's, so it is not bounded.
+The default run checks the work (no snapshot rewrite, one line per write); the time bounds are
+marked `perf` (run with -m perf): durable time is the disk's, so it is never bounded.
 """
 
 from __future__ import annotations
@@ -44,8 +45,14 @@ def _steps(store: FileStateStore) -> float:
 
 def test_a_thousand_steps_are_appends_not_rewrites(tmp_path: Path) -> None:
     store = _seeded(tmp_path / "s.json", sync=False)
-    assert _steps(store) < 1.0
+    _steps(store)  # the snapshot untouched and one journal line per write, checked inside
     assert store.read().entries["a0999"].applied["name"] == "Renamed 999"
+
+
+@pytest.mark.perf  # a wall-clock bound: run with -m perf
+def test_a_thousand_steps_take_under_a_second(tmp_path: Path) -> None:
+    store = _seeded(tmp_path / "s.json", sync=False)
+    assert _steps(store) < 1.0
 
 
 @pytest.mark.slow  # seconds of fdatasync on a busy disk; every other state test syncs anyway
@@ -56,7 +63,8 @@ def test_a_thousand_durable_steps_complete(tmp_path: Path) -> None:
     assert store.read().serial == 1000 + 2000
 
 
-def test_replay_of_a_2000_line_journal_is_fast(tmp_path: Path) -> None:
+def _replayed(tmp_path: Path) -> float:
+    """Read back a 1,000-entry snapshot and its 2,001-line journal; the seconds it took."""
     store = _seeded(tmp_path / "s.json", sync=False)
     with store.lock(operation="apply") as session:
         for i in range(1000):
@@ -66,4 +74,13 @@ def test_replay_of_a_2000_line_journal_is_fast(tmp_path: Path) -> None:
         state = store.read()
         elapsed = time.perf_counter() - started
         assert state == session.state
-    assert elapsed < 0.5
+    return elapsed
+
+
+def test_replay_of_a_2000_line_journal_reads_back_the_state(tmp_path: Path) -> None:
+    _replayed(tmp_path)
+
+
+@pytest.mark.perf  # a wall-clock bound: run with -m perf
+def test_replay_of_a_2000_line_journal_is_fast(tmp_path: Path) -> None:
+    assert _replayed(tmp_path) < 0.5

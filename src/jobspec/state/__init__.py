@@ -7,7 +7,9 @@ it), and nothing imports another module's private names:
     transfer.py   Transfer, transfer_serial, transfer_state: `jobspec state push` / `pull`
     postgres.py   PostgresStateStore: the state tables, advisory-lock liveness (the only
                   module that imports psycopg, and only when it connects)
-    filestore.py  FileStateStore: the state file, its journal, backup and its lock
+    filestore.py  FileStateStore: the state file, its journal and backup
+    lockfile.py   LockFile: the file store's lock file (flock liveness, the holder's JSON)
+    lockwait.py   wait_for_lock: both stores' one way to wait for their lock until a deadline
     oslock.py     the platform's file lock (flock; msvcrt on Windows) and positioned I/O
     session.py    JournalSession (what both stores' sessions share), closing_session
     journal.py    the journal record codec: scan_journal, replay

@@ -50,22 +50,17 @@ Hence at every instant P (or nothing, before the first checkpoint) plus P.journa
 as the state after the last committed record. Temp files a crash leaves are removed by the
 next lock holder. Errors found while reading never write anything (the backup least of all).
 
-Locking uses flock(2) on P.lock (on Windows, msvcrt.locking: see `oslock`), so the kernel
-frees the lock when its holder dies (even by SIGKILL); the JSON left behind then names the
-dead holder, who is reported and replaced. On network file systems flock may be local to
-one machine (CIFS, NFS with `local_lock`), so a lock whose metadata names another host is
-never taken over: it is treated as live until its holder removes it or someone runs
-`jobspec unlock ID`. Runners on different machines should
-share state through the PostgreSQL backend, not through a shared file.
+Locking is `lockfile`'s: flock(2) on P.lock (on Windows, msvcrt.locking: see `oslock`), so
+the kernel frees the lock when its holder dies (even by SIGKILL); a lock naming another host
+is never taken over. Runners on different machines should share state through the PostgreSQL
+backend, not through a shared file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
-import socket
 import threading
 import time
 import uuid
@@ -75,8 +70,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobspec.errors import LockError, StateError
-from jobspec.files import BINARY, OS, FileSystem, atomic_write
+from jobspec.errors import StateError
+from jobspec.files import OS, FileSystem, atomic_write
 from jobspec.state.journal import (
     JOURNAL_VERSION,
     Journal,
@@ -85,17 +80,13 @@ from jobspec.state.journal import (
     replay,
     scan_journal,
 )
-from jobspec.state.oslock import LockUnsupported, read_at, try_lock, write_at
+from jobspec.state.lockfile import HeldLock, LockFile, file_identity
 from jobspec.state.protocols import StateSession
 from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, closing_session
 from jobspec.state.snapshot import dumps_state, parse_snapshot
 from jobspec.state.values import DEFAULT_STATE_PATH, LockInfo, State, WorkingState
 
 __all__ = ["SERIAL_EPOCH", "FileStateStore", "Restored"]
-
-
-def _identity(stat: os.stat_result) -> tuple[int, int]:
-    return (stat.st_dev, stat.st_ino)
 
 
 def _unreadable(path: Path, exc: OSError) -> StateError:
@@ -111,26 +102,6 @@ def _unreadable(path: Path, exc: OSError) -> StateError:
     )
 
 
-def _read_lock_fd(fd: int) -> tuple[LockInfo | None, bool]:
-    """The holder recorded in an open lock file, and whether the file had any content."""
-    data = read_at(fd, 65536, 0)
-    if not data.strip():
-        return None, False
-    try:
-        raw = json.loads(data)
-        info = LockInfo(
-            id=str(raw["id"]),
-            holder=str(raw["holder"]),
-            host=str(raw["host"]),
-            pid=int(raw["pid"]),
-            operation=str(raw["operation"]),
-            created_at=str(raw["created_at"]),
-        )
-    except (ValueError, TypeError, KeyError):
-        return None, True
-    return info, True
-
-
 SERIAL_EPOCH = 1_000_000
 """A restore starts the state's serial at the next multiple of this (a new epoch)."""
 
@@ -142,19 +113,6 @@ class Restored:
     state: State
     backup_serial: int
     kept: list[Path]
-
-
-@dataclass
-class _HeldLock:
-    fd: int
-    identity: tuple[int, int]
-    info: LockInfo
-
-
-@dataclass
-class _Busy:
-    info: LockInfo | None
-    foreign_stale: bool  # flock free, but the holder is on another host
 
 
 @dataclass
@@ -192,6 +150,7 @@ class FileStateStore:
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock_file = LockFile(self.lock_path, state_path=self.path, sync=sync)
         self.checkpoint_lines = checkpoint_lines
         self.sync = sync
         self.clock = clock
@@ -228,7 +187,7 @@ class FileStateStore:
     def _read_snapshot_text(self) -> tuple[str | None, tuple[int, int] | None]:
         try:
             with self.path.open("rb") as handle:
-                identity = _identity(os.fstat(handle.fileno()))
+                identity = file_identity(os.fstat(handle.fileno()))
                 data = handle.read()
         except FileNotFoundError:
             return None, None
@@ -244,7 +203,7 @@ class FileStateStore:
 
     def _snapshot_identity(self) -> tuple[int, int] | None:
         try:
-            return _identity(os.stat(self.path))
+            return file_identity(os.stat(self.path))
         except FileNotFoundError:
             return None
 
@@ -325,17 +284,19 @@ class FileStateStore:
         A lock left by a dead process on this host is taken over, with a line in
         `session.warnings`. On exit the journal is checkpointed and the lock released.
         """
-        held, warnings = self._acquire(timeout=timeout, operation=operation, on_wait=on_wait)
+        held, warnings = self._lock_file.acquire(
+            timeout=timeout, operation=operation, on_wait=on_wait
+        )
         try:
             session = _FileSession(self, held, warnings)
         except BaseException:
-            self._release(held)
+            self._lock_file.release(held)
             raise
         try:
             with closing_session(session):
                 yield session
         finally:
-            self._release(held)
+            self._lock_file.release(held)
 
     def restore_backup(self, *, timeout: float = 0) -> Restored:
         """Make the backup the state again, in a new serial epoch (`jobspec state restore`).
@@ -353,7 +314,7 @@ class FileStateStore:
                 f"there is no backup at {self.backup_path} to restore",
                 hint="a backup is kept from the second checkpoint on; nothing was changed",
             )
-        held, _ = self._acquire(timeout=timeout, operation="state restore", on_wait=None)
+        held, _ = self._lock_file.acquire(timeout=timeout, operation="state restore", on_wait=None)
         try:
             text = self.backup_path.read_text(encoding="utf-8")
             backup = parse_snapshot(
@@ -369,11 +330,11 @@ class FileStateStore:
                     aside = path.with_name(f"{path.name}.before-restore-{stamp}")
                     self.fs.replace(path, aside)
                     kept.append(aside)
-            self._check_held(held)
+            self._lock_file.check_held(held)
             atomic_write(self.path, [dumps_state(restored).encode()], sync=self.sync, fs=self.fs)
             return Restored(state=restored, backup_serial=backup.serial, kept=kept)
         finally:
-            self._release(held)
+            self._lock_file.release(held)
 
     def _readable_serials(self) -> list[int]:
         """Every serial the current snapshot and journal still show, read as far as they go."""
@@ -392,160 +353,14 @@ class FileStateStore:
 
     def lock_info(self) -> LockInfo | None:
         """The holder named in the lock file, if any (it may be stale)."""
-        try:
-            fd = os.open(self.lock_path, os.O_RDONLY | BINARY)
-        except FileNotFoundError:
-            return None
-        try:
-            return _read_lock_fd(fd)[0]
-        finally:
-            os.close(fd)
+        return self._lock_file.holder()
 
     def unlock(self, lock_id: str) -> LockInfo:
         """Break the lock on purpose, if `lock_id` is the lock's id. Returns who held it.
 
         A live holder notices at its next write (LockError) and stops writing.
         """
-        try:
-            fd = os.open(self.lock_path, os.O_RDONLY | BINARY)
-        except FileNotFoundError:
-            raise StateError(f"state {self.path} is not locked") from None
-        try:
-            info, had_content = _read_lock_fd(fd)
-            if info is None:
-                raise StateError(
-                    f"lock file {self.lock_path} names no holder"
-                    + (" (unreadable content)" if had_content else " (empty)"),
-                    hint="someone may be taking the lock right now; if no jobspec is "
-                    f"running, delete {self.lock_path} by hand",
-                )
-            if info.id != lock_id:
-                raise StateError(
-                    f"lock id {lock_id} is not the lock on {self.path}: that is {info.id}, "
-                    f"held by {info.describe()}",
-                    hint=f"to break it: jobspec unlock {info.id}",
-                )
-            with suppress(FileNotFoundError):
-                if _identity(os.stat(self.lock_path)) == _identity(os.fstat(fd)):
-                    os.unlink(self.lock_path)
-            return info
-        finally:
-            os.close(fd)
-
-    def _acquire(
-        self,
-        *,
-        timeout: float,
-        operation: str,
-        on_wait: Callable[[LockInfo], None] | None,
-    ) -> tuple[_HeldLock, list[str]]:
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        waited = False
-        host = socket.gethostname()
-        while True:
-            busy, outcome = self._try_acquire(operation=operation, host=host)
-            if outcome is not None:
-                return outcome
-            if busy is None:
-                continue  # raced with a release; the lock file changed under us
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._locked_error(busy, host=host)
-            if not waited and on_wait is not None and busy.info is not None:
-                on_wait(busy.info)
-                waited = True
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.25)
-
-    def _try_acquire(
-        self, *, operation: str, host: str
-    ) -> tuple[_Busy | None, tuple[_HeldLock, list[str]] | None]:
-        """One attempt. (busy, None) when held; (None, None) on a race; (None, held) on success."""
-        try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | BINARY, 0o644)
-        except OSError as exc:
-            raise StateError(
-                f"cannot open the lock file {self.lock_path}: {exc.strerror}",
-                hint=f"the state's directory {self.path.parent} must exist and be writable",
-            ) from exc
-        try:
-            try:
-                if not try_lock(fd):
-                    return _Busy(_read_lock_fd(fd)[0], foreign_stale=False), None
-            except LockUnsupported as exc:
-                raise StateError(
-                    f"cannot lock {self.lock_path}: {exc.strerror}",
-                    hint="this file system does not support flock; keep state on a local disk",
-                ) from exc
-            identity = _identity(os.fstat(fd))
-            try:
-                current: tuple[int, int] | None = _identity(os.stat(self.lock_path))
-            except FileNotFoundError:
-                current = None
-            if current != identity:
-                return None, None
-            previous, had_content = _read_lock_fd(fd)
-            if previous is not None and previous.host != host:
-                return _Busy(previous, foreign_stale=True), None
-            warnings: list[str] = []
-            if previous is not None:
-                warnings.append(
-                    f"took over a stale lock: its holder {previous.describe()} is gone "
-                    "(its process no longer holds the lock); check the plan for unfinished work"
-                )
-            elif had_content:
-                warnings.append(f"took over a lock file {self.lock_path} with unreadable content")
-            info = LockInfo.for_this_process(operation=operation, host=host)
-            os.ftruncate(fd, 0)
-            write_at(fd, (json.dumps(info.to_json(), indent=2) + "\n").encode(), 0)
-            if self.sync:
-                os.fsync(fd)
-            held, fd = _HeldLock(fd, identity, info), -1  # the held lock owns fd now
-            return None, (held, warnings)
-        finally:
-            if fd >= 0:
-                os.close(fd)
-
-    def _locked_error(self, busy: _Busy, *, host: str) -> LockError:
-        if busy.info is None:
-            return LockError(
-                f"state {self.path} is locked (the holder is still writing its name)",
-                hint="retry, or wait with --lock-timeout",
-            )
-        if busy.foreign_stale:
-            return LockError(
-                f"state {self.path} is locked by {busy.info.describe()} on another host "
-                f"({busy.info.host}, this is {host}); its liveness cannot be checked from here",
-                hint=f"if that run is gone for sure: jobspec unlock {busy.info.id}",
-            )
-        return LockError(
-            f"state {self.path} is locked by {busy.info.describe()}",
-            hint="wait for it (--lock-timeout SECONDS); if it is gone for sure: "
-            f"jobspec unlock {busy.info.id}",
-        )
-
-    def _still_held(self, held: _HeldLock) -> bool:
-        try:
-            return _identity(os.stat(self.lock_path)) == held.identity
-        except FileNotFoundError:
-            return False
-
-    def _check_held(self, held: _HeldLock) -> None:
-        if not self._still_held(held):
-            raise LockError(
-                f"the lock on {self.path} (id {held.info.id}) was broken while this run held it; "
-                "stopped before writing",
-                hint="someone ran `jobspec unlock`; another run may own the state now: plan again",
-            )
-
-    def _release(self, held: _HeldLock) -> None:
-        try:
-            if self._still_held(held):
-                with suppress(FileNotFoundError):
-                    os.unlink(self.lock_path)
-        finally:
-            os.close(held.fd)  # closing drops the flock
+        return self._lock_file.unlock(lock_id)
 
     # writing (only with the lock held) ------------------------------------------------------
 
@@ -619,7 +434,7 @@ class _FileSession(JournalSession):
     def _now(self) -> float:
         return self._store.clock()
 
-    def __init__(self, store: FileStateStore, held: _HeldLock, warnings: list[str]) -> None:
+    def __init__(self, store: FileStateStore, held: HeldLock, warnings: list[str]) -> None:
         self._store = store
         self._held = held
         self._warnings = warnings
@@ -674,7 +489,7 @@ class _FileSession(JournalSession):
             if not self._journal_exists:
                 return
             store = self._store
-            store._check_held(self._held)
+            store._lock_file.check_held(self._held)
             store._write_snapshot(self.state)
             self._close_fd()
             # From here a crash leaves a journal already folded in, recognised by its serials.
@@ -766,7 +581,7 @@ class _FileSession(JournalSession):
             raise ValueError("replace() needs a state with a lineage")
         with self._mutex:
             self.checkpoint()
-            self._store._check_held(self._held)
+            self._store._lock_file.check_held(self._held)
             self._store._write_snapshot(state)
             self._become(state)
 
@@ -791,7 +606,7 @@ class _FileSession(JournalSession):
                 "this run stops writing",
                 hint="run again: the next run repairs the journal's end before writing",
             )
-        store._check_held(self._held)
+        store._lock_file.check_held(self._held)
         try:
             fd = self._journal_fd()
             store.fs.write(fd, line)

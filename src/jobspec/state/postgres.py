@@ -64,6 +64,7 @@ from jobspec.errors import LockError, MissingExtra, StateError, UsageError, reda
 from jobspec.scrub import Scrubber, shorten
 from jobspec.state.journal import dumps_record, replay
 from jobspec.state.location import parse_location
+from jobspec.state.lockwait import wait_for_lock
 from jobspec.state.protocols import StateSession
 from jobspec.state.session import DEFAULT_CHECKPOINT_LINES, JournalSession, closing_session
 from jobspec.state.snapshot import dumps_state, parse_snapshot
@@ -385,27 +386,15 @@ class PostgresStateStore:
         mine = LockInfo.for_this_process(operation=operation, host=host)
         # Liveness first: the row must never be visible without the advisory lock behind it.
         conn.execute(_SESSION_SETUP, {"key": _advisory_key(mine.id)})
-        deadline = time.monotonic() + timeout
-        grace: float | None = None
-        delay = 0.01
-        waited = False
-        while True:
-            busy, won = self._try_acquire(conn, mine)
-            if won is not None:
-                return won
-            if busy is None:
-                continue  # raced with another runner's insert or release
-            now = time.monotonic()
-            if grace is None and _gone_from_this_host(busy, host):
-                grace = now + DEAD_HOLDER_GRACE  # its session is ending right now
-            remaining = max(deadline, grace or 0) - now
-            if remaining <= 0:
-                raise self._locked_error(busy)
-            if not waited and on_wait is not None and now >= (grace or 0):
-                on_wait(busy)
-                waited = True
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.25)
+        return wait_for_lock(
+            lambda: self._try_acquire(conn, mine),
+            timeout=timeout,
+            locked_error=self._locked_error,
+            holder=lambda busy: busy,
+            on_wait=on_wait,
+            # a holder gone from this host: its session is ending right now
+            grace=lambda busy: DEAD_HOLDER_GRACE if _gone_from_this_host(busy, host) else 0.0,
+        )
 
     def _try_acquire(
         self, conn: psycopg.Connection[Any], mine: LockInfo
