@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-import cmarkgfm
 import pytest
-from cmarkgfm.cmark import Options
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +17,9 @@ from jobspec.mdsafe import code, fence, html_code, one_line
 from jobspec.plan import Plan
 from jobspec.render import render_markdown
 from tests.planner.test_planner import OVERRIDES, SOURCE, desired, entry, live_job, plan_of
+
+# A dev dependency; the lowest-versions run (scripts/test) installs only pytest and hypothesis.
+cmarkgfm = pytest.importorskip("cmarkgfm")
 
 HOSTILE = (
     "Payroll [see docs](https://evil.example/x) ![i](https://evil.example/i.png) @acme/admins "
@@ -36,7 +37,9 @@ untrusted = st.text(
 
 def gfm(markdown: str) -> str:
     """HTML as GitHub renders it (raw HTML kept, so that any leak shows as a tag)."""
-    return cmarkgfm.github_flavored_markdown_to_html(markdown, options=Options.CMARK_OPT_UNSAFE)
+    unsafe = cmarkgfm.cmark.Options.CMARK_OPT_UNSAFE
+    html: str = cmarkgfm.github_flavored_markdown_to_html(markdown, options=unsafe)
+    return html
 
 
 class Walk(HTMLParser):
