@@ -208,11 +208,15 @@ def render_markdown(
     if plan.warnings:
         head.append("**Warnings**")
         head.append("")
-        head += [
-            f"- {code(w.address)}{f' ({code(w.location)})' if w.location else ''}: "
-            f"{code(w.message)}"
-            for w in plan.warnings
-        ]
+        for warned, w in enumerate(plan.warnings):
+            line = (
+                f"- {code(w.address)}{f' ({code(w.location)})' if w.location else ''}: "
+                f"{code(w.message)}"
+            )
+            if sum(len(kept) + 1 for kept in head) + len(line) > budget + 1_000:
+                head.append(f"- _…and {len(plan.warnings) - warned} more warnings; {where}._")
+                break
+            head.append(line)
         head.append("")
     changing = [action for action in plan.actions if action.kind is not ActionKind.noop]
     ordered = [a for a in changing if _deletes(a)] + [a for a in changing if not _deletes(a)]

@@ -184,6 +184,18 @@ def test_twelve_deletes_are_twelve_lines_even_in_a_cut_comment(limit: int) -> No
         assert "`jobspec-plan` artifact" in markdown
 
 
+@pytest.mark.parametrize("limit", [2_500, 4_000, 60_000])
+def test_a_cut_delete_list_still_fits_and_says_so(limit: int) -> None:
+    markdown = render_markdown(twelve_deletes(), limit=limit)
+    assert len(markdown) < limit
+    assert markdown.startswith("**WARNING: this plan DELETES 12 jobs")
+    assert markdown.endswith(
+        "DELETES 12 jobs on the server (deleting a job cancels its running transfer).**\n"
+    )
+    if limit == 2_500:
+        assert "more deletes; the full plan (text and JSON) is" in markdown
+
+
 def test_a_cut_comment_links_the_full_plan_when_told_where() -> None:
     url = "https://ci.example/run/1/artifacts"
     markdown = render_markdown(twelve_deletes(), limit=4_000, full_plan_url=url)
