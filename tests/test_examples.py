@@ -194,7 +194,7 @@ def test_zizmor_finds_nothing_but_tag_pinned_github_actions() -> None:
     zizmor = shutil.which("zizmor")
     if zizmor is None:
         pytest.skip("zizmor is not installed (pip install zizmor)")
-    config = EXAMPLES / "github" / "zizmor.yml"
+    config = EXAMPLES / "github" / "zizmor.yaml"
     assert '"actions/*": ref-pin' in config.read_text(encoding="utf-8")
     done = subprocess.run(
         [zizmor, "--offline", "--config", str(config), str(GITHUB)],
