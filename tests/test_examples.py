@@ -128,7 +128,7 @@ def test_github_applies_the_reviewed_plan_file_behind_an_environment(github: Any
     plan, apply = github["jobs"]["plan"], github["jobs"]["apply"]
     assert "--out plan.json" in step(plan, "Plan, saved")["run"]
     uploads = [s for s in steps(plan) if str(s.get("uses", "")).startswith("actions/upload-art")]
-    assert uploads[0]["with"]["path"] == "plan.json"
+    assert uploads[0]["with"]["path"].split() == ["plan.json", "plan.txt", "plan.md"]
     assert apply["needs"] == "plan"
     assert apply["environment"] == "dryviq"
     downloads = [s for s in steps(apply) if str(s.get("uses", "")).startswith("actions/download")]
@@ -137,6 +137,71 @@ def test_github_applies_the_reviewed_plan_file_behind_an_environment(github: Any
     assert "jobspec apply plan.json" in run and "--auto-approve" not in run
     # the state is saved in the same step, after the apply, whatever its exit code
     assert run.index("jobspec apply") < run.index("git push") < run.index('exit "$status"')
+
+
+def test_github_checkouts_keep_no_credential_and_pip_is_cached(github: Any) -> None:
+    for name, job in github["jobs"].items():
+        for item in steps(job):
+            if str(item.get("uses", "")).startswith("actions/checkout"):
+                assert item["with"]["persist-credentials"] is False, name
+            if str(item.get("uses", "")).startswith("actions/setup-python"):
+                assert item["with"]["cache"] == "pip", name
+
+
+def test_github_only_apply_gets_the_credential_that_can_delete(github: Any) -> None:
+    environments = {name: job.get("environment") for name, job in github["jobs"].items()}
+    assert environments == {
+        "pr-plan": "dryviq-read",
+        "plan": "dryviq-read",
+        "apply": "dryviq",
+        "drift": "dryviq-read",
+    }
+    text = GITHUB.read_text(encoding="utf-8")
+    assert "Deployment branches" in text and "`main` only" in text
+
+
+def test_github_comment_is_ours_by_marker_and_bot_author(github: Any) -> None:
+    script = step(github["jobs"]["pr-plan"], "Create or update the plan comment")["with"]["script"]
+    assert "c.user.login === 'github-actions[bot]'" in script
+    assert "c.body.startsWith(marker)" in script
+    assert "'`'.repeat(" in script  # server error text in a fence it cannot close
+
+
+def test_github_uploads_the_full_plan_and_links_it(github: Any) -> None:
+    pr = github["jobs"]["pr-plan"]
+    assert "--out plan.json" in step(pr, "Plan")["run"]
+    assert "plan.txt" in step(pr, "Plan")["run"]
+    upload = step(pr, "Upload the full plan")
+    assert set(upload["with"]["path"].split()) == {"plan.txt", "plan.json", "plan.md"}
+    comment = step(pr, "Create or update the plan comment")
+    assert comment["env"]["PLAN_URL"] == "${{ steps.artifact.outputs.artifact-url }}"
+    assert "process.env.PLAN_URL" in comment["with"]["script"]
+
+
+def test_github_keeps_a_state_it_could_not_push(github: Any) -> None:
+    apply = github["jobs"]["apply"]
+    names = [str(s.get("name", "")) for s in steps(apply)]
+    keep = step(apply, "Keep the state as an artifact")
+    assert names.index(keep["name"]) == names.index(step(apply, "Apply the reviewed")["name"]) + 1
+    assert keep["if"] == "always() && steps.apply.outputs.saved != 'true'"
+    assert "state/jobspec.state.json*" in keep["with"]["path"]
+    assert "!state/jobspec.state.json.lock" in keep["with"]["path"]
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    assert "jobspec-state-unpushed" in readme
+
+
+def test_zizmor_finds_nothing_but_tag_pinned_github_actions() -> None:
+    zizmor = shutil.which("zizmor")
+    if zizmor is None:
+        pytest.skip("zizmor is not installed (pip install zizmor)")
+    config = EXAMPLES / "github" / "zizmor.yaml"
+    assert '"actions/*": ref-pin' in config.read_text(encoding="utf-8")
+    done = subprocess.run(
+        [zizmor, "--offline", "--config", str(config), str(GITHUB)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_github_main_runs_are_serialised_and_never_cancelled(github: Any) -> None:
@@ -181,6 +246,25 @@ def test_gitlab_mr_note_is_written_on_failure_with_commit_and_job(gitlab: Any) -
     script = gitlab_script(gitlab["mr-plan"])
     assert script.index("code=$?") < script.index("python3 -") < script.index('test "$code"')
     assert "CI_COMMIT_SHA" in script and "CI_JOB_URL" in script and "FAILED" in script
+
+
+def test_gitlab_note_is_ours_by_marker_and_bot_author_and_links_the_full_plan(gitlab: Any) -> None:
+    mr = gitlab["mr-plan"]
+    script = gitlab_script(mr)
+    assert 'n["author"]["id"] == bot' in script and 'n["body"].startswith(marker)' in script
+    assert "/artifacts/browse" in script
+    assert "--out plan.json" in script and "jobspec show plan.json > plan.txt" in script
+    assert {"plan.txt", "plan.json", "plan.md"} <= set(mr["artifacts"]["paths"])
+    assert {"plan.txt", "plan.json", "plan.md"} <= set(gitlab["plan"]["artifacts"]["paths"])
+
+
+def test_gitlab_keeps_the_state_of_a_failed_apply_and_caches_pip(gitlab: Any) -> None:
+    kept = gitlab["apply"]["artifacts"]
+    assert kept["when"] == "on_failure"
+    assert kept["paths"] == ["state/jobspec.state.json*"]
+    assert kept["exclude"] == ["state/jobspec.state.json.lock"]
+    assert gitlab[".jobspec"]["cache"]["paths"] == [".cache/pip"]
+    assert gitlab["variables"]["PIP_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/pip"
 
 
 def test_gitlab_credentials_reach_only_jobs_in_a_dryviq_environment(gitlab: Any) -> None:
@@ -242,6 +326,7 @@ def run_script(script: str, cwd: Path, **env: str) -> subprocess.CompletedProces
         "GITHUB_SHA": "abc",
         "GIT_AUTHOR_NAME": "t",
         "GIT_COMMITTER_NAME": "t",
+        "GITHUB_OUTPUT": str(cwd.parent / "github-output"),
         **env,
     }
     return subprocess.run(
@@ -298,6 +383,9 @@ def test_a_state_branch_moved_meanwhile_is_not_overwritten(github: Any, checkout
     git("worktree", "prune", cwd=checkout)
     assert run_script(read, checkout).returncode == 0
     assert run_script(apply, checkout, FAKE_SERIAL="2").returncode == 0
+    (checkout.parent / "github-output").write_text("")
     late = run_script(apply, other, FAKE_SERIAL="9")
     assert late.returncode != 0  # not a fast-forward: refused, nothing overwritten
+    # … and the step says it did not save, so the next step uploads the state instead
+    assert "saved=true" not in (checkout.parent / "github-output").read_text()
     assert '"serial": 2' in git("show", "jobspec-state:jobspec.state.json", cwd=origin)

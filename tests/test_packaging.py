@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
 import tomllib
-from importlib.metadata import distribution
+from importlib.metadata import distribution, version
 from pathlib import Path
+
+import pytest
 
 import jobspec
 from jobspec.errors import DISTRIBUTION
@@ -53,3 +60,34 @@ def test_docs_and_examples_install_the_new_name_only() -> None:
         text = path.read_text(encoding="utf-8")
         assert "install jobspec" not in text and "'jobspec[" not in text, path
         assert '"jobspec==' not in text and "'jobspec==" not in text, path
+
+
+def test_the_sdist_ships_no_tests_and_the_changelog(tmp_path: Path) -> None:
+    """No tests at all (they need the whole repository), rather than some without helpers."""
+    setuptools = tuple(int(part) for part in version("setuptools").split(".")[:1])
+    if setuptools < (77,):
+        pytest.skip("building needs setuptools>=77 (the build-system requirement)")
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", "MANIFEST.in", "CHANGELOG.md"):
+        shutil.copy(ROOT / name, project / name)
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    shutil.copytree(ROOT / "tests", project / "tests")  # present, so that leaving it out counts
+    build = "from setuptools import build_meta; print(build_meta.build_sdist('dist'))"
+    done = subprocess.run(
+        [sys.executable, "-c", build], cwd=project, capture_output=True, text=True, check=True
+    )
+    archive = project / "dist" / done.stdout.strip().splitlines()[-1]
+    with tarfile.open(archive) as sdist:
+        names = [name.split("/", 1)[1] for name in sdist.getnames() if "/" in name]
+    assert not [name for name in names if name.startswith("tests")]
+    assert "CHANGELOG.md" in names and "src/jobspec/render.py" in names
+
+
+def test_readme_links_work_on_the_package_index_page() -> None:
+    """Relative links are dead on the index page: every link in the README is absolute."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    assert targets
+    for target in targets:
+        assert target.startswith(("https://", "http://", "#", "mailto:")), target

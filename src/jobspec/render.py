@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from jobspec.mdsafe import code, fence, html_code, one_line
 from jobspec.model import RetireHow
 from jobspec.plan import Action, ActionKind, FieldChange, Plan, Step, StepOp
 from jobspec.scrub import shorten
@@ -168,19 +169,37 @@ def render_json(plan: Plan) -> str:
     return plan.to_json()
 
 
-def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
-    """A PR comment: a summary table, then the details, cut to stay under `limit`.
+def render_markdown(
+    plan: Plan, *, limit: int = MARKDOWN_LIMIT, full_plan_url: str | None = None
+) -> str:
+    """A PR comment a reviewer can scan: the deletes first, one line per job, then a summary
+    table, then each changed address collapsed, its field changes in a `diff` fence.
 
-    Actions that delete a job come first and open (never in a collapsed `<details>`); the
-    others are collapsed. The first and the last line carry the summary, and the delete
-    warning when there is one. Text inside `<summary>` is HTML (markdown does not render
-    there).
+    The first and the last line carry the summary, in bold when the plan deletes a job. Every
+    string that came from the server or a spec reaches the markdown through `mdsafe` only, so a
+    job name cannot write a link, a mention or HTML into the comment. A plan too long for
+    `limit` keeps the whole delete list and points to the full plan: `full_plan_url` when the
+    caller knows it, else the CI run's `jobspec-plan` artifact, as the example pipelines save.
     """
     counts = plan.summary
-    banner = delete_banner(plan)
-    closing = f"**{_escape(banner)}**" if banner else f"_{summary_line(plan)}_"
-    title = "### jobspec plan: deletes jobs" if banner else "### jobspec plan"
-    head = [closing, "", title, "", summary_line(plan), ""]
+    deletes = plan.deletes
+    closing = f"**{_delete_warning(len(deletes))}**" if deletes else f"_{summary_line(plan)}_"
+    title = f"### jobspec plan: deletes {_jobs(len(deletes))}" if deletes else "### jobspec plan"
+    where = _full_plan(full_plan_url)
+    head = [closing, "", title, ""]
+    delete_lines = [_delete_line(action, step, plan.names) for action, step in deletes]
+    budget = limit - 1_500  # the summary table, the notices and the closing line
+    listed = 0
+    for line in delete_lines:
+        if sum(len(kept) + 1 for kept in head) + len(line) > budget:
+            break
+        head.append(line)
+        listed += 1
+    if listed < len(delete_lines):
+        head.append(f"- _…and {len(delete_lines) - listed} more deletes; {where}._")
+    if deletes:
+        head.append("")
+    head += [summary_line(plan), ""]
     head += ["| action | count |", "| --- | ---: |"]
     head += [f"| {kind.value} | {counts[kind.value]} |" for kind, _ in _SUMMARY_WORDS]
     head += [f"| **jobs to delete** | **{counts['delete']}** |"]
@@ -189,10 +208,15 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     if plan.warnings:
         head.append("**Warnings**")
         head.append("")
-        head += [
-            f"- `{w.address}`{f' ({w.location})' if w.location else ''}: {_escape(w.message)}"
-            for w in plan.warnings
-        ]
+        for warned, w in enumerate(plan.warnings):
+            line = (
+                f"- {code(w.address)}{f' ({code(w.location)})' if w.location else ''}: "
+                f"{code(w.message)}"
+            )
+            if sum(len(kept) + 1 for kept in head) + len(line) > budget + 1_000:
+                head.append(f"- _…and {len(plan.warnings) - warned} more warnings; {where}._")
+                break
+            head.append(line)
         head.append("")
     changing = [action for action in plan.actions if action.kind is not ActionKind.noop]
     ordered = [a for a in changing if _deletes(a)] + [a for a in changing if not _deletes(a)]
@@ -201,30 +225,64 @@ def render_markdown(plan: Plan, *, limit: int = MARKDOWN_LIMIT) -> str:
     tail = f"\n{closing}\n"
     shown = 0
     for block in blocks:
-        if len(text) + len(block) + len(tail) + 300 > limit:
+        if len(text) + len(block) + len(tail) + 400 > limit:
             break
         text += block
         shown += 1
     if shown < len(blocks):
         text += (
             f"\n_…{len(blocks) - shown} more of {len(blocks)} changed addresses cut to keep this "
-            f"comment under {limit:,} characters; run `jobspec plan` to see them all._\n"
+            f"comment under {limit:,} characters; {where}._\n"
         )
     return text + tail
 
 
+def _jobs(number: int) -> str:
+    return f"{number} job" if number == 1 else f"{number} jobs"
+
+
+def _delete_warning(number: int) -> str:
+    return (
+        f"WARNING: this plan DELETES {_jobs(number)} on the server (deleting a job cancels its "
+        "running transfer)."
+    )
+
+
+def _full_plan(url: str | None) -> str:
+    """Where the reader of a cut comment finds the whole plan."""
+    if url:
+        target = one_line(url).replace("<", "%3C").replace(">", "%3E")
+        return f"the full plan (text and JSON) is [here](<{target}>)"
+    return "the full plan (text and JSON) is this CI run's `jobspec-plan` artifact"
+
+
+def _delete_line(action: Action, step: Step, names: Mapping[str, str]) -> str:
+    """`- DELETE `id` `name` — `address` (clone)`: one deleted job, on one line."""
+    job = code(step.job_id) if step.job_id else "the new clone"
+    name = names.get(step.job_id) if step.job_id else None
+    named = f" {code(shorten(name))}" if name is not None else ""
+    return f"- DELETE {job}{named} — {code(action.address)} ({step.role.replace('_', ' ')})"
+
+
+def _diff_lines(action: Action, names: Mapping[str, str]) -> Iterator[str]:
+    """The action for a `diff` fence: reasons as `#` lines, each field change as a `@@ path @@`
+    line with its `-` before and `+` after lines, the steps as context (a DELETE in red)."""
+    for reason in action.reasons:
+        yield f"# {reason}"
+    for change in action.changes:
+        mark = " (forces replace)" if change.immutable and action.kind is ActionKind.replace else ""
+        detail = f" ({change.detail})" if change.detail else ""
+        yield f"@@ {change.path}{mark}{detail} @@"
+        yield f"- {value(change.before)}"
+        yield f"+ {value(change.after)}"
+    for number, step in enumerate(action.steps, start=1):
+        deletes = step.op is StepOp.retire and step.how is RetireHow.deleted
+        yield f"{'-' if deletes else ' '} {number}. {describe_step(step, names)}"
+
+
 def _markdown_block(action: Action, names: Mapping[str, str]) -> str:
-    where = f" — <code>{_html(action.location)}</code>" if action.location else ""
-    body = "\n".join(_action_lines(action, names)).replace("```", "ˋˋˋ")
-    head = f"<code>{action.kind.mark} {_html(action.address)}</code>: {action.kind.value}{where}"
-    if _deletes(action):
-        return f"\n#### {head} (deletes a job)\n\n```\n{body}\n```\n\n"
-    return f"<details><summary>{head}</summary>\n\n```\n{body}\n```\n\n</details>\n"
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _escape(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    where = f" — {html_code(action.location)}" if action.location else ""
+    kind = f"{action.kind.value} (deletes a job)" if _deletes(action) else action.kind.value
+    head = f"{html_code(f'{action.kind.mark} {action.address}')}: {kind}{where}"
+    body = fence(list(_diff_lines(action, names)), info="diff")
+    return f"<details><summary>{head}</summary>\n\n{body}\n</details>\n"

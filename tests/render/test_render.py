@@ -129,7 +129,9 @@ def test_a_plan_that_deletes_says_so_first_and_last_in_every_format() -> None:
     for lines in (text, markdown):
         assert "DELETES 2 jobs" in lines[0]
         assert "DELETES 2 jobs" in lines[-1]
-        assert SOURCE in lines[0] and '"Finance to SharePoint"' in lines[0]
+    assert SOURCE in text[0] and '"Finance to SharePoint"' in text[0]
+    assert markdown[0].startswith("**WARNING") and markdown[0].endswith("**")
+    assert f"- DELETE `{SOURCE}` `Finance to SharePoint` — `retire-it` (original)" in markdown
     document = render_json(plan).splitlines()
     assert document[1].startswith('  "deletes": [')
     last_member = json.loads(render_json(plan))
@@ -138,11 +140,61 @@ def test_a_plan_that_deletes_says_so_first_and_last_in_every_format() -> None:
     assert [d["job_id"] for d in last_member["deletes"]] == ["d" * 32, SOURCE]
 
 
-def test_deletes_are_never_collapsed_in_markdown() -> None:
+def test_every_delete_has_a_line_of_its_own_before_any_detail() -> None:
     markdown = render_markdown(deleting_plan())
-    for block in markdown.split("<details>")[1:]:
-        assert "DELETE" not in block.split("</details>")[0]
-    assert "#### <code>- gone-spec</code>" in markdown
+    listed, details = markdown.split("<details>", 1)
+    assert listed.count("\n- DELETE `") == 2
+    assert "### jobspec plan: deletes 2 jobs" in listed
+    assert "```diff\n" in details
+
+
+def twelve_deletes() -> Plan:
+    """Twelve pruned clones, each deleted."""
+    jobs = [live_job(SOURCE)]
+    prior = {}
+    for number in range(12):
+        job_id = f"{number:032x}"
+        jobs.append(live_job(job_id, name=f"Old clone {number}"))
+        prior[f"gone-{number:02d}"] = entry(original="delete")["finance"].model_copy(
+            update={"clone_id": job_id}
+        )
+    return plan_of({}, prior, jobs, prune=True)
+
+
+@pytest.mark.parametrize("limit", [60_000, 4_000])
+def test_twelve_deletes_are_twelve_lines_even_in_a_cut_comment(limit: int) -> None:
+    markdown = render_markdown(twelve_deletes(), limit=limit)
+    listed = markdown.split("<details>", 1)[0]
+    assert "### jobspec plan: deletes 12 jobs" in listed
+    for number in range(12):
+        assert f"- DELETE `{number:032x}` `Old clone {number}` — `gone-{number:02d}`" in listed
+    if limit < 10_000:
+        assert "changed addresses cut" in markdown
+        assert "`jobspec-plan` artifact" in markdown
+
+
+@pytest.mark.parametrize("limit", [2_500, 4_000, 60_000])
+def test_a_cut_delete_list_still_fits_and_says_so(limit: int) -> None:
+    markdown = render_markdown(twelve_deletes(), limit=limit)
+    assert len(markdown) < limit
+    assert markdown.startswith("**WARNING: this plan DELETES 12 jobs")
+    assert markdown.endswith(
+        "DELETES 12 jobs on the server (deleting a job cancels its running transfer).**\n"
+    )
+    if limit == 2_500:
+        assert "more deletes; the full plan (text and JSON) is" in markdown
+
+
+def test_a_cut_comment_links_the_full_plan_when_told_where() -> None:
+    url = "https://ci.example/run/1/artifacts"
+    markdown = render_markdown(twelve_deletes(), limit=4_000, full_plan_url=url)
+    assert f"[here](<{url}>)" in markdown
+
+
+def test_field_changes_are_diff_lines() -> None:
+    markdown = render_markdown(every_kind_plan())
+    assert '@@ name @@\n- "Finance archive"\n+ "Finance (2027)"\n' in markdown
+    assert "@@ transfer.destination.target.path (forces replace) @@" in markdown
 
 
 def test_markdown_summary_tags_hold_no_backticks() -> None:

@@ -112,12 +112,15 @@ def spec_problems(problems: Sequence[Problem]) -> Screen:
 # --- plan and apply -----------------------------------------------------------------------------
 
 
-def plan_view(plan: Plan, *, output_format: str, color: bool = False) -> Screen:
-    """A plan as text (optionally coloured), JSON or markdown (a pull-request comment)."""
+def plan_view(
+    plan: Plan, *, output_format: str, color: bool = False, full_plan_url: str | None = None
+) -> Screen:
+    """A plan as text (optionally coloured), JSON or markdown (a pull-request comment, which
+    links `full_plan_url` when it is cut)."""
     if output_format == "json":
         return Screen(out=render_json(plan))
     if output_format == "markdown":
-        return Screen(out=render_markdown(plan))
+        return Screen(out=render_markdown(plan, full_plan_url=full_plan_url))
     return Screen(out=render_text(plan, color=color))
 
 
