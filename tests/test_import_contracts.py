@@ -80,6 +80,11 @@ def test_the_unmodified_copy_keeps_every_contract(tmp_path: Path) -> None:
         ("state/__init__.py", "import psycopg", {PSYCOPG}),
         ("planner.py", "import deepdiff", {DEEPDIFF}),
         ("cli.py", "import uvicorn", {SERVER}),
+        # the client is a package: every module of it may use httpx, a namesake may not,
+        # and no module of it may reach the emulator
+        ("clientele.py", "import httpx", {LAYERS, HTTPX}),
+        ("client/_retry.py", "import jobspec.emulator", {LAYERS, EMULATOR_IMPORTERS}),
+        ("client/_paging.py", "import jobspec.emulator.app", {LAYERS, EMULATOR_IMPORTERS}),
         # a new module is covered without editing the contracts
         ("newcomer.py", "import httpx", {LAYERS, HTTPX}),
     ],
