@@ -12,6 +12,10 @@ except `cli.py` and the tests, and of jobspec it imports only `errors` and `neta
     faults.py   latency, 503, 429 and lost replies, seeded and targetable
     runs.py     runs that start, end and get cancelled on the emulator's clock; history
     demo.py     the demo jobs with fixed ids
-    app.py      create_app(config) -> Starlette: routes and handlers
+    replies.py  reading request bodies and parameters; JSON and error replies, dropped replies
+    jobs.py     the jobs API handlers: token, list, get, create, clone, patch, delete
+    vendor.py   the vendor client's extra routes: history, categories, bulk control, stats
+    controls.py the /_emulator/ test controls: reset, seed, stats, faults, runs, tokens
+    app.py      create_app(config) -> Starlette: the request prelude and the routes
     server.py   uvicorn: serve() in the foreground, running_emulator() in a thread
 """
