@@ -31,6 +31,7 @@ from jobspec.emulator.replies import (
     parse_json_object,
 )
 from jobspec.emulator.store import StoredJob
+from jobspec.merge import deep_merge
 
 if TYPE_CHECKING:
     from jobspec.emulator.app import Emulator
@@ -296,7 +297,7 @@ class JobsApi:
             if problems:
                 raise rules.JobRejected(problems)
         else:
-            merged = rules.deep_merge(base, body)
+            merged = deep_merge(base, body, copy_values=True)
         return rules.sorted_sets(merged) if self._q("reorder-sets") else merged
 
     async def create_job(self, request: Request, principal: Principal) -> Response:
