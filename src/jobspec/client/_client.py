@@ -34,7 +34,15 @@ from jobspec.client._replies import (
     outcome_unknown,
     status_error,
 )
-from jobspec.client._retry import Action, Repeat, RetryPolicy, decide, may_be_done, retry_after
+from jobspec.client._retry import (
+    RETRY_STATUSES,
+    Action,
+    Repeat,
+    RetryPolicy,
+    decide,
+    may_be_done,
+    retry_after,
+)
 from jobspec.client._transport import pools
 from jobspec.errors import ApiError, AuthError
 from jobspec.model import JOB_ID_RE, LiveJob
@@ -324,7 +332,8 @@ class DryvIQClient:
                     attempt -= 1  # a new token is not a retry of the call
                     await self._auth.reauthenticate(stale=token)
                     continue
-                asked = retry_after(response.headers.get("Retry-After"))
+                if status in RETRY_STATUSES:  # the only replies whose Retry-After counts
+                    asked = retry_after(response.headers.get("Retry-After"))
             elapsed = self._clock() - started
             verdict = decide(
                 repeat=repeat,

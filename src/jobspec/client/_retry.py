@@ -58,6 +58,10 @@ class Verdict:
     wait: float = 0.0  # for RETRY and GIVE_UP: the wait that was (or would have been) asked
 
 
+_ACCEPT = Verdict(Action.ACCEPT)  # made once: it is every successful request's verdict
+_UNKNOWN = Verdict(Action.UNKNOWN)
+
+
 def decide(
     *,
     repeat: Repeat,
@@ -77,10 +81,10 @@ def decide(
     """
     if status is not None and status not in RETRY_STATUSES:
         if repeat is Repeat.ONCE and status >= 500:
-            return Verdict(Action.UNKNOWN)  # a server error after the request arrived
-        return Verdict(Action.ACCEPT)
+            return _UNKNOWN  # a server error after the request arrived
+        return _ACCEPT
     if repeat is Repeat.ONCE and may_be_done(sent=sent, status=status):
-        return Verdict(Action.UNKNOWN)
+        return _UNKNOWN
     wait = max(retry_after or 0.0, policy.backoff(attempt - 1, rng))
     if attempt >= policy.max_attempts or elapsed + wait > policy.deadline:
         return Verdict(Action.GIVE_UP, wait)

@@ -2,10 +2,11 @@
 
 It serves the jobs API of `dryviq-api.md` plus test controls under `/_emulator/`. It plays
 the server, so it shares no code with the client: nothing outside this package imports it
-except `cli.py` and the tests, and of jobspec it imports only `errors` and `netaddr`
-(both directions are import-linter contracts in pyproject.toml).
+except `cli.py` and the tests, and of jobspec it imports only `errors`, `netaddr` and the
+pure `merge` (both directions are import-linter contracts in pyproject.toml).
 
-    config.py   EmulatorConfig: every setting, and the check for public addresses
+    config.py   EmulatorConfig: every setting (it extends FaultSettings and RunSettings),
+                and the check for public addresses
     rules.py    what a job may contain and how create / patch / clone change it (pure)
     store.py    jobs in memory, optionally written through to SQLite
     auth.py     token grants and bearer checks
