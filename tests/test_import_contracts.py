@@ -27,7 +27,7 @@ DEEPDIFF = "Only the managed-field comparison imports deepdiff"
 SERVER = "Only the emulator imports starlette and uvicorn"
 TERMINAL = "Only the CLI imports click and rich"
 EMULATOR_IMPORTERS = "Nothing but the CLI imports the emulator"
-EMULATOR_IMPORTS = "The emulator imports nothing of jobspec but errors and netaddr"
+EMULATOR_IMPORTS = "The emulator imports nothing of jobspec but errors, merge and netaddr"
 
 _VERDICT = re.compile(r"^(?P<name>.+) (?P<verdict>KEPT|BROKEN)\b", re.MULTILINE)
 
@@ -90,6 +90,15 @@ def test_the_unmodified_copy_keeps_every_contract(tmp_path: Path) -> None:
         ("cli/options.py", "import ruamel.yaml", {RUAMEL}),
         ("views/listeners.py", "import rich", {TERMINAL}),
         ("checks/planfile.py", "import jobspec.state", {LAYERS}),
+        # the client is a package: every module of it may use httpx, a namesake may not,
+        # and no module of it may reach the emulator
+        ("clientele.py", "import httpx", {LAYERS, HTTPX}),
+        ("client/_retry.py", "import jobspec.emulator", {LAYERS, EMULATOR_IMPORTERS}),
+        ("client/_paging.py", "import jobspec.emulator.app", {LAYERS, EMULATOR_IMPORTERS}),
+        # the merge helper is at the bottom: it imports nothing above it, and the emulator may
+        # use it but nothing else of the model
+        ("merge.py", "import jobspec.model", {LAYERS}),
+        ("emulator/jobs.py", "import jobspec.model", {EMULATOR_IMPORTS}),
         # a new module is covered without editing the contracts
         ("newcomer.py", "import httpx", {LAYERS, HTTPX}),
     ],

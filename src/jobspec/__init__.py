@@ -11,10 +11,13 @@ the import-linter contracts in pyproject.toml):
                     drift), apply, adopt (import), generate, state, planfiles, fmt
     views/          each command's human and JSON output, as plain strings; listeners.py,
                     what apply shows as it runs (the human and the JSON listener)
-    emulator/       the local DryvIQ-compatible server (Starlette; only the CLI imports it)
+    emulator/       the local DryvIQ-compatible server (Starlette; only the CLI imports it):
+                    app.py routes, jobs.py/vendor.py handlers, replies.py, controls.py
+                    (/_emulator/), config.py (EmulatorConfig), faults, runs, store, rules
     applier.py      runs a plan: journals every call, saves after every step, recovers
     idle.py         waiting for a running job before deleting it
-    client.py       the DryvIQ API client (the only httpx importer): auth, paging, retries
+    client/         the DryvIQ API client (the only httpx importer): DryvIQClient, and
+                    private _auth, _paging, _replies, _retry (a pure decision), _transport
     settings.py     flags, environment and jobspec.toml merged into Settings
     state/          the state stores (file, PostgreSQL) and their codecs; see its docstring
     spec/           loading and validating spec files (the only ruamel importer); fmt's writer
@@ -33,6 +36,7 @@ the import-linter contracts in pyproject.toml):
     plan.py         Plan, Action, Step: serialisable values
     model.py        specs, live jobs and state entries as typed values; the enums
     errors.py       the error tree: each error knows its exit code and hint
+    merge.py        deep_merge, shared by the model and the emulator
     scrub.py        the Scrubber every piece of server text passes before it is shown; shorten
     netaddr.py      is_loopback, shared by settings and the emulator
 """

@@ -29,6 +29,8 @@ from pydantic import (
     model_serializer,
 )
 
+from jobspec.merge import deep_merge as deep_merge  # re-exported: its old home
+
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 JOB_ID_RE = re.compile(JOB_ID_PATTERN)
 SPEC_VERSION = 1
@@ -568,18 +570,6 @@ def _sub_model(annotation: Any) -> type[BaseModel] | None:
         if isinstance(option, type) and issubclass(option, BaseModel):
             return option
     return None
-
-
-def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """A new dict: `patch` over `base`, mappings merged key by key, anything else replaced."""
-    merged = dict(base)
-    for key, value in patch.items():
-        current = merged.get(key)
-        if isinstance(current, dict) and isinstance(value, dict):
-            merged[key] = deep_merge(current, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def canonical_json(value: Any) -> str:

@@ -128,7 +128,9 @@ async def test_no_controls_hides_every_control() -> None:
 
 @pytest.mark.anyio
 async def test_reset_reseeds_the_demo_jobs() -> None:
-    app = create_app(EmulatorConfig(demo=True))
+    # A still clock: a running demo job's run starts "now" on each seeding, and the wall clock
+    # may pass a second between the first seeding and the reset.
+    app = create_app(EmulatorConfig(demo=True, clock=lambda: 1_700_000_000.0))
     async with asgi_client(app) as client:
         first = (await client.get("v1/jobs", params={"limit": 100})).json()["jobs"]
         await client.delete(f"v1/jobs/{DEMO_IDS[0]}")

@@ -205,9 +205,7 @@ def test_faults_endpoint_reports_the_settings(emulator: EmulatorHandle) -> None:
 
 def _plan(**settings: object) -> FaultPlan:
     config = EmulatorConfig(**settings)  # type: ignore[arg-type]
-    return FaultPlan(
-        FaultSettings.from_config(config), routes=API_ROUTES, droppable=DROPPABLE_ROUTES
-    )
+    return FaultPlan(config.fault_settings, routes=API_ROUTES, droppable=DROPPABLE_ROUTES)
 
 
 def test_the_same_seed_gives_the_same_decisions() -> None:
@@ -258,8 +256,8 @@ def test_the_error_log_hides_drops_and_hung_up_clients_but_not_bugs() -> None:
 
     from starlette.requests import ClientDisconnect
 
-    from jobspec.emulator.app import _HideDroppedReplies
     from jobspec.emulator.faults import ReplyDropped
+    from jobspec.emulator.replies import _HideDroppedReplies
 
     def record(exc: BaseException) -> logging.LogRecord:
         return logging.LogRecord(

@@ -9,16 +9,18 @@ from __future__ import annotations
 import difflib
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
+from jobspec.emulator.faults import FaultSettings
+from jobspec.emulator.runs import RunSettings
 from jobspec.errors import UsageError
 from jobspec.netaddr import is_loopback
 
 DEFAULT_USERNAME = "admin"
 DEFAULT_PASSWORD = "admin"
 DEFAULT_TOKEN_TTL = 3600
-DEFAULT_RETRY_AFTER = 1
 
 QUIRKS: dict[str, str] = {
     "summary-replies": "every reply but a fields=all GET is a summary (kind, id, name, "
@@ -41,9 +43,15 @@ QUIRKS: dict[str, str] = {
 default (which is the documented behaviour): one switch each, `--quirks all` for every one."""
 
 
-@dataclass(frozen=True)
-class EmulatorConfig:
-    """Everything the emulator needs to start; every field has a safe local default."""
+@dataclass(frozen=True, kw_only=True)
+class EmulatorConfig(FaultSettings, RunSettings):
+    """Everything the emulator needs to start; every field has a safe local default.
+
+    The fault settings (`latency_ms` … `seed`) and the run settings (`run_seconds`,
+    `auto_interval`, `cancel_interval`) are inherited, declared once where they are used;
+    `fault_settings` and `run_settings` take them back out. `seed` also seeds the
+    unstable-order quirk.
+    """
 
     username: str = DEFAULT_USERNAME
     password: str = DEFAULT_PASSWORD
@@ -53,24 +61,20 @@ class EmulatorConfig:
     data_path: Path | None = None
     demo: bool = False
     controls: bool = True
-    latency_ms: float = 0.0
-    spike_rate: float = 0.0
-    spike_ms: float = 0.0
-    fault_503: float = 0.0
-    fault_429: float = 0.0
-    fault_drop: float = 0.0
-    retry_after: int = DEFAULT_RETRY_AFTER
-    seed: int | None = None
-    run_seconds: float = 30.0
-    """How long a started run lasts, in seconds of running time."""
-    auto_interval: float = 0.0
-    """Seconds between the runs of a job on schedule mode auto; 0: no run starts by itself."""
-    cancel_interval: float = 5.0
-    """Seconds between the sweeps that cancel the runs of deleted jobs (0: at once)."""
     quirks: frozenset[str] = frozenset()
     """Names from `QUIRKS` that are switched on."""
     clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
     """Wall clock in epoch seconds; tests inject a fake one to make time move on demand."""
+
+    @property
+    def fault_settings(self) -> FaultSettings:
+        """The faults to start with (and to go back to on reset)."""
+        return FaultSettings(**_values(FaultSettings, self))
+
+    @property
+    def run_settings(self) -> RunSettings:
+        """The run settings to start with (and to go back to on reset)."""
+        return RunSettings(**_values(RunSettings, self))
 
     @property
     def client_credentials_enabled(self) -> bool:
@@ -79,6 +83,11 @@ class EmulatorConfig:
     def quirk(self, name: str) -> bool:
         assert name in QUIRKS, name
         return name in self.quirks
+
+
+def _values(part: type[FaultSettings | RunSettings], config: EmulatorConfig) -> dict[str, Any]:
+    """The fields `config` inherits from `part`, by name."""
+    return {item.name: getattr(config, item.name) for item in fields(part)}
 
 
 def parse_quirks(values: Iterable[str]) -> frozenset[str]:

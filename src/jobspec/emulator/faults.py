@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
-
-from jobspec.emulator.config import EmulatorConfig
 
 TARGET_FAULTS = ("503", "429", "drop")
 
@@ -64,6 +62,9 @@ class Target:
 
 @dataclass(frozen=True)
 class FaultSettings:
+    """The faults in force. Declared once: `EmulatorConfig` extends this class, so each
+    setting is a flag of `jobspec emulator`, a config field and a key of the faults body."""
+
     latency_ms: float = 0.0
     spike_rate: float = 0.0
     spike_ms: float = 0.0
@@ -74,21 +75,10 @@ class FaultSettings:
     seed: int | None = None
     targets: tuple[Target, ...] = field(default=())
 
-    @classmethod
-    def from_config(cls, config: EmulatorConfig) -> FaultSettings:
-        return cls(
-            latency_ms=config.latency_ms,
-            spike_rate=config.spike_rate,
-            spike_ms=config.spike_ms,
-            fault_503=config.fault_503,
-            fault_429=config.fault_429,
-            fault_drop=config.fault_drop,
-            retry_after=config.retry_after,
-            seed=config.seed,
-        )
-
     def as_json(self) -> dict[str, Any]:
-        return asdict(self) | {"targets": [asdict(target) for target in self.targets]}
+        """The fault settings alone, also of an `EmulatorConfig` (never its credentials)."""
+        values = {item.name: getattr(self, item.name) for item in fields(FaultSettings)}
+        return values | {"targets": [asdict(target) for target in self.targets]}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import copy
 import re
 from typing import Any
 
+from jobspec.merge import deep_merge
+
 RawJob = dict[str, Any]
 
 # Allowed values by field path; `None` (or a missing key) always means "not set".
@@ -87,18 +89,6 @@ class JobRejected(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
-
-
-def deep_merge(base: RawJob, patch: RawJob) -> RawJob:
-    """A new dict: `patch` over `base`, mappings merged key by key, anything else replaced."""
-    merged = dict(base)
-    for key, value in patch.items():
-        current = merged.get(key)
-        if isinstance(current, dict) and isinstance(value, dict):
-            merged[key] = deep_merge(current, value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def normalise_body(body: RawJob) -> RawJob:
@@ -254,7 +244,7 @@ STRAY_PATCH_KEYS = frozenset(path[1] for path in ENUM_FIELDS if path[0] == "tran
 def replace_endpoints(base: RawJob, body: RawJob) -> RawJob:
     """`body` deep-merged over `base`, except that an endpoint it names replaces the old one
     whole (a server that does not merge three levels down)."""
-    merged = deep_merge(base, body)
+    merged = deep_merge(base, body, copy_values=True)
     transfer = body.get("transfer")
     if isinstance(transfer, dict) and isinstance(merged.get("transfer"), dict):
         for side in ENDPOINTS:

@@ -33,10 +33,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from jobspec.emulator.config import EmulatorConfig
 from jobspec.emulator.store import JobStore, StoredJob
 
 MAX_CATCH_UP = 1000
@@ -53,17 +52,15 @@ class RunsRejected(Exception):
 
 @dataclass(frozen=True)
 class RunSettings:
-    run_seconds: float = 30.0
-    auto_interval: float = 0.0
-    cancel_interval: float = 5.0
+    """How runs go. Declared once: `EmulatorConfig` extends this class, as it does
+    `FaultSettings`."""
 
-    @classmethod
-    def from_config(cls, config: EmulatorConfig) -> RunSettings:
-        return cls(
-            run_seconds=config.run_seconds,
-            auto_interval=config.auto_interval,
-            cancel_interval=config.cancel_interval,
-        )
+    run_seconds: float = 30.0
+    """How long a started run lasts, in seconds of running time."""
+    auto_interval: float = 0.0
+    """Seconds between the runs of a job on schedule mode auto; 0: no run starts by itself."""
+    cancel_interval: float = 5.0
+    """Seconds between the sweeps that cancel the runs of deleted jobs (0: at once)."""
 
     def updated(self, body: Mapping[str, Any]) -> RunSettings:
         """A partial update; every value a number >= 0. Raises `RunsRejected`."""
@@ -87,7 +84,8 @@ class RunSettings:
         return replace(self, **changes)
 
     def as_json(self) -> dict[str, float]:
-        return asdict(self)
+        """The run settings alone, also of an `EmulatorConfig`."""
+        return {item.name: getattr(self, item.name) for item in fields(RunSettings)}
 
 
 @dataclass
