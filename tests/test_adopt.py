@@ -18,7 +18,7 @@ from jobspec.generate import Selection
 from jobspec.model import DesiredJob
 from jobspec.spec import load_specs
 from tests.helpers import make_job, merged
-from tests.test_operations import World, world
+from tests.world import World, world
 
 pytestmark = pytest.mark.anyio
 

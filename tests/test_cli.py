@@ -13,7 +13,7 @@ from click.shell_completion import BashComplete
 from click.testing import CliRunner, Result
 
 from jobspec.cli import cli
-from tests.render.test_render import deleting_plan
+from tests.planner.helpers import deleting_plan
 
 SOURCE = "c4d8c04a69224ef0bfaa2f8e920b8792"
 

@@ -31,11 +31,11 @@ from jobspec.settings import PasswordLogin, Settings
 from jobspec.spec import load_specs
 from jobspec.state import FileStateStore
 from tests.helpers import make_job, merged
-from tests.test_operations import World, world
+from tests.world import World, world
 
 pytestmark = pytest.mark.anyio
 
-__all__ = ["world"]  # the fixture, shared with tests/test_operations.py
+__all__ = ["world"]  # the fixture, from tests/world.py
 
 
 def write(world: World, jobs: dict[str, dict[str, Any]]) -> dict[str, DesiredJob]:

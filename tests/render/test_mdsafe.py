@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from jobspec.mdsafe import code, fence, html_code, one_line
 from jobspec.plan import Plan
 from jobspec.render import render_markdown
-from tests.planner.test_planner import OVERRIDES, SOURCE, desired, entry, live_job, plan_of
+from tests.planner.helpers import OVERRIDES, SOURCE, desired, entry, live_job, plan_of
 
 # A dev dependency; the lowest-versions run (scripts/test) installs only pytest and hypothesis.
 cmarkgfm = pytest.importorskip("cmarkgfm")
