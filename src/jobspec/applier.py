@@ -40,7 +40,7 @@ from jobspec.api import Api
 from jobspec.errors import ApiError, JobspecError, OutcomeUnknown
 from jobspec.idle import IdleWait, wait_until_idle
 from jobspec.model import LiveJob, OriginalPolicy, RetireHow, ScheduleMode, StateEntry, digest
-from jobspec.plan import Action, ActionKind, Plan, Step, StepOp
+from jobspec.plan import Action, ActionKind, Plan, Step, StepOp, retire_tally
 from jobspec.state import GroupCommit, Intent, StateSession
 
 CLOCK_MARGIN_SECONDS = 2
@@ -58,12 +58,33 @@ StepHook = Callable[[str, Step, str, str | None], None]
 
 @dataclass
 class ApplyResult:
+    """What an apply did: actions done per kind, failed, then the jobs it retired, counted
+    from the retire steps that finished (the plan's `tally`, done), so `retired` is always
+    `deleted` + `set_manual`, whichever action retired them."""
+
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ["created", "updated", "replaced", "retired", "pruned", "unchanged", "failed"], 0
+            [
+                "created",
+                "updated",
+                "replaced",
+                "retire_only",
+                "pruned",
+                "unchanged",
+                "failed",
+                "retired",
+                "deleted",
+                "set_manual",
+            ],
+            0,
         )
     )
     failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def count_retired(self, step: Step) -> None:
+        """One finished step: counted when it retired a job (as `retire_tally` counts)."""
+        for key, number in retire_tally([step]).items():
+            self.counts[_DONE_RETIRE[key]] += number
 
     @property
     def ok(self) -> bool:
@@ -74,11 +95,12 @@ _DONE_WORD = {
     ActionKind.create: "created",
     ActionKind.update: "updated",
     ActionKind.replace: "replaced",
-    ActionKind.retire: "retired",
+    ActionKind.retire: "retire_only",
     ActionKind.prune: "pruned",
     ActionKind.noop: "unchanged",
     ActionKind.orphan: "unchanged",
 }
+_DONE_RETIRE = {"retire": "retired", "delete": "deleted", "set_manual": "set_manual"}
 
 
 async def apply_plan(
@@ -108,7 +130,12 @@ async def apply_plan(
     gate = asyncio.Semaphore(2 * concurrency)
     say = report or (lambda address, message: None)
     done = on_done or (lambda address, ok: None)
-    hook = on_step or (lambda address, step, status, detail: None)
+    heard = on_step or (lambda address, step, status, detail: None)
+
+    def hook(address: str, step: Step, status: str, detail: str | None) -> None:
+        if status == "finished":
+            result.count_retired(step)
+        heard(address, step, status, detail)
 
     async def run(action: Action) -> None:
         async with gate:

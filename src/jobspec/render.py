@@ -29,22 +29,27 @@ _COLOURS = {
 }
 
 _SUMMARY_WORDS = [
-    (ActionKind.create, "to create"),
-    (ActionKind.update, "to update"),
-    (ActionKind.replace, "to replace"),
-    (ActionKind.retire, "to retire"),
-    (ActionKind.prune, "to prune"),
-    (ActionKind.noop, "unchanged"),
-    (ActionKind.orphan, "orphaned"),
+    ("create", "to create"),
+    ("update", "to update"),
+    ("replace", "to replace"),
+    ("retire_only", "only retiring"),
+    ("prune", "to prune"),
+    ("noop", "unchanged"),
+    ("orphan", "orphaned"),
 ]
 
 
 def summary_line(plan: Plan) -> str:
-    """`Plan: 2 to create, … 1 orphaned. Jobs to retire: 1 to delete, 3 to set manual.`"""
+    """`Plan: 2 to create, … 1 orphaned. Jobs to retire: 4 (1 to delete, 3 to set manual).`
+
+    From the plan's one tally (`Plan.summary`): the jobs to retire are always the deletes
+    plus the set-manuals, whichever action retires them."""
     counts = plan.summary
     head = "Plan:" if plan.has_changes else "No changes."
-    parts = [f"{counts[kind.value]} {words}" for kind, words in _SUMMARY_WORDS]
-    retire = f"{counts['delete']} to delete, {counts['set_manual']} to set manual"
+    parts = [f"{counts[key]} {words}" for key, words in _SUMMARY_WORDS]
+    retire = (
+        f"{counts['retire']} ({counts['delete']} to delete, {counts['set_manual']} to set manual)"
+    )
     return f"{head} " + ", ".join(parts) + f". Jobs to retire: {retire}."
 
 
@@ -201,7 +206,8 @@ def render_markdown(
         head.append("")
     head += [summary_line(plan), ""]
     head += ["| action | count |", "| --- | ---: |"]
-    head += [f"| {kind.value} | {counts[kind.value]} |" for kind, _ in _SUMMARY_WORDS]
+    head += [f"| {key.replace('_', ' ')} | {counts[key]} |" for key, _ in _SUMMARY_WORDS]
+    head += [f"| jobs to retire | {counts['retire']} |"]
     head += [f"| **jobs to delete** | **{counts['delete']}** |"]
     head += [f"| jobs to set manual | {counts['set_manual']} |"]
     head.append("")

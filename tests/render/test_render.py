@@ -208,7 +208,7 @@ def test_no_delete_no_banner() -> None:
     assert "DELETE" not in text
     lines = text.splitlines()
     assert lines[0] == lines[-1] and lines[0].startswith("Plan: 2 to create")
-    assert "Jobs to retire: 0 to delete, 4 to set manual." in lines[0]
+    assert "Jobs to retire: 4 (0 to delete, 4 to set manual)." in lines[0]
 
 
 def test_steps_name_the_jobs_they_act_on() -> None:

@@ -184,8 +184,16 @@ def apply_result_fields(result: ApplyResult | None) -> dict[str, object]:
 
 def apply_summary(result: ApplyResult) -> Screen:
     """The closing line of an apply; failures, and what to do about them, on stderr."""
-    counts = ", ".join(f"{number} {word}" for word, number in result.counts.items())
-    out = f"Apply {'complete' if result.ok else 'finished with failures'}: {counts}.\n"
+    counts = dict(result.counts)
+    words = ["created", "updated", "replaced", "pruned", "unchanged", "failed"]
+    done = ", ".join(f"{counts[word]} {word}" for word in words)
+    if counts["retire_only"]:
+        done += f", {counts['retire_only']} only retiring"
+    retired = (
+        f"{counts['retired']} jobs retired ({counts['deleted']} deleted, "
+        f"{counts['set_manual']} set to manual)"
+    )
+    out = f"Apply {'complete' if result.ok else 'finished with failures'}: {done}; {retired}.\n"
     if result.ok:
         return Screen(out=out)
     failed = [f"failed: {address}: {message}" for address, message in result.failures]
