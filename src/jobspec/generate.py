@@ -192,6 +192,11 @@ def parse_assignments(
             continue
         assignment = Assignment(path=path, value=value, given=text)
         problem = _unmanageable(assignment) or _invalid_value(assignment)
+        if problem and isinstance(value, int | float | bool) and not _unmanageable(assignment):
+            # typed by the schema: a string field takes `2222…` or `true` as the text given
+            as_text = Assignment(path=path, value=value_text.strip(), given=text)
+            if _invalid_value(as_text) is None:
+                assignment, problem = as_text, None
         if problem:
             problems.append(f"--set {text}: {problem}")
             continue
