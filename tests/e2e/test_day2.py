@@ -23,3 +23,20 @@ def test_apply_end_line_counts_retired_jobs(ws: Workspace) -> None:
     out = ws.cli("apply", "--auto-approve").stdout
     assert "3 created" in out
     assert "; 2 jobs retired (1 deleted, 1 set to manual)." in out
+
+
+def test_a_plan_made_while_an_apply_holds_the_lock_names_the_holder_first(ws: Workspace) -> None:
+    standard_specs(ws)
+    with ws.store().lock(operation="apply") as session:
+        holder = session.lock_info
+        text = ws.cli("plan").stdout
+        first = text.splitlines()[0]
+        assert first.startswith("NOTE: the state is locked by ")
+        assert holder.describe() in first and "`apply`" in first and f"pid {holder.pid}" in first
+        as_json = ws.cli("plan", "--format", "json")
+        assert json.loads(as_json.stdout)["summary"]["create"] == 3  # stdout stays JSON
+        assert holder.describe() in as_json.stderr
+        markdown = ws.cli("plan", "--format", "markdown").stdout
+        assert markdown.startswith("**NOTE: the state is locked** by `")
+    after = ws.cli("plan").stdout
+    assert after.startswith("WARNING: this plan DELETES"), after[:300]  # released: no note

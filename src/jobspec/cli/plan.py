@@ -51,6 +51,7 @@ def plan(
 
     run = server_run(**flags)
     desired, state = run.desired, run.store.read()
+    locked_by = run.store.lock_info()  # plan takes no lock: it says who holds it
 
     async def planned(api: Api) -> Plan:
         observed = await observe(
@@ -66,7 +67,8 @@ def plan(
     result = run.with_api(planned)
     show(views.interrupted_notes(state.pending_intents()))
     color = use_color()
-    show(views.plan_view(result, output_format=output_format, color=color), color=color)
+    shown = views.plan_view(result, output_format=output_format, color=color, locked_by=locked_by)
+    show(shown, color=color)
     if out_path:
         save_plan_file(result, Path(out_path), scrub=SCRUB.known)
         show(views.plan_saved(out_path))

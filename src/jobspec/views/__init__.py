@@ -16,6 +16,7 @@ from jobspec.applier import ApplyResult
 from jobspec.drift import Drift
 from jobspec.errors import Problem
 from jobspec.generate import Generated
+from jobspec.mdsafe import code
 from jobspec.model import StateEntry
 from jobspec.plan import Plan, Step
 from jobspec.render import render_json, render_markdown, render_text
@@ -113,15 +114,37 @@ def spec_problems(problems: Sequence[Problem]) -> Screen:
 
 
 def plan_view(
-    plan: Plan, *, output_format: str, color: bool = False, full_plan_url: str | None = None
+    plan: Plan,
+    *,
+    output_format: str,
+    color: bool = False,
+    full_plan_url: str | None = None,
+    locked_by: LockInfo | None = None,
 ) -> Screen:
     """A plan as text (optionally coloured), JSON or markdown (a pull-request comment, which
-    links `full_plan_url` when it is cut)."""
+    links `full_plan_url` when it is cut).
+
+    `locked_by`: the holder of the state lock when the plan was made (plan takes no lock). An
+    apply may be half done, so its first line says so (on stderr for JSON, which stays JSON).
+    """
+    note = ""
+    if locked_by is not None:
+        note = (
+            f"NOTE: the state is locked by {locked_by.describe()}: an apply may be changing "
+            "the jobs right now, so this plan may show a half-applied world; plan again once "
+            "it is done\n"
+        )
     if output_format == "json":
-        return Screen(out=render_json(plan))
+        return Screen(out=render_json(plan), err=note)
     if output_format == "markdown":
-        return Screen(out=render_markdown(plan, full_plan_url=full_plan_url))
-    return Screen(out=render_text(plan, color=color))
+        shown = render_markdown(plan, full_plan_url=full_plan_url)
+        if locked_by is not None:  # the holder is text from a file: a code span, no mention
+            shown = (
+                f"**NOTE: the state is locked** by {code(locked_by.describe())}: an apply may "
+                "be changing the jobs right now; plan again once it is done.\n\n" + shown
+            )
+        return Screen(out=shown)
+    return Screen(out=note + render_text(plan, color=color))
 
 
 def interrupted_notes(pending: Iterable[Intent]) -> Screen:
