@@ -8,10 +8,17 @@ person adopts it with `jobspec import` or renames the clone. Pure: the planner c
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 
 from jobspec.model import DesiredJob, LiveJob, StateEntry
 from jobspec.plan import Action, StepOp
+
+
+def name_key(name: str) -> str:
+    """The one normal form names are compared in: the same name typed on another system (a
+    precomposed `é` or `e` and a combining accent) is the same name. NFC only."""
+    return unicodedata.normalize("NFC", name)
 
 
 def default_clone_name(*, base_name: str, address: str) -> str:

@@ -6,6 +6,7 @@ from typing import Unpack
 
 import click
 
+from jobspec.cli.jobs import job_filter, job_filter_options
 from jobspec.cli.options import Command, ServerFlags, lock_timeout_option, server_options
 from jobspec.cli.run import Specs, server_run
 from jobspec.cli.runtime import report_errors, show
@@ -87,6 +88,7 @@ def import_(
 @click.option("--category", default=None, help="Jobs in this category (name or id).")
 @click.option("--kind", default=None, help="Jobs of this kind (e.g. transfer).")
 @click.option("--status", default=None, help="Jobs in this status (e.g. idle, failed).")
+@job_filter_options
 @click.option("--all", "every", is_flag=True, help="Every job not managed yet.")
 @click.option(
     "--set",
@@ -127,6 +129,10 @@ def generate(
     category: str | None,
     kind: str | None,
     status: str | None,
+    connection: str | None,
+    source_connection: str | None,
+    destination_connection: str | None,
+    path_prefix: str | None,
     every: bool,
     sets: tuple[str, ...],
     name_template: str | None,
@@ -148,8 +154,15 @@ def generate(
     from jobspec.generate import Selection
     from jobspec.model import OriginalPolicy
 
+    where = job_filter(connection, source_connection, destination_connection, path_prefix)
     selection = Selection(
-        ids=job_ids, query=query, category=category, kind=kind, status=status, every=every
+        ids=job_ids,
+        query=query,
+        category=category,
+        kind=kind,
+        status=status,
+        every=every,
+        where=where,
     )
     out = Path(out_path) if out_path else None
     # no spec folder yet is where adoption starts; specs there must be valid (their sources

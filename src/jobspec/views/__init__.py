@@ -16,8 +16,9 @@ from jobspec.applier import ApplyResult
 from jobspec.drift import Drift
 from jobspec.errors import Problem
 from jobspec.generate import Generated
+from jobspec.jobroles import connection_of, path_of
 from jobspec.mdsafe import code
-from jobspec.model import StateEntry
+from jobspec.model import LiveJob, StateEntry
 from jobspec.plan import Plan, Step
 from jobspec.render import render_json, render_markdown, render_text
 from jobspec.scrub import shorten
@@ -309,6 +310,46 @@ def batch_imported(imported: Mapping[str, StateEntry], already: Sequence[str]) -
 
 LEFT_OUT_SHOWN = 20
 """`generate` names each job it left out up to this many, then counts the rest."""
+
+
+def jobs_listed(
+    jobs: Sequence[LiveJob], *, roles: Mapping[str, str], listed: int, output_format: str
+) -> Screen:
+    """`jobs`: one line per job (id, name, kind/status, both endpoints, its role), or JSON;
+    how many of how many on stderr. Names and paths are the server's: shortened, quoted."""
+    note = f"{count(len(jobs), 'job')} of {count(listed, 'live job')}\n"
+    sides = ("source", "destination")
+    if output_format == "json":
+        rows = [
+            {
+                "id": job.id,
+                "name": job.name,
+                "kind": job.kind,
+                "status": job.status,
+                **{
+                    side: {
+                        "connection": connection_of(job.raw, side),
+                        "path": path_of(job.raw, side),
+                    }
+                    for side in sides
+                },
+                "role": roles.get(job.id, "unmanaged"),
+            }
+            for job in jobs
+        ]
+        return Screen(out=json.dumps(rows, indent=2, ensure_ascii=False) + "\n", err=note)
+
+    def end(job: LiveJob, side: str) -> str:
+        path = json.dumps(shorten(path_of(job.raw, side) or ""), ensure_ascii=False)
+        return f"{connection_of(job.raw, side) or '?'}:{path}"
+
+    lines = [
+        f"{job.id}\t{json.dumps(shorten(job.name), ensure_ascii=False)}\t"
+        f"{job.kind}/{job.status or '?'}\t{end(job, 'source')} → {end(job, 'destination')}\t"
+        f"{roles.get(job.id, 'unmanaged')}"
+        for job in jobs
+    ]
+    return Screen(out=_lines(lines), err=note)
 
 
 def generated(made: Generated, *, text: str, listed: int, out: str | None) -> Screen:
