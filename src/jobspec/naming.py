@@ -38,7 +38,8 @@ def job_names(*, actions: list[Action], live: Mapping[str, LiveJob]) -> dict[str
 
 ADOPT_HINT = (
     "clone names are identities: adopt the job that already has the name with "
-    "`jobspec import ADDRESS JOB_ID`, or give the clone a name of its own; nothing was applied "
+    "`jobspec import ADDRESS JOB_ID` (every such job at once: `jobspec import --discover`), "
+    "or give the clone a name of its own; nothing was applied "
     "(if the state file was deleted by mistake and its .backup is beside it, "
     "`jobspec state restore` brings that back)"
 )
@@ -91,9 +92,11 @@ def name_clashes(
     prior: Mapping[str, StateEntry],
     live: Mapping[str, LiveJob],
     interrupted: Mapping[str, str],
+    strays: dict[str, str] | None = None,
 ) -> list[str]:
     """Two addresses whose clones would share a name once the plan is applied, and new clones
-    whose name a live job that state does not know already bears."""
+    whose name a live job that state does not know already bears (each such address and job
+    id also put in `strays`: what `jobspec import --discover` would adopt)."""
     problems: list[str] = []
     known = known_ids(desired=desired, prior=prior)
     by_name: dict[str, list[LiveJob]] = {}
@@ -126,6 +129,8 @@ def name_clashes(
             continue  # the job with this name may be what the interrupted run made: recovery
         for job in sorted(by_name.get(name, ()), key=lambda job: job.id):
             if job.id not in known:
+                if strays is not None:
+                    strays.setdefault(wanted.address, job.id)
                 problems.append(
                     f"{wanted.location}: {wanted.address}: job {job.id} is already named "
                     f"{name!r} and state does not know it (was the state lost, or the address "

@@ -140,7 +140,7 @@ def make_plan(
     warnings: list[PlanWarning] = []
     problems: list[str] = _shared_sources_deleted(desired)
     planned: list[tuple[DesiredJob, Action]] = []
-    adoptable = False
+    strays: dict[str, str] = {}  # address → a live job bearing its clone name, unknown to state
     for address in addresses:
         wanted = desired.get(address)
         entry = prior.get(address)
@@ -169,7 +169,8 @@ def make_plan(
                 if stray is not None
                 else ""
             )
-            adoptable = adoptable or stray is not None
+            if stray is not None:
+                strays[address] = stray.id
             problems.append(f"{wanted.location}: {address}: {exc}{adopt}")
             continue
         if wanted.spec.wait_for_idle:
@@ -189,11 +190,17 @@ def make_plan(
     problems.extend(refused)
     warnings.extend(accepted)
     clashes = name_clashes(
-        planned=planned, desired=desired, prior=prior, live=live, interrupted=interrupted or {}
+        planned=planned,
+        desired=desired,
+        prior=prior,
+        live=live,
+        interrupted=interrupted or {},
+        strays=strays,
     )
     problems.extend(clashes)
     if problems:
-        raise PlanError(problems, hint=ADOPT_HINT if clashes or adoptable else None)
+        hint = ADOPT_HINT if clashes or strays else None
+        raise PlanError(problems, hint=hint, strays=strays)
     warnings.extend(running_warnings(actions=actions, live=live))
     chosen = set(addresses)  # a set: `in` on the list made this step quadratic
     relevant = needed_job_ids(

@@ -91,3 +91,77 @@ def test_generate_all_never_offers_a_clone_of_a_spec_once_state_is_lost(ws: Work
     assert {by_name[c] for c in clones} == {
         f"the clone of {a} (by name; not in state)" for a in ("finance", "hr", "sales")
     }
+
+
+def _lose_state(ws: Workspace, *, keep_backup: bool) -> None:
+    for path in ws.root.glob("jobspec.state.json*"):
+        if not (keep_backup and path.name.endswith(".backup")):
+            path.unlink()
+
+
+def test_a_lost_state_refusal_leads_and_import_discover_readopts_every_clone(
+    ws: Workspace,
+) -> None:
+    if ws.state_url is not None:
+        return  # deleting the state file is the file's case
+    for number in range(30):
+        ws.add_spec(f"team-{number:02}", schedule={"mode": "manual"})
+    ws.cli("apply", "--auto-approve")
+    clones = {address: entry.clone_id for address, entry in ws.state().items()}
+    assert len(clones) == 30
+    ws.cli("state", "list")  # a checkpoint leaves a backup beside the state
+
+    _lose_state(ws, keep_backup=False)
+    refused = ws.cli("plan", expect=1).stderr
+    lines = refused.strip().splitlines()
+    assert len(lines) <= 25, refused
+    assert "run `jobspec import --discover` first: 30 specs' clones already exist" in lines[0]
+    assert "and 20 more" in refused
+    before = ws.mutations()
+
+    found = ws.cli("import", "--discover")
+    assert "30 jobs adopted, 0 addresses left" in found.stderr
+    assert {a: e.clone_id for a, e in ws.state().items()} == clones
+    assert ws.cli("plan", "--detailed-exitcode").stdout.startswith("No changes.")
+    made = ws.cli("generate", "--all")
+    assert not any(clone in made.stdout for clone in clones.values())
+    assert ws.mutations() == before  # discovery only read the server
+
+
+def test_a_lost_state_with_a_backup_beside_it_leads_with_state_restore(ws: Workspace) -> None:
+    if ws.state_url is not None:
+        return
+    standard_specs(ws)
+    ws.cli("apply", "--auto-approve")
+    ws.cli("apply", "--auto-approve")  # a second write: a backup beside the state
+    if not any(ws.root.glob("jobspec.state.json.backup")):
+        ws.state_path.with_name("jobspec.state.json.backup").write_bytes(ws.state_path.read_bytes())
+    _lose_state(ws, keep_backup=True)
+    refused = ws.cli("plan", expect=1).stderr
+    assert refused.splitlines()[0].startswith(
+        "error: cannot plan: run `jobspec state restore` first"
+    ), refused
+
+
+def test_import_discover_leaves_a_job_that_fails_the_checks_and_says_why(ws: Workspace) -> None:
+    standard_specs(ws)
+    ws.add_spec("extra", schedule={"mode": "manual"})
+    # a job bearing extra's clone name, but copying other folders: not a clone of its source
+    ws.emulator.seed(
+        [
+            {
+                **json.loads(json.dumps(_a_job_named("Clone of extra"))),
+            }
+        ]
+    )
+    found = ws.cli("import", "--discover")
+    assert "left extra: job " in found.stderr and "does not look like a clone" in found.stderr
+    assert "left finance: no job is named 'Clone of finance': plan will clone it" in found.stderr
+    assert "0 jobs adopted, 4 addresses left" in found.stderr
+    assert ws.state() == {}
+
+
+def _a_job_named(name: str) -> dict[str, object]:
+    from tests.helpers import make_job
+
+    return make_job(name=name, transfer={"source": {"target": {"path": "/Elsewhere"}}})

@@ -21,6 +21,12 @@ from jobspec.cli.runtime import report_errors, show
     type=click.Path(dir_okay=False),
     help="Import many: a YAML (address: job_id) or CSV (address,job_id) file; all rows or none.",
 )
+@click.option(
+    "--discover",
+    is_flag=True,
+    help="Adopt, for every spec state does not know, the live job bearing its clone name "
+    "(after a lost state); each checked as import checks one.",
+)
 @server_options
 @lock_timeout_option
 @click.option(
@@ -33,6 +39,7 @@ def import_(
     address: str | None,
     job_id: str | None,
     from_file: str | None,
+    discover: bool,
     lock_timeout: float,
     force: bool,
     **flags: Unpack[ServerFlags],
@@ -47,8 +54,20 @@ def import_(
 
     from jobspec.commands import adopt
     from jobspec.errors import UsageError
-    from jobspec.views import batch_imported, imported
+    from jobspec.views import batch_imported, discovered, imported
 
+    if discover:
+        if address is not None or from_file is not None or force:
+            raise UsageError("--discover takes no ADDRESS JOB_ID, --from or --force")
+        run = server_run(**flags)
+        desired = run.desired
+        found = run.with_api(
+            lambda api: adopt.import_discovered(
+                api, run.store, desired=desired, lock_timeout=lock_timeout
+            )
+        )
+        show(discovered(found.imported, found.left))
+        return
     if from_file is not None:
         if address is not None:
             raise UsageError("give ADDRESS JOB_ID or --from FILE, not both")

@@ -45,7 +45,7 @@ def plan(
     from pathlib import Path
 
     from jobspec import views
-    from jobspec.commands.observe import observe
+    from jobspec.commands.observe import has_backup, observe
     from jobspec.commands.planfiles import save_plan_file
     from jobspec.plan import PlanOptions
 
@@ -58,6 +58,7 @@ def plan(
             api,
             desired=desired,
             state=state,
+            backup=has_backup(run.store),
             options=PlanOptions(
                 prune=prune, targets=run.targets, replace=replace, accept_source=accept_source
             ),

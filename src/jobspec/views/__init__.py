@@ -352,6 +352,18 @@ def jobs_listed(
     return Screen(out=_lines(lines), err=note)
 
 
+def discovered(imported: Mapping[str, StateEntry], left: Sequence[tuple[str, str]]) -> Screen:
+    """`import --discover`: each adopted address and its clone on stdout; on stderr each
+    address left and why, then the counts and what to run next."""
+    lines = [f"{address}\t{entry.clone_id}" for address, entry in sorted(imported.items())]
+    notes = [f"left {address}: {reason}" for address, reason in left]
+    notes.append(
+        f"{count(len(imported), 'job')} adopted, {count(len(left), 'address')} left; "
+        "`jobspec plan` verifies each clone against its spec"
+    )
+    return Screen(out=_lines(lines), err=_lines(notes))
+
+
 def generated(made: Generated, *, text: str, listed: int, out: str | None) -> Screen:
     """`generate`: the YAML on stdout (unless written to a file), and on stderr what was
     generated from how many jobs, which jobs were left out and why."""
