@@ -286,6 +286,13 @@ async def _run_step(
         say(address, what)
         return recorded
 
+    if step.op is StepOp.move:  # `moved_from:`: one journal record, no call
+        old = str((step.body or {}).get("from"))
+        journal.move(old, address)
+        await _saved(journal)
+        say(address, f"moved from {old}")
+        return journal.entries.get(address)
+
     assert step.op is StepOp.forget
     intent = journal.record_intent(address, "forget")
     journal.complete(intent, remove=True)

@@ -94,6 +94,7 @@ class StepOp(StrEnum):
     retire = "retire"  # DELETE, or PATCH the schedule to manual (body), per `how`
     forget = "forget"  # drop the address from state
     record = "record"  # no call: record in state what the plan saw (an earlier retire's effect)
+    move = "move"  # no call: give the address the entry of body["from"] (`moved_from:`)
 
 
 Role = Literal["source", "clone", "original", "old_clone"]

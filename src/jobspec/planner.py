@@ -36,6 +36,7 @@ from jobspec.model import (
     deep_merge,
     digest,
 )
+from jobspec.moves import apply_moves, find_moves, moved_action, unmarked_renames
 from jobspec.naming import (
     ADOPT_HINT,
     default_clone_name,
@@ -133,12 +134,16 @@ def make_plan(
     options = options or PlanOptions()
     prune, replace, accept_source = options.prune, options.replace, options.accept_source
     targets = options.targets or None
+    moves, moving_problems = find_moves(desired, prior)  # `moved_from:`: new → old address
+    prior = apply_moves(prior, moves)
     addresses = sorted(desired.keys() | prior.keys())
     if targets is not None:
         addresses = [address for address in addresses if address in targets]
     actions: list[Action] = []
     warnings: list[PlanWarning] = []
-    problems: list[str] = _shared_sources_deleted(desired)
+    problems: list[str] = _shared_sources_deleted(desired) + moving_problems
+    if not prune:
+        problems += unmarked_renames(desired=desired, prior=prior, live=live)
     planned: list[tuple[DesiredJob, Action]] = []
     strays: dict[str, str] = {}  # address → a live job bearing its clone name, unknown to state
     for address in addresses:
@@ -173,6 +178,8 @@ def make_plan(
                 strays[address] = stray.id
             problems.append(f"{wanted.location}: {address}: {exc}{adopt}")
             continue
+        if address in moves:
+            action = moved_action(action, old=moves[address], wanted=wanted, live=live)
         if wanted.spec.wait_for_idle:
             action = waiting_for_idle(action)
         if entry is not None and entry.forced_import and action.clone_id == entry.clone_id:
@@ -236,7 +243,10 @@ def placements_digest(live: Iterable[LiveJob]) -> str:
 
 def spec_digest(wanted: DesiredJob) -> str:
     """What a saved plan remembers of a spec, to tell when the spec files changed since."""
-    return digest(wanted.spec.model_dump(mode="json"))
+    dumped = wanted.spec.model_dump(mode="json")
+    if not dumped["moved_from"]:  # as before the key existed: saved plans stay comparable
+        del dumped["moved_from"]
+    return digest(dumped)
 
 
 class _CannotPlan(Exception):

@@ -106,6 +106,9 @@ def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
         return "verify the new clone (GET)"
     if step.op is StepOp.patch:
         return f"patch clone {job}"
+    if step.op is StepOp.move:
+        old = (step.body or {}).get("from")
+        return f"move the state entry of {old} to this address (one journal record)"
     if step.op is StepOp.forget:
         return "forget the address in state"
     if step.op is StepOp.record and step.role == "source":

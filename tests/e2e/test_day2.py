@@ -165,3 +165,50 @@ def _a_job_named(name: str) -> dict[str, object]:
     from tests.helpers import make_job
 
     return make_job(name=name, transfer={"source": {"target": {"path": "/Elsewhere"}}})
+
+
+def _rename(ws: Workspace, old: str, new: str, **extra: object) -> None:
+    ws.specs[new] = {**ws.specs.pop(old), **extra}
+    ws.write_specs()
+
+
+def test_moved_from_renames_an_address_through_a_reviewed_plan(ws: Workspace) -> None:
+    ws.add_spec("finance", schedule={"mode": "manual"})
+    ws.cli("apply", "--auto-approve")
+    clone = ws.state()["finance"].clone_id
+
+    _rename(ws, "finance", "ledger")
+    refused = ws.cli("plan", expect=1).stderr
+    assert "add `moved_from: finance` to this spec" in refused
+
+    _rename(ws, "ledger", "ledger", moved_from="finance")
+    planned = json.loads(ws.cli("plan", "--format", "json").stdout)
+    (action,) = [a for a in planned["actions"] if a["kind"] != "noop"]
+    assert action["address"] == "ledger" and action["kind"] == "update"
+    assert [step["op"] for step in action["steps"]] == ["move"]
+    assert planned["summary"]["create"] == 0 and planned["summary"]["retire"] == 0
+    assert "finance → ledger: moved (same clone" in ws.cli("plan").stdout
+    before = ws.mutations()
+    ws.cli("apply", "--auto-approve")
+    assert ws.mutations() == before  # the clone keeps its own name: nothing to call
+    assert {a: e.clone_id for a, e in ws.state().items()} == {"ledger": clone}
+    assert ws.cli("plan", "--detailed-exitcode").stdout.startswith("No changes.")
+    del ws.specs["ledger"]["moved_from"]
+    ws.write_specs()
+    assert ws.cli("plan", "--detailed-exitcode").stdout.startswith("No changes.")
+
+
+def test_moved_from_renames_a_clone_whose_name_derives_from_its_address(ws: Workspace) -> None:
+    source = ws.seed_source("finance")
+    ws.specs["finance"] = {"source": source, "overrides": {"schedule": {"mode": "manual"}}}
+    ws.write_specs()
+    ws.cli("apply", "--auto-approve")
+    clone = ws.state()["finance"].clone_id
+    _rename(ws, "finance", "ledger", moved_from=["finance"])
+    text = ws.cli("plan").stdout
+    assert '"Source of finance (finance)" → "Source of finance (ledger)"' in text
+    ws.cli("apply", "--auto-approve")
+    live = {job["id"]: job for job in ws.emulator.all_jobs()}
+    assert live[clone]["name"] == "Source of finance (ledger)"
+    assert ws.state()["ledger"].clone_id == clone
+    assert ws.cli("plan", "--detailed-exitcode").stdout.startswith("No changes.")
