@@ -27,6 +27,12 @@ def default_clone_name(*, base_name: str, address: str) -> str:
     return f"{base_name} ({address})"
 
 
+def replaced_name(name: str, *, job_id: str) -> str:
+    """The name a replaced clone that stays on the server (off its schedule) is given, so that
+    no two live jobs share the name: its own, with a suffix unique to it (its id's start)."""
+    return f"{name} (replaced {job_id[:8]})"
+
+
 def job_names(*, actions: list[Action], live: Mapping[str, LiveJob]) -> dict[str, str]:
     """The name of every live job the actions mention: shown beside its id."""
     ids: set[str] = set()

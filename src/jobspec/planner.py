@@ -42,6 +42,7 @@ from jobspec.naming import (
     default_clone_name,
     job_names,
     name_clashes,
+    replaced_name,
     unknown_namesake,
 )
 from jobspec.plan import (
@@ -373,7 +374,10 @@ def _plan_address(
         steps = [
             Step(op=StepOp.clone, job_id=base.id, role=role, body=_clone_body(wanted, base)),
             Step(op=StepOp.verify, role="clone"),
-            retire_step(job=clone, role="old_clone", how=old_clone_retirement(spec.original)),
+            _renamed_aside(
+                retire_step(job=clone, role="old_clone", how=old_clone_retirement(spec.original)),
+                clone,
+            ),
         ]
         return Action(
             kind=ActionKind.replace,
@@ -420,6 +424,14 @@ def _plan_address(
             **common,
         )
     return Action(kind=ActionKind.noop, reasons=["up to date"], clone_id=clone.id, **common)
+
+
+def _renamed_aside(step: Step, clone: LiveJob) -> Step:
+    """A replaced clone that stays (set to manual) is renamed too: the new clone has its name."""
+    if step.body is None:
+        return step
+    body = {**step.body, "name": replaced_name(clone.name, job_id=clone.id)}
+    return step.model_copy(update={"body": body})
 
 
 def patch_body(job: LiveJob, pairs: list[tuple[diff.Path, Any]]) -> dict[str, Any]:

@@ -101,7 +101,9 @@ def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
     known = names or {}
     job = job_label(step.job_id, known)
     if step.op is StepOp.clone:
-        return f"clone {step.role} {job} with the overrides"
+        name = (step.body or {}).get("name")
+        named = f" as {value(name)}" if isinstance(name, str) else ""
+        return f"clone {step.role} {job}{named} with the overrides"
     if step.op is StepOp.verify:
         return "verify the new clone (GET)"
     if step.op is StepOp.patch:
@@ -119,7 +121,9 @@ def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
     what = "DELETE" if step.how is RetireHow.deleted else "set schedule to manual on"
     label = step.role.replace("_", " ")
     waits = " once it is not running (wait_for_idle)" if step.wait_for_idle else ""
-    return f"{what} {label} {job}{waits}"
+    renamed = (step.body or {}).get("name")
+    rename = f" and rename it {value(renamed)}" if isinstance(renamed, str) else ""
+    return f"{what} {label} {job}{rename}{waits}"
 
 
 def _change_line(change: FieldChange, kind: ActionKind) -> str:

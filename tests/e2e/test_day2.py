@@ -212,3 +212,22 @@ def test_moved_from_renames_a_clone_whose_name_derives_from_its_address(ws: Work
     assert live[clone]["name"] == "Source of finance (ledger)"
     assert ws.state()["ledger"].clone_id == clone
     assert ws.cli("plan", "--detailed-exitcode").stdout.startswith("No changes.")
+
+
+def test_after_apply_replace_no_two_live_jobs_share_a_name(ws: Workspace) -> None:
+    from collections import Counter
+
+    standard_specs(ws)
+    ws.cli("apply", "--auto-approve")
+    old = ws.state()["finance"].clone_id
+    planned = ws.cli("plan", "--replace", "finance", expect=None).stdout
+    assert '"Clone of finance" and rename it "Clone of finance (replaced ' in planned
+    assert 'as "Clone of finance" with the overrides' in planned  # a create shows the name
+    ws.cli("apply", "--auto-approve", "--replace", "finance")
+    live = [job for job in ws.emulator.all_jobs() if not job.get("deleted")]
+    names = Counter(job["name"] for job in live)
+    assert all(number == 1 for number in names.values()), names
+    kept = {job["id"]: job for job in live}[old]
+    assert kept["name"] == f"Clone of finance (replaced {old[:8]})"
+    assert kept["schedule"]["mode"] == "manual"
+    assert ws.cli("plan", "--detailed-exitcode").stdout.startswith("No changes.")

@@ -213,4 +213,7 @@ def test_no_delete_no_banner() -> None:
 
 def test_steps_name_the_jobs_they_act_on() -> None:
     text = render_text(every_kind_plan())
-    assert f'clone source {SOURCE} "Finance to SharePoint" with the overrides' in text
+    assert (
+        f'clone source {SOURCE} "Finance to SharePoint" as "Finance archive" with the overrides'
+        in text
+    )
