@@ -154,7 +154,10 @@ def lost_state_refusal(exc: PlanError, *, empty: bool, backup: bool) -> PlanErro
         )
     lines = [f"cannot plan: {lead}: {jobs} on the server ({why})"]
     shown = sorted(strays.items())[:SHOWN_ADDRESSES]
-    lines += [f"  {address}: job {job_id}" for address, job_id in shown]
+    lines += [
+        f"  {address}: job {job_id} (alone: `jobspec import {address} {job_id}`)"
+        for address, job_id in shown
+    ]
     if count > SHOWN_ADDRESSES:
         lines.append(f"  and {count - SHOWN_ADDRESSES:,} more")
     others = len(exc.problems) - count
