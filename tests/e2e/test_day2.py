@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.e2e.conftest import Workspace, standard_specs
+from tests.helpers import EmulatorHandle
 
 
 def test_apply_counts_every_retired_original_in_text_and_json(ws: Workspace) -> None:
@@ -231,3 +233,22 @@ def test_after_apply_replace_no_two_live_jobs_share_a_name(ws: Workspace) -> Non
     assert kept["name"] == f"Clone of finance (replaced {old[:8]})"
     assert kept["schedule"]["mode"] == "manual"
     assert ws.cli("plan", "--detailed-exitcode").stdout.startswith("No changes.")
+
+
+def test_the_unreadable_jobs_warning_shows_once_and_can_be_acknowledged(
+    quirky_emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    ws = Workspace(root=tmp_path, emulator=quirky_emulator)
+    ws.seed_source("finance")
+    # --query lists twice (every job, and the server's search): one warning all the same
+    warned = ws.cli("generate", "--query", "Source").stderr
+    assert warned.count("that jobspec cannot read") == 1
+    assert "ignore_unreadable" in warned
+    (tmp_path / "jobspec.toml").write_text(
+        f'ignore_unreadable = ["system", "{"0" * 32}"]\n', encoding="utf-8"
+    )
+    quiet = ws.cli("generate", "--query", "Source").stderr
+    assert "cannot read" not in quiet
+    (tmp_path / "jobspec.toml").write_text('ignore_unreadable = ["system"]\n', encoding="utf-8")
+    partly = ws.cli("jobs").stderr
+    assert "skipped 1 job(s)" in partly and "Content indexer" not in partly
