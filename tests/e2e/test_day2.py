@@ -252,3 +252,13 @@ def test_the_unreadable_jobs_warning_shows_once_and_can_be_acknowledged(
     (tmp_path / "jobspec.toml").write_text('ignore_unreadable = ["system"]\n', encoding="utf-8")
     partly = ws.cli("jobs").stderr
     assert "skipped 1 job(s)" in partly and "Content indexer" not in partly
+
+
+def test_apply_plan_file_in_a_folder_without_the_specs_says_so(ws: Workspace) -> None:
+    standard_specs(ws)
+    ws.cli("plan", "--out", "plan.json")
+    (ws.root / "elsewhere").mkdir()
+    done = ws.cli("apply", "plan.json", "--specs", "elsewhere")
+    assert "no spec files in elsewhere: the plan is not compared" in done.stderr
+    assert "(removed)" not in done.stderr + done.stdout
+    assert "3 created" in done.stdout
