@@ -128,6 +128,11 @@ async def apply_plan(
     # address waits for the journal or between its steps, another has a request ready, so the
     # request slots stay full.
     gate = asyncio.Semaphore(2 * concurrency)
+    # An address that clones and then retires its original holds one of `concurrency` pair
+    # slots from its clone until that retire: an interruption leaves at most `concurrency`
+    # clone/original pairs both in place, each original retired as soon as its own clone
+    # is verified.
+    pairs = asyncio.Semaphore(concurrency)
     say = report or (lambda address, message: None)
     done = on_done or (lambda address, ok: None)
     heard = on_step or (lambda address, step, status, detail: None)
@@ -138,7 +143,7 @@ async def apply_plan(
         heard(address, step, status, detail)
 
     async def run(action: Action) -> None:
-        async with gate:
+        async with gate, pairs if _opens_pair(action) else nullcontext():
             try:
                 await _run_action(
                     action, api=api, journal=journal, say=say, settle=settle, idle=waits, hook=hook
@@ -163,6 +168,12 @@ async def apply_plan(
                 tasks.create_task(run(action))
     result.failures.sort()
     return result
+
+
+def _opens_pair(action: Action) -> bool:
+    """Does the action make a clone and then retire its original (a pair until then)?"""
+    ops = {(step.op, step.role) for step in action.steps}
+    return (StepOp.clone, "source") in ops and (StepOp.retire, "original") in ops
 
 
 async def _run_action(

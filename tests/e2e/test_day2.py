@@ -262,3 +262,27 @@ def test_apply_plan_file_in_a_folder_without_the_specs_says_so(ws: Workspace) ->
     assert "no spec files in elsewhere: the plan is not compared" in done.stderr
     assert "(removed)" not in done.stderr + done.stdout
     assert "3 created" in done.stdout
+
+
+def test_each_original_is_retired_once_its_own_clone_is_verified(ws: Workspace) -> None:
+    """At no moment are more than `concurrency` clones made whose original is not retired
+    yet: an interruption leaves at most that many pairs both scheduled."""
+    from tests.e2e.test_group_commit_apply import CheckedApi
+
+    for number in range(24):
+        ws.add_spec(f"team-{number:02}", schedule={"mode": "manual"})
+    sources = set(ws.sources.values())
+    open_pairs: set[str] = set()
+    most = [0]
+
+    def check(call: str, job_id: str) -> None:
+        if call == "clone":
+            open_pairs.add(job_id)
+        elif job_id in sources:  # the original retired (set to manual)
+            open_pairs.discard(job_id)
+        most[0] = max(most[0], len(open_pairs))
+
+    outcome = ws.apply_on(ws.store(), concurrency=3, wrap=lambda c: CheckedApi(c, check))
+    assert outcome.result is not None and outcome.result.ok
+    assert outcome.result.counts["set_manual"] == 24
+    assert not open_pairs and 1 <= most[0] <= 3, most[0]
