@@ -510,7 +510,7 @@ def _owners(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) 
     owners: dict[str, str] = {}
     for address, entry in sorted(prior.items()):
         owners.setdefault(entry.clone_id, f"managed: the clone of {address} in state")
-        for old in entry.superseded:
+        for old in (*entry.superseded, *entry.retired_clones):
             owners.setdefault(old, f"managed: a replaced clone of {address} in state")
         owners.setdefault(entry.source_id, f"already the source of {address} in state")
     for address, wanted in sorted(desired.items()):

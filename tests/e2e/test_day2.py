@@ -233,6 +233,8 @@ def test_after_apply_replace_no_two_live_jobs_share_a_name(ws: Workspace) -> Non
     assert kept["name"] == f"Clone of finance (replaced {old[:8]})"
     assert kept["schedule"]["mode"] == "manual"
     assert ws.cli("plan", "--detailed-exitcode").stdout.startswith("No changes.")
+    made = ws.cli("generate", "--all")
+    assert old not in made.stdout and "a replaced clone of finance" in made.stderr
 
 
 def test_the_unreadable_jobs_warning_shows_once_and_can_be_acknowledged(
