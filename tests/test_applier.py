@@ -228,3 +228,50 @@ def test_without_a_date_header_the_name_rule_alone_recognises_the_clone(tmp_path
     assert found is not None and found.id == NEW
     with pytest.raises(ApiError, match="2 jobs named 'Finance archive' could be the clone"):
         asyncio.run(find_clone(intent, api=api, known=set()))
+
+
+def test_a_move_is_one_journal_record_and_no_call(tmp_path: Path) -> None:
+    import json
+
+    from jobspec.plan import PlanOptions
+
+    body = {"schedule": {"mode": "manual"}}
+    entry = StateEntry(
+        source_id=SOURCE,
+        clone_id=OLD,
+        original=OriginalPolicy.manual,
+        applied=body,
+        applied_digest=digest(body),
+        original_retired=RetireHow.manual,
+    )
+    store = FileStateStore(tmp_path / "state.json")
+    with store.lock(operation="test") as session:
+        session.put("finance", entry)
+    spec = JobSpec.model_validate({"source": SOURCE, "overrides": body, "moved_from": "finance"})
+    wanted = DesiredJob(address="ledger", spec=spec, location=SourceLocation(file="s.yaml", line=1))
+    jobs = [
+        {"id": SOURCE, "kind": "transfer", "name": "Finance", "schedule": {"mode": "manual"}},
+        {"id": OLD, "kind": "transfer", "name": "Finance clone", **body},
+    ]
+    api = PickySearchApi(jobs)  # it has no write methods: a call would fail the test
+    plan = make_plan(
+        desired={"ledger": wanted},
+        prior=store.read().entries,
+        live={job.id: job for job in api.jobs},
+        lineage=store.read().lineage,
+        serial=store.read().serial,
+        options=PlanOptions(),
+    )
+    journal = tmp_path / "state.json.journal"
+    with store.lock(operation="test") as session:
+        before = journal.read_text().splitlines() if journal.exists() else []
+        result = asyncio.run(
+            apply_plan(plan, api=api, journal=session, concurrency=2, settle=0)  # type: ignore[arg-type]
+        )
+        records = [json.loads(line) for line in journal.read_text().splitlines()[len(before) :]]
+    assert result.ok and result.counts["updated"] == 1
+    moved = [r for r in records if r["kind"] != "header"]  # a fresh journal's first line
+    assert [(r["kind"], r.get("address"), r.get("to")) for r in moved] == [
+        ("move", "finance", "ledger")
+    ]
+    assert set(store.read().entries) == {"ledger"}

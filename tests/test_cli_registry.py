@@ -26,6 +26,7 @@ def test_every_module_s_commands_are_registered() -> None:
         "unlock": "state",
         "import": "adopt",
         "generate": "adopt",
+        "jobs": "jobs",
         "validate": "inspect",
         "fmt": "inspect",
         "schema": "inspect",

@@ -196,7 +196,7 @@ def test_set_values_are_typed_as_yaml() -> None:
         ("transfer.transfer_type.x=1", "`transfer.transfer_type` is a single value"),
         ("transfer.transfer_type=cpy", "Input should be 'sync'"),
         ("schedule={mode: auto, x: 1}", "schedule: unknown key `x`"),
-        ("transfer.destination.connection.id=12345", "valid string"),
+        ("transfer.destination.connection.id=[1, 2]", "valid string"),
         ("passthrough.transfer.transfer_type=copy", "jobspec knows"),
         ("passthrough=1", "passthrough.FIELD=VALUE"),
         ("transfer..x=1", "empty field name"),
@@ -443,3 +443,15 @@ def test_names_with_line_breaks_or_controls_render_double_quoted_and_load_back(
     name: str,
 ) -> None:
     check_names_render_and_load([name])
+
+
+def test_set_types_a_value_by_the_schema_an_all_digit_id_stays_a_string() -> None:
+    digits = "2222" * 8
+    found, problems = sets(f"transfer.destination.connection.id={digits}", "priority=3")
+    assert problems == []
+    assert [(a.dotted, a.value) for a in found] == [
+        ("transfer.destination.connection.id", digits),
+        ("priority", 3),
+    ]
+    _, refused = sets("priority=[1, 2]")
+    assert refused  # a list is no number: still refused

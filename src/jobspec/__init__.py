@@ -4,11 +4,13 @@ The package, top layer first; a module imports only from the layers below it (en
 the import-linter contracts in pyproject.toml):
 
     cli/            parsing, wiring, printing and exit codes (the only click/rich importer):
-                    a module per command group (plan, apply, state, adopt, inspect, emulator),
+                    a module per command group (plan, apply, state, adopt, jobs, inspect,
+                    emulator),
                     runtime (scrubber, error reporting, event loop, signals), options, and
                     run.py, the one settings → store → specs → API path of server commands
     commands/       the sequences behind the commands, one module each: observe (plan,
-                    drift), apply, adopt (import), generate, state, planfiles, fmt
+                    drift), apply, adopt (import, import --discover), generate, jobs, state,
+                    planfiles, fmt
     views/          each command's human and JSON output, as plain strings; listeners.py,
                     what apply shows as it runs (the human and the JSON listener)
     emulator/       the local DryvIQ-compatible server (Starlette; only the CLI imports it):
@@ -22,12 +24,15 @@ the import-linter contracts in pyproject.toml):
     state/          the state stores (file, PostgreSQL) and their codecs; see its docstring
     spec/           loading and validating spec files (the only ruamel importer); fmt's writer
     files.py        atomic file writes
-    checks/         pure checks the commands run: saved plans (planfile), adoption, import rows
+    checks/         pure checks the commands run: saved plans (planfile), adoption, import rows,
+                    discovery (which live job is which spec's clone, by name)
     planner.py      make_plan(desired, prior, live) -> Plan: pure, deterministic
     drift.py        classifying drift: who moved (spec, server, source job)
     generate.py     specs for live jobs (`jobspec generate`): selection, addresses, --set
-    naming.py       the planner's clone names as identities: the name check
     retirement.py   the planner's retiring of originals and old clones
+    jobroles.py     what each live job is to jobspec; selecting jobs by connection and path
+    moves.py        `moved_from:`: renaming an address in the plan; plain renames refused
+    naming.py       the planner's clone names as identities: the name check, `name_key`
     render.py       plans as text, JSON and markdown
     conflicts.py    the pure transfer-conflict check
     diff.py         managed-field comparison

@@ -40,7 +40,7 @@ from jobspec.api import Api
 from jobspec.errors import ApiError, JobspecError, OutcomeUnknown
 from jobspec.idle import IdleWait, wait_until_idle
 from jobspec.model import LiveJob, OriginalPolicy, RetireHow, ScheduleMode, StateEntry, digest
-from jobspec.plan import Action, ActionKind, Plan, Step, StepOp
+from jobspec.plan import Action, ActionKind, Plan, Step, StepOp, retire_tally
 from jobspec.state import GroupCommit, Intent, StateSession
 
 CLOCK_MARGIN_SECONDS = 2
@@ -58,12 +58,33 @@ StepHook = Callable[[str, Step, str, str | None], None]
 
 @dataclass
 class ApplyResult:
+    """What an apply did: actions done per kind, failed, then the jobs it retired, counted
+    from the retire steps that finished (the plan's `tally`, done), so `retired` is always
+    `deleted` + `set_manual`, whichever action retired them."""
+
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ["created", "updated", "replaced", "retired", "pruned", "unchanged", "failed"], 0
+            [
+                "created",
+                "updated",
+                "replaced",
+                "retire_only",
+                "pruned",
+                "unchanged",
+                "failed",
+                "retired",
+                "deleted",
+                "set_manual",
+            ],
+            0,
         )
     )
     failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def count_retired(self, step: Step) -> None:
+        """One finished step: counted when it retired a job (as `retire_tally` counts)."""
+        for key, number in retire_tally([step]).items():
+            self.counts[_DONE_RETIRE[key]] += number
 
     @property
     def ok(self) -> bool:
@@ -74,11 +95,12 @@ _DONE_WORD = {
     ActionKind.create: "created",
     ActionKind.update: "updated",
     ActionKind.replace: "replaced",
-    ActionKind.retire: "retired",
+    ActionKind.retire: "retire_only",
     ActionKind.prune: "pruned",
     ActionKind.noop: "unchanged",
     ActionKind.orphan: "unchanged",
 }
+_DONE_RETIRE = {"retire": "retired", "delete": "deleted", "set_manual": "set_manual"}
 
 
 async def apply_plan(
@@ -106,12 +128,22 @@ async def apply_plan(
     # address waits for the journal or between its steps, another has a request ready, so the
     # request slots stay full.
     gate = asyncio.Semaphore(2 * concurrency)
+    # An address that clones and then retires its original holds one of `concurrency` pair
+    # slots from its clone until that retire: an interruption leaves at most `concurrency`
+    # clone/original pairs both in place, each original retired as soon as its own clone
+    # is verified.
+    pairs = asyncio.Semaphore(concurrency)
     say = report or (lambda address, message: None)
     done = on_done or (lambda address, ok: None)
-    hook = on_step or (lambda address, step, status, detail: None)
+    heard = on_step or (lambda address, step, status, detail: None)
+
+    def hook(address: str, step: Step, status: str, detail: str | None) -> None:
+        if status == "finished":
+            result.count_retired(step)
+        heard(address, step, status, detail)
 
     async def run(action: Action) -> None:
-        async with gate:
+        async with gate, pairs if _opens_pair(action) else nullcontext():
             try:
                 await _run_action(
                     action, api=api, journal=journal, say=say, settle=settle, idle=waits, hook=hook
@@ -136,6 +168,12 @@ async def apply_plan(
                 tasks.create_task(run(action))
     result.failures.sort()
     return result
+
+
+def _opens_pair(action: Action) -> bool:
+    """Does the action make a clone and then retire its original (a pair until then)?"""
+    ops = {(step.op, step.role) for step in action.steps}
+    return (StepOp.clone, "source") in ops and (StepOp.retire, "original") in ops
 
 
 async def _run_action(
@@ -258,6 +296,13 @@ async def _run_step(
             await _saved(journal)
         say(address, what)
         return recorded
+
+    if step.op is StepOp.move:  # `moved_from:`: one journal record, no call
+        old = str((step.body or {}).get("from"))
+        journal.move(old, address)
+        await _saved(journal)
+        say(address, f"moved from {old}")
+        return journal.entries.get(address)
 
     assert step.op is StepOp.forget
     intent = journal.record_intent(address, "forget")

@@ -21,6 +21,7 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 _URL_USERINFO = re.compile(
@@ -133,15 +134,25 @@ class LockError(StateError):
 class PlanError(JobspecError):
     """The planner cannot produce a plan for the desired set; every reason is listed."""
 
-    def __init__(self, problems: list[str], *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[str],
+        *,
+        hint: str | None = None,
+        strays: Mapping[str, str] | None = None,
+        message: str | None = None,
+    ) -> None:
         count = len(problems)
         lines = "\n".join(f"  {problem}" for problem in problems)
         noun = "problem" if count == 1 else "problems"
         super().__init__(
-            f"cannot plan: {count} {noun}\n{lines}",
+            message or f"cannot plan: {count} {noun}\n{lines}",
             hint=hint or "fix the specs (or the server) and plan again; nothing was applied",
         )
         self.problems = problems
+        self.strays = dict(strays or {})
+        """Address → a live job that bears its clone name and state does not know: what a
+        lost state leaves behind, and `jobspec import --discover` adopts."""
 
 
 class StalePlanError(JobspecError):

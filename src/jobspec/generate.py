@@ -21,12 +21,13 @@ import string
 import typing
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from jobspec.errors import UsageError
+from jobspec.jobroles import JobFilter, clone_names
 from jobspec.model import (
     ADDRESS_RE,
     JOB_ID_RE,
@@ -37,6 +38,7 @@ from jobspec.model import (
     Overrides,
     StateEntry,
 )
+from jobspec.naming import name_key
 
 __all__ = [
     "Assignment",
@@ -98,6 +100,7 @@ class Selection:
     kind: str | None = None
     status: str | None = None
     every: bool = False
+    where: JobFilter = field(default_factory=JobFilter)
 
     @property
     def filters(self) -> dict[str, str]:
@@ -107,14 +110,17 @@ class Selection:
             "--kind": self.kind,
             "--status": self.status,
         }
-        return {flag: value for flag, value in shown.items() if value is not None}
+        return {flag: value for flag, value in shown.items() if value is not None} | (
+            self.where.flags
+        )
 
     def check(self) -> None:
         """Refuse an empty or contradictory selection, and ids that are not job ids."""
         if not self.ids and not self.filters and not self.every:
             raise UsageError(
                 "say which jobs to generate specs for",
-                hint="give job ids, or --query, --category, --kind, --status, or --all",
+                hint="give job ids, or --query, --category, --kind, --status, --connection, "
+                "--source-connection, --destination-connection, --path-prefix, or --all",
             )
         if self.every and (self.ids or self.filters):
             raise UsageError("--all selects every job: give it alone, without ids or filters")
@@ -138,6 +144,8 @@ class Selection:
         if self.category is not None and not _in_category(job, self.category):
             return False
         if self.kind is not None and job.kind != self.kind:
+            return False
+        if not self.where.picks(job):
             return False
         return self.status is None or job.status == self.status
 
@@ -192,6 +200,11 @@ def parse_assignments(
             continue
         assignment = Assignment(path=path, value=value, given=text)
         problem = _unmanageable(assignment) or _invalid_value(assignment)
+        if problem and isinstance(value, int | float | bool) and not _unmanageable(assignment):
+            # typed by the schema: a string field takes `2222…` or `true` as the text given
+            as_text = Assignment(path=path, value=value_text.strip(), given=text)
+            if _invalid_value(as_text) is None:
+                assignment, problem = as_text, None
         if problem:
             problems.append(f"--set {text}: {problem}")
             continue
@@ -407,6 +420,15 @@ def generate(
         if job_id not in by_id
     ]
     owners = _owners(desired, prior)
+    # a job that bears a spec's or a state entry's clone name is that clone (a state lost it):
+    # offering a spec for it would clone a clone; `jobspec import --discover` adopts it
+    clones = clone_names(desired=desired, prior=prior, live=by_id)
+    for job in chosen:
+        owner = clones.get(name_key(job.name))
+        if job.id not in owners and owner is not None:
+            owners[job.id] = (
+                f"by its name the clone of {owner}: adopt it with `jobspec import --discover`"
+            )
     left_out = [LeftOut(job, owners[job.id]) for job in chosen if job.id in owners]
     adopted = [job for job in chosen if job.id not in owners]
     addresses = _addresses(adopted, set(desired) | set(prior))
@@ -488,7 +510,7 @@ def _owners(desired: Mapping[str, DesiredJob], prior: Mapping[str, StateEntry]) 
     owners: dict[str, str] = {}
     for address, entry in sorted(prior.items()):
         owners.setdefault(entry.clone_id, f"managed: the clone of {address} in state")
-        for old in entry.superseded:
+        for old in (*entry.superseded, *entry.retired_clones):
             owners.setdefault(old, f"managed: a replaced clone of {address} in state")
         owners.setdefault(entry.source_id, f"already the source of {address} in state")
     for address, wanted in sorted(desired.items()):

@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    WithJsonSchema,
     field_validator,
     model_serializer,
 )
@@ -351,6 +352,28 @@ class JobSpec(_Strict):
         "waiting up to apply's --wait-for-idle timeout; as `apply --wait-for-idle` does for "
         "every address.",
     )
+    moved_from: Annotated[
+        list[Annotated[str, Field(pattern=ADDRESS_PATTERN)]],
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "pattern": ADDRESS_PATTERN},
+                    {"type": "array", "items": {"type": "string", "pattern": ADDRESS_PATTERN}},
+                ]
+            }
+        ),
+    ] = Field(
+        default_factory=list,
+        description="The address (or addresses) this spec had before a rename: the plan moves "
+        "that address's state entry (and its clone) here instead of cloning again. Harmless "
+        "once applied; remove it whenever.",
+    )
+
+    @field_validator("moved_from", mode="before")
+    @classmethod
+    def _one_or_a_list(cls, value: Any) -> Any:
+        """`moved_from: old` or `moved_from: [old, older]`."""
+        return [value] if isinstance(value, str) else value
 
     @field_validator("passthrough")
     @classmethod

@@ -8,16 +8,29 @@ person adopts it with `jobspec import` or renames the clone. Pure: the planner c
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 
 from jobspec.model import DesiredJob, LiveJob, StateEntry
 from jobspec.plan import Action, StepOp
 
 
+def name_key(name: str) -> str:
+    """The one normal form names are compared in: the same name typed on another system (a
+    precomposed `é` or `e` and a combining accent) is the same name. NFC only."""
+    return unicodedata.normalize("NFC", name)
+
+
 def default_clone_name(*, base_name: str, address: str) -> str:
     """The name a clone gets when its spec names none: the base job's, with the address,
     which is unique, so that the clone can be recognised later."""
     return f"{base_name} ({address})"
+
+
+def replaced_name(name: str, *, job_id: str) -> str:
+    """The name a replaced clone that stays on the server (off its schedule) is given, so that
+    no two live jobs share the name: its own, with a suffix unique to it (its id's start)."""
+    return f"{name} (replaced {job_id[:8]})"
 
 
 def job_names(*, actions: list[Action], live: Mapping[str, LiveJob]) -> dict[str, str]:
@@ -31,7 +44,8 @@ def job_names(*, actions: list[Action], live: Mapping[str, LiveJob]) -> dict[str
 
 ADOPT_HINT = (
     "clone names are identities: adopt the job that already has the name with "
-    "`jobspec import ADDRESS JOB_ID`, or give the clone a name of its own; nothing was applied "
+    "`jobspec import ADDRESS JOB_ID` (every such job at once: `jobspec import --discover`), "
+    "or give the clone a name of its own; nothing was applied "
     "(if the state file was deleted by mistake and its .backup is beside it, "
     "`jobspec state restore` brings that back)"
 )
@@ -84,9 +98,11 @@ def name_clashes(
     prior: Mapping[str, StateEntry],
     live: Mapping[str, LiveJob],
     interrupted: Mapping[str, str],
+    strays: dict[str, str] | None = None,
 ) -> list[str]:
     """Two addresses whose clones would share a name once the plan is applied, and new clones
-    whose name a live job that state does not know already bears."""
+    whose name a live job that state does not know already bears (each such address and job
+    id also put in `strays`: what `jobspec import --discover` would adopt)."""
     problems: list[str] = []
     known = known_ids(desired=desired, prior=prior)
     by_name: dict[str, list[LiveJob]] = {}
@@ -119,6 +135,8 @@ def name_clashes(
             continue  # the job with this name may be what the interrupted run made: recovery
         for job in sorted(by_name.get(name, ()), key=lambda job: job.id):
             if job.id not in known:
+                if strays is not None:
+                    strays.setdefault(wanted.address, job.id)
                 problems.append(
                     f"{wanted.location}: {wanted.address}: job {job.id} is already named "
                     f"{name!r} and state does not know it (was the state lost, or the address "

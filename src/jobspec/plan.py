@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, Literal
@@ -93,6 +94,7 @@ class StepOp(StrEnum):
     retire = "retire"  # DELETE, or PATCH the schedule to manual (body), per `how`
     forget = "forget"  # drop the address from state
     record = "record"  # no call: record in state what the plan saw (an earlier retire's effect)
+    move = "move"  # no call: give the address the entry of body["from"] (`moved_from:`)
 
 
 Role = Literal["source", "clone", "original", "old_clone"]
@@ -188,17 +190,8 @@ class Plan(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> dict[str, int]:
-        """Actions per kind, then the jobs the plan retires: `delete` (deleted on the server,
-        a running transfer cancelled) and `set_manual` (taken off their schedule), counted
-        apart because a reviewer must not mistake one for the other."""
-        counts = {kind.value: 0 for kind in ActionKind}
-        for action in self.actions:
-            counts[action.kind.value] += 1
-        counts["delete"] = len(self.deletes)
-        counts["set_manual"] = sum(
-            1 for _, step in self.retire_steps() if step.how is RetireHow.manual
-        )
-        return counts
+        """The plan's tally (`tally`): actions per kind, then the jobs it retires."""
+        return tally(self.actions)
 
     def retire_steps(self) -> list[tuple[Action, Step]]:
         """Every step that deletes a job or takes it off its schedule, in plan order."""
@@ -244,6 +237,40 @@ class Plan(BaseModel):
         if sealed != _seal(document):
             raise PlanTampered("its checksum does not match its content: it was edited")
         return plan
+
+
+TALLY_KEYS = {
+    ActionKind.create: "create",
+    ActionKind.update: "update",
+    ActionKind.replace: "replace",
+    ActionKind.retire: "retire_only",
+    ActionKind.noop: "noop",
+    ActionKind.orphan: "orphan",
+    ActionKind.prune: "prune",
+}
+"""An action kind's key in a tally. An action that only retires is `retire_only`: `retire`
+counts the jobs retired, whatever action retires them."""
+
+
+def retire_tally(steps: Iterable[Step]) -> dict[str, int]:
+    """The jobs `steps` retire: `retire` = `delete` + `set_manual`, always."""
+    hows = [step.how for step in steps if step.op is StepOp.retire]
+    deleted = sum(1 for how in hows if how is RetireHow.deleted)
+    manual = sum(1 for how in hows if how is RetireHow.manual)
+    return {"retire": deleted + manual, "delete": deleted, "set_manual": manual}
+
+
+def tally(actions: Iterable[Action]) -> dict[str, int]:
+    """The one count of a plan every summary shows (text, markdown, JSON, apply's): actions
+    per kind, then the jobs retired, deleted and set to manual, counted from the steps, so
+    that no two summaries can disagree. Deletes and set-manuals are counted apart because a
+    reviewer must not mistake one for the other."""
+    listed = list(actions)
+    counts = dict.fromkeys(TALLY_KEYS.values(), 0)
+    for action in listed:
+        counts[TALLY_KEYS[action.kind]] += 1
+    counts.update(retire_tally(step for action in listed for step in action.steps))
+    return counts
 
 
 def _seal(document: dict[str, Any]) -> str:

@@ -36,11 +36,13 @@ from jobspec.model import (
     deep_merge,
     digest,
 )
+from jobspec.moves import apply_moves, find_moves, moved_action, unmarked_renames
 from jobspec.naming import (
     ADOPT_HINT,
     default_clone_name,
     job_names,
     name_clashes,
+    replaced_name,
     unknown_namesake,
 )
 from jobspec.plan import (
@@ -133,14 +135,18 @@ def make_plan(
     options = options or PlanOptions()
     prune, replace, accept_source = options.prune, options.replace, options.accept_source
     targets = options.targets or None
+    moves, moving_problems = find_moves(desired, prior)  # `moved_from:`: new → old address
+    prior = apply_moves(prior, moves)
     addresses = sorted(desired.keys() | prior.keys())
     if targets is not None:
         addresses = [address for address in addresses if address in targets]
     actions: list[Action] = []
     warnings: list[PlanWarning] = []
-    problems: list[str] = _shared_sources_deleted(desired)
+    problems: list[str] = _shared_sources_deleted(desired) + moving_problems
+    if not prune:
+        problems += unmarked_renames(desired=desired, prior=prior, live=live)
     planned: list[tuple[DesiredJob, Action]] = []
-    adoptable = False
+    strays: dict[str, str] = {}  # address → a live job bearing its clone name, unknown to state
     for address in addresses:
         wanted = desired.get(address)
         entry = prior.get(address)
@@ -169,9 +175,12 @@ def make_plan(
                 if stray is not None
                 else ""
             )
-            adoptable = adoptable or stray is not None
+            if stray is not None:
+                strays[address] = stray.id
             problems.append(f"{wanted.location}: {address}: {exc}{adopt}")
             continue
+        if address in moves:
+            action = moved_action(action, old=moves[address], wanted=wanted, live=live)
         if wanted.spec.wait_for_idle:
             action = waiting_for_idle(action)
         if entry is not None and entry.forced_import and action.clone_id == entry.clone_id:
@@ -189,11 +198,17 @@ def make_plan(
     problems.extend(refused)
     warnings.extend(accepted)
     clashes = name_clashes(
-        planned=planned, desired=desired, prior=prior, live=live, interrupted=interrupted or {}
+        planned=planned,
+        desired=desired,
+        prior=prior,
+        live=live,
+        interrupted=interrupted or {},
+        strays=strays,
     )
     problems.extend(clashes)
     if problems:
-        raise PlanError(problems, hint=ADOPT_HINT if clashes or adoptable else None)
+        hint = ADOPT_HINT if clashes or strays else None
+        raise PlanError(problems, hint=hint, strays=strays)
     warnings.extend(running_warnings(actions=actions, live=live))
     chosen = set(addresses)  # a set: `in` on the list made this step quadratic
     relevant = needed_job_ids(
@@ -229,7 +244,10 @@ def placements_digest(live: Iterable[LiveJob]) -> str:
 
 def spec_digest(wanted: DesiredJob) -> str:
     """What a saved plan remembers of a spec, to tell when the spec files changed since."""
-    return digest(wanted.spec.model_dump(mode="json"))
+    dumped = wanted.spec.model_dump(mode="json")
+    if not dumped["moved_from"]:  # as before the key existed: saved plans stay comparable
+        del dumped["moved_from"]
+    return digest(dumped)
 
 
 class _CannotPlan(Exception):
@@ -356,7 +374,10 @@ def _plan_address(
         steps = [
             Step(op=StepOp.clone, job_id=base.id, role=role, body=_clone_body(wanted, base)),
             Step(op=StepOp.verify, role="clone"),
-            retire_step(job=clone, role="old_clone", how=old_clone_retirement(spec.original)),
+            _renamed_aside(
+                retire_step(job=clone, role="old_clone", how=old_clone_retirement(spec.original)),
+                clone,
+            ),
         ]
         return Action(
             kind=ActionKind.replace,
@@ -403,6 +424,14 @@ def _plan_address(
             **common,
         )
     return Action(kind=ActionKind.noop, reasons=["up to date"], clone_id=clone.id, **common)
+
+
+def _renamed_aside(step: Step, clone: LiveJob) -> Step:
+    """A replaced clone that stays (set to manual) is renamed too: the new clone has its name."""
+    if step.body is None:
+        return step
+    body = {**step.body, "name": replaced_name(clone.name, job_id=clone.id)}
+    return step.model_copy(update={"body": body})
 
 
 def patch_body(job: LiveJob, pairs: list[tuple[diff.Path, Any]]) -> dict[str, Any]:

@@ -29,22 +29,27 @@ _COLOURS = {
 }
 
 _SUMMARY_WORDS = [
-    (ActionKind.create, "to create"),
-    (ActionKind.update, "to update"),
-    (ActionKind.replace, "to replace"),
-    (ActionKind.retire, "to retire"),
-    (ActionKind.prune, "to prune"),
-    (ActionKind.noop, "unchanged"),
-    (ActionKind.orphan, "orphaned"),
+    ("create", "to create"),
+    ("update", "to update"),
+    ("replace", "to replace"),
+    ("retire_only", "only retiring"),
+    ("prune", "to prune"),
+    ("noop", "unchanged"),
+    ("orphan", "orphaned"),
 ]
 
 
 def summary_line(plan: Plan) -> str:
-    """`Plan: 2 to create, … 1 orphaned. Jobs to retire: 1 to delete, 3 to set manual.`"""
+    """`Plan: 2 to create, … 1 orphaned. Jobs to retire: 4 (1 to delete, 3 to set manual).`
+
+    From the plan's one tally (`Plan.summary`): the jobs to retire are always the deletes
+    plus the set-manuals, whichever action retires them."""
     counts = plan.summary
     head = "Plan:" if plan.has_changes else "No changes."
-    parts = [f"{counts[kind.value]} {words}" for kind, words in _SUMMARY_WORDS]
-    retire = f"{counts['delete']} to delete, {counts['set_manual']} to set manual"
+    parts = [f"{counts[key]} {words}" for key, words in _SUMMARY_WORDS]
+    retire = (
+        f"{counts['retire']} ({counts['delete']} to delete, {counts['set_manual']} to set manual)"
+    )
     return f"{head} " + ", ".join(parts) + f". Jobs to retire: {retire}."
 
 
@@ -96,11 +101,16 @@ def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
     known = names or {}
     job = job_label(step.job_id, known)
     if step.op is StepOp.clone:
-        return f"clone {step.role} {job} with the overrides"
+        name = (step.body or {}).get("name")
+        named = f" as {value(name)}" if isinstance(name, str) else ""
+        return f"clone {step.role} {job}{named} with the overrides"
     if step.op is StepOp.verify:
         return "verify the new clone (GET)"
     if step.op is StepOp.patch:
         return f"patch clone {job}"
+    if step.op is StepOp.move:
+        old = (step.body or {}).get("from")
+        return f"move the state entry of {old} to this address (one journal record)"
     if step.op is StepOp.forget:
         return "forget the address in state"
     if step.op is StepOp.record and step.role == "source":
@@ -111,7 +121,9 @@ def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
     what = "DELETE" if step.how is RetireHow.deleted else "set schedule to manual on"
     label = step.role.replace("_", " ")
     waits = " once it is not running (wait_for_idle)" if step.wait_for_idle else ""
-    return f"{what} {label} {job}{waits}"
+    renamed = (step.body or {}).get("name")
+    rename = f" and rename it {value(renamed)}" if isinstance(renamed, str) else ""
+    return f"{what} {label} {job}{rename}{waits}"
 
 
 def _change_line(change: FieldChange, kind: ActionKind) -> str:
@@ -201,7 +213,8 @@ def render_markdown(
         head.append("")
     head += [summary_line(plan), ""]
     head += ["| action | count |", "| --- | ---: |"]
-    head += [f"| {kind.value} | {counts[kind.value]} |" for kind, _ in _SUMMARY_WORDS]
+    head += [f"| {key.replace('_', ' ')} | {counts[key]} |" for key, _ in _SUMMARY_WORDS]
+    head += [f"| jobs to retire | {counts['retire']} |"]
     head += [f"| **jobs to delete** | **{counts['delete']}** |"]
     head += [f"| jobs to set manual | {counts['set_manual']} |"]
     head.append("")

@@ -53,6 +53,7 @@ CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "concurrency": (int,),
     "timeout": (int, float),
     "clone_settle": (int, float),
+    "ignore_unreadable": (list,),
 }
 CONFIG_KEYS = tuple(CONFIG_TYPES)
 # Keys people will try to put in jobspec.toml, and where they belong instead.
@@ -128,6 +129,8 @@ class Settings:
     insecure: bool = False
     clone_settle: float = DEFAULT_CLONE_SETTLE
     """Seconds after a lost clone call before "not found" counts as proof it was never made."""
+    ignore_unreadable: tuple[str, ...] = ()
+    """Kinds, ids or names of unreadable listed jobs acknowledged in jobspec.toml: not warned of."""
     # Where each value came from, for `--verbose` style reporting; never holds a secret.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -197,6 +200,7 @@ def load_settings(
         timeout=DEFAULT_TIMEOUT if seconds is None else _timeout(seconds, origins),
         insecure=insecure,
         clone_settle=DEFAULT_CLONE_SETTLE if settle is None else _settle(settle, origins),
+        ignore_unreadable=tuple(config.get("ignore_unreadable", ())),
         origins=origins,
     )
 
@@ -362,6 +366,14 @@ def _read_config(config_path: Path | None) -> tuple[dict[str, Any], Path | None]
                 else f"known keys: {', '.join(CONFIG_KEYS)}",
             )
         value, types = data[key], CONFIG_TYPES[key]
+        if types == (list,):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UsageError(
+                    f"{path}: `{key}` must be a list of strings, not {value!r}",
+                    hint='e.g. ignore_unreadable = ["system"]: the kinds, ids or names of the '
+                    "unreadable jobs to stop warning about",
+                )
+            continue
         if not isinstance(value, types) or isinstance(value, bool):
             wanted = "a string" if types == (str,) else "a number"
             raise UsageError(f"{path}: `{key}` must be {wanted}, not {value!r}")

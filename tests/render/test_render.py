@@ -208,9 +208,12 @@ def test_no_delete_no_banner() -> None:
     assert "DELETE" not in text
     lines = text.splitlines()
     assert lines[0] == lines[-1] and lines[0].startswith("Plan: 2 to create")
-    assert "Jobs to retire: 0 to delete, 4 to set manual." in lines[0]
+    assert "Jobs to retire: 4 (0 to delete, 4 to set manual)." in lines[0]
 
 
 def test_steps_name_the_jobs_they_act_on() -> None:
     text = render_text(every_kind_plan())
-    assert f'clone source {SOURCE} "Finance to SharePoint" with the overrides' in text
+    assert (
+        f'clone source {SOURCE} "Finance to SharePoint" as "Finance archive" with the overrides'
+        in text
+    )

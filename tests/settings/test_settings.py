@@ -297,3 +297,12 @@ def test_secrets_never_in_repr(env: dict[str, str]) -> None:
     for text in (repr(settings), str(settings), repr(settings.credentials), str(settings.origins)):
         assert "pa55-word" not in text
     assert "localhost:9090" in repr(settings)
+
+
+def test_ignore_unreadable_is_a_list_of_strings_in_the_config(tmp_path: Path) -> None:
+    found = load({**LOCAL, **USER}, 'ignore_unreadable = ["system", "Indexer"]\n', tmp_path)
+    assert found.ignore_unreadable == ("system", "Indexer")
+    assert load({**LOCAL, **USER}, "", tmp_path).ignore_unreadable == ()
+    for bad in ('ignore_unreadable = "system"\n', "ignore_unreadable = [1]\n"):
+        with pytest.raises(UsageError, match="must be a list of strings"):
+            load({**LOCAL, **USER}, bad, tmp_path)

@@ -61,7 +61,8 @@ def check_plan_shape(plan: Plan, state: StateView) -> None:
     if state.serial != plan.serial or state.lineage != plan.lineage:
         return  # another state: check_fresh says so, with what moved
     for action in plan.actions:
-        entry = state.entries.get(action.address)
+        moved = [s.body["from"] for s in action.steps if s.op is StepOp.move and s.body]
+        entry = state.entries.get(str(moved[0]) if moved else action.address)
         if action.clone_id is not None and (entry is None or entry.clone_id != action.clone_id):
             raise _Unsound(
                 f"{action.address}'s clone is {action.clone_id} in the plan, "

@@ -13,6 +13,7 @@ checks every use.
     run.py       server_run: settings → specs → store → API, for every server command
     plan.py      plan, show          apply.py     apply
     state.py     state …, unlock     adopt.py     import, generate
+    jobs.py      jobs (and the connection/path filters generate shares)
     inspect.py   validate, fmt, schema, drift, completion
     emulator.py  emulator
 """

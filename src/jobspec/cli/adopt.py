@@ -6,6 +6,7 @@ from typing import Unpack
 
 import click
 
+from jobspec.cli.jobs import job_filter, job_filter_options
 from jobspec.cli.options import Command, ServerFlags, lock_timeout_option, server_options
 from jobspec.cli.run import Specs, server_run
 from jobspec.cli.runtime import report_errors, show
@@ -20,6 +21,12 @@ from jobspec.cli.runtime import report_errors, show
     type=click.Path(dir_okay=False),
     help="Import many: a YAML (address: job_id) or CSV (address,job_id) file; all rows or none.",
 )
+@click.option(
+    "--discover",
+    is_flag=True,
+    help="Adopt, for every spec state does not know, the live job bearing its clone name "
+    "(after a lost state); each checked as import checks one.",
+)
 @server_options
 @lock_timeout_option
 @click.option(
@@ -32,6 +39,7 @@ def import_(
     address: str | None,
     job_id: str | None,
     from_file: str | None,
+    discover: bool,
     lock_timeout: float,
     force: bool,
     **flags: Unpack[ServerFlags],
@@ -46,8 +54,20 @@ def import_(
 
     from jobspec.commands import adopt
     from jobspec.errors import UsageError
-    from jobspec.views import batch_imported, imported
+    from jobspec.views import batch_imported, discovered, imported
 
+    if discover:
+        if address is not None or from_file is not None or force:
+            raise UsageError("--discover takes no ADDRESS JOB_ID, --from or --force")
+        run = server_run(**flags)
+        desired = run.desired
+        found = run.with_api(
+            lambda api: adopt.import_discovered(
+                api, run.store, desired=desired, lock_timeout=lock_timeout
+            )
+        )
+        show(discovered(found.imported, found.left))
+        return
     if from_file is not None:
         if address is not None:
             raise UsageError("give ADDRESS JOB_ID or --from FILE, not both")
@@ -87,6 +107,7 @@ def import_(
 @click.option("--category", default=None, help="Jobs in this category (name or id).")
 @click.option("--kind", default=None, help="Jobs of this kind (e.g. transfer).")
 @click.option("--status", default=None, help="Jobs in this status (e.g. idle, failed).")
+@job_filter_options
 @click.option("--all", "every", is_flag=True, help="Every job not managed yet.")
 @click.option(
     "--set",
@@ -127,6 +148,10 @@ def generate(
     category: str | None,
     kind: str | None,
     status: str | None,
+    connection: str | None,
+    source_connection: str | None,
+    destination_connection: str | None,
+    path_prefix: str | None,
     every: bool,
     sets: tuple[str, ...],
     name_template: str | None,
@@ -148,8 +173,15 @@ def generate(
     from jobspec.generate import Selection
     from jobspec.model import OriginalPolicy
 
+    where = job_filter(connection, source_connection, destination_connection, path_prefix)
     selection = Selection(
-        ids=job_ids, query=query, category=category, kind=kind, status=status, every=every
+        ids=job_ids,
+        query=query,
+        category=category,
+        kind=kind,
+        status=status,
+        every=every,
+        where=where,
     )
     out = Path(out_path) if out_path else None
     # no spec folder yet is where adoption starts; specs there must be valid (their sources

@@ -45,18 +45,20 @@ def plan(
     from pathlib import Path
 
     from jobspec import views
-    from jobspec.commands.observe import observe
+    from jobspec.commands.observe import has_backup, observe
     from jobspec.commands.planfiles import save_plan_file
     from jobspec.plan import PlanOptions
 
     run = server_run(**flags)
     desired, state = run.desired, run.store.read()
+    locked_by = run.store.lock_info()  # plan takes no lock: it says who holds it
 
     async def planned(api: Api) -> Plan:
         observed = await observe(
             api,
             desired=desired,
             state=state,
+            backup=has_backup(run.store),
             options=PlanOptions(
                 prune=prune, targets=run.targets, replace=replace, accept_source=accept_source
             ),
@@ -66,7 +68,8 @@ def plan(
     result = run.with_api(planned)
     show(views.interrupted_notes(state.pending_intents()))
     color = use_color()
-    show(views.plan_view(result, output_format=output_format, color=color), color=color)
+    shown = views.plan_view(result, output_format=output_format, color=color, locked_by=locked_by)
+    show(shown, color=color)
     if out_path:
         save_plan_file(result, Path(out_path), scrub=SCRUB.known)
         show(views.plan_saved(out_path))

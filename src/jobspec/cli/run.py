@@ -109,6 +109,13 @@ def _specs(directory: Path, need: Specs) -> dict[str, DesiredJob] | None:
             "made from"
         )
         return None
+    if need is Specs.TO_COMPARE and not spec_files(directory):
+        # not "(removed)" for every address: there is nothing here to compare with
+        warn(
+            f"no spec files in {directory}: the plan is not compared with the spec files it "
+            "was made from (apply where they are, or pass --specs DIR)"
+        )
+        return None
     return load_specs(directory)
 
 

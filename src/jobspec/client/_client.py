@@ -102,6 +102,7 @@ class DryvIQClient:
             warn=warn or _log.warning,
             max_pages=max_pages,
             listing_deadline=listing_deadline,
+            ignore=settings.ignore_unreadable,
         )
         self._pools = pools(
             self._base,

@@ -62,7 +62,10 @@ class Lister:
         warn: Callable[[str], None],
         max_pages: int,
         listing_deadline: float,
+        ignore: Collection[str] = (),
     ) -> None:
+        self._ignore = {text.casefold() for text in ignore}
+        self._warned: set[str] = set()  # once per client, which is once per command
         self._request = request
         self._base = base
         self._api = base + "v1/"
@@ -132,7 +135,8 @@ class Lister:
                 kept = keep(raw) if keep is not None and isinstance(raw, dict) else raw
                 job = live_job(kept, call, f"job #{n}", self._scrub)
             except ApiError as exc:  # a system job or garbage: not one jobspec could manage
-                skipped.append(self._scrub(skipped_job(raw, exc)))
+                if not self._ignored(raw):
+                    skipped.append(self._scrub(skipped_job(raw, exc)))
                 continue
             if not job.is_deleted:
                 jobs.append(job)
@@ -252,13 +256,25 @@ class Lister:
             pages.append(page)
         return pages
 
+    def _ignored(self, raw: Any) -> bool:
+        """An unreadable job acknowledged in jobspec.toml (`ignore_unreadable`): by its kind,
+        id or name."""
+        if not self._ignore or not isinstance(raw, dict):
+            return False
+        named = (raw.get(key) for key in ("kind", "id", "name"))
+        return any(isinstance(v, str) and v.casefold() in self._ignore for v in named)
+
     def report_skipped(self, skipped: Collection[str]) -> None:
-        if skipped:
-            shown = "; ".join(list(skipped)[:10])
-            more = f"; and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        """Warn of the unreadable jobs not warned of yet: a command that lists twice warns once."""
+        fresh = [item for item in dict.fromkeys(skipped) if item not in self._warned]
+        self._warned.update(fresh)
+        if fresh:
+            shown = "; ".join(fresh[:10])
+            more = f"; and {len(fresh) - 10} more" if len(fresh) > 10 else ""
             self._warn(
-                f"skipped {len(skipped)} job(s) in the job list that jobspec cannot read "
-                f"(system jobs?): {shown}{more}"
+                f"skipped {len(fresh)} job(s) in the job list that jobspec cannot read "
+                f"(system jobs?): {shown}{more} (to stop this warning, acknowledge them in "
+                'jobspec.toml: ignore_unreadable = ["system"], by kind, id or name)'
             )
 
     def _follow(self, current: str, href: Any) -> str | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from jobspec.api import Api
 from jobspec.checks.adoption import adopted_entry, check_unowned
+from jobspec.checks.discovery import match_clones
 from jobspec.checks.import_rows import ImportRow, check_import, check_rows, import_refused
 from jobspec.errors import UsageError
 from jobspec.model import DesiredJob, StateEntry
@@ -17,9 +18,11 @@ from jobspec.state import StateSession, StateStore
 
 __all__ = [
     "BatchImport",
+    "Discovered",
     "ImportRow",
     "import_batch",
     "import_clone",
+    "import_discovered",
     "import_job",
     "read_import_file",
 ]
@@ -203,3 +206,55 @@ async def import_batch(
         for address, entry in adopted.items():
             session.put(address, entry)
     return BatchImport(imported=adopted, already=already)
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """What `import --discover` did: entries written, and addresses left with the reason."""
+
+    imported: dict[str, StateEntry]
+    left: list[tuple[str, str]]
+
+
+async def import_discovered(
+    api: Api,
+    store: StateStore,
+    *,
+    desired: Mapping[str, DesiredJob],
+    lock_timeout: float = 0.0,
+) -> Discovered:
+    """`jobspec import --discover`: under one lock, adopt for each spec state does not know the
+    live job bearing its clone name (`checks.discovery`), each checked as `import` checks it.
+
+    A job that fails a check is left, with why; the others are adopted all the same: each
+    adoption stands alone, and the next plan verifies every clone against its spec.
+    """
+    with store.lock(timeout=lock_timeout, operation="import") as session:
+        session.state.check_ownership()
+        session.state.check_server(server_identity(api.server))
+        jobs = await api.list_jobs()
+        entries = session.entries
+        live = {job.id: job for job in jobs}
+        adopted: dict[str, StateEntry] = {}
+        left: list[tuple[str, str]] = []
+        for match in match_clones(desired=desired, entries=entries, jobs=jobs):
+            if match.job is None:
+                left.append((match.address, match.reason or ""))
+                continue
+            wanted = desired[match.address]
+            taken = [a for a, e in adopted.items() if e.clone_id == match.job.id]
+            if taken:
+                left.append((match.address, f"job {match.job.id} is named as {taken[0]}'s too"))
+                continue
+            try:
+                check_unowned(entries, wanted=wanted, job_id=match.job.id, desired=desired)
+                adopted[match.address] = adopted_entry(
+                    live, wanted=wanted, job_id=match.job.id, force=False
+                )
+            except UsageError as exc:
+                left.append((match.address, f"job {match.job.id}: {exc.message}"))
+        if adopted:
+            session.set_server(server_identity(api.server))
+        for address, entry in adopted.items():
+            session.put(address, entry)
+    return Discovered(imported=adopted, left=left)

@@ -19,7 +19,7 @@ from jobspec.checks.planfile import (
     check_specs_unchanged,
     clone_names,
 )
-from jobspec.commands.observe import observe
+from jobspec.commands.observe import has_backup, observe
 from jobspec.errors import StalePlanError, UsageError
 from jobspec.idle import IdleWait
 from jobspec.model import DesiredJob
@@ -221,6 +221,7 @@ async def apply(
                 desired=desired,
                 state=session.state,
                 options=options.plan,
+                backup=has_backup(store),
             )
             plan = observed.plan
             hear.planned(plan)

@@ -8,14 +8,20 @@ from typing import Any
 
 from jobspec.api import Api
 from jobspec.drift import Drift, find_drift
-from jobspec.errors import UsageError
+from jobspec.errors import PlanError, UsageError
 from jobspec.model import DesiredJob, LiveJob, StateEntry
 from jobspec.netaddr import server_identity
 from jobspec.plan import Plan, PlanOptions
 from jobspec.planner import clones_anything, listed_view, make_plan, needed_job_ids, needs_every_job
 from jobspec.state import State
 
-__all__ = ["Observed", "drift", "observe", "select"]
+__all__ = ["Observed", "drift", "has_backup", "lost_state_refusal", "observe", "select"]
+
+
+def has_backup(store: object) -> bool:
+    """Whether the state store keeps a backup file that `jobspec state restore` brings back."""
+    path = getattr(store, "backup_path", None)
+    return bool(path is not None and path.exists())
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,12 @@ async def observe(
     desired: Mapping[str, DesiredJob],
     state: State,
     options: PlanOptions | None = None,
+    backup: bool = False,
 ) -> Observed:
     """Read the live jobs the specs and state name, in bulk where cheaper, and plan.
+
+    `backup`: whether the state has a backup to restore, named first when a lost state is
+    why the plan is refused (`lost_state_refusal`).
 
     When a desired clone may run on a schedule, every live job is read instead (one paged
     listing: 5 requests for 5,000 jobs), so the plan can refuse transfer conflicts.
@@ -103,11 +113,58 @@ async def observe(
             interrupted=interrupted,
         )
 
-    plan = plan_with(live)
-    if not every and clones_anything(plan):  # a replace or a lost clone: check its name
-        live = {**{job.id: job for job in await api.list_jobs(keep=keep)}, **live}
+    try:
         plan = plan_with(live)
+        if not every and clones_anything(plan):  # a replace or a lost clone: check its name
+            live = {**{job.id: job for job in await api.list_jobs(keep=keep)}, **live}
+            plan = plan_with(live)
+    except PlanError as exc:
+        raise lost_state_refusal(exc, empty=not state.entries, backup=backup) from None
     return Observed(plan=plan, live=live)
+
+
+SHOWN_ADDRESSES = 10
+
+
+def lost_state_refusal(exc: PlanError, *, empty: bool, backup: bool) -> PlanError:
+    """A refusal that leads, when clones exist that state does not know (a lost state, or a
+    restore older than the last apply): the command to run first, at most 10 addresses, and
+    the count of the rest, instead of one `jobspec import` per clone. Others stay as they are.
+
+    With an empty state and a backup beside it, the command is `jobspec state restore`; else
+    `jobspec import --discover`.
+    """
+    strays = exc.strays
+    if not strays or not (empty or len(strays) > SHOWN_ADDRESSES):
+        return exc
+    count = len(strays)
+    jobs = "1 spec's clone already exists" if count == 1 else f"{count} specs' clones already exist"
+    why = "the state is missing or empty" if empty else "state does not know them"
+    if empty and backup:
+        lead = "run `jobspec state restore` first: a backup of the state is beside it"
+        hint = (
+            "restore brings the backup back; if it is older than the last apply, `jobspec "
+            "import --discover` then adopts the clones it lacks; nothing was applied"
+        )
+    else:
+        lead = "run `jobspec import --discover` first"
+        hint = (
+            "it adopts, for every spec, the live job bearing its clone name, each checked as "
+            "`jobspec import` checks one; nothing was applied"
+        )
+    lines = [f"cannot plan: {lead}: {jobs} on the server ({why})"]
+    shown = sorted(strays.items())[:SHOWN_ADDRESSES]
+    lines += [
+        f"  {address}: job {job_id} (alone: `jobspec import {address} {job_id}`)"
+        for address, job_id in shown
+    ]
+    if count > SHOWN_ADDRESSES:
+        lines.append(f"  and {count - SHOWN_ADDRESSES:,} more")
+    others = len(exc.problems) - count
+    if others > 0:
+        noun = "problem" if others == 1 else "problems"
+        lines.append(f"  ({others:,} other {noun}: plan again afterwards to see them)")
+    return PlanError(exc.problems, hint=hint, strays=strays, message="\n".join(lines))
 
 
 async def drift(

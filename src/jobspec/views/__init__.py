@@ -16,7 +16,9 @@ from jobspec.applier import ApplyResult
 from jobspec.drift import Drift
 from jobspec.errors import Problem
 from jobspec.generate import Generated
-from jobspec.model import StateEntry
+from jobspec.jobroles import connection_of, path_of
+from jobspec.mdsafe import code
+from jobspec.model import LiveJob, StateEntry
 from jobspec.plan import Plan, Step
 from jobspec.render import render_json, render_markdown, render_text
 from jobspec.scrub import shorten
@@ -113,15 +115,37 @@ def spec_problems(problems: Sequence[Problem]) -> Screen:
 
 
 def plan_view(
-    plan: Plan, *, output_format: str, color: bool = False, full_plan_url: str | None = None
+    plan: Plan,
+    *,
+    output_format: str,
+    color: bool = False,
+    full_plan_url: str | None = None,
+    locked_by: LockInfo | None = None,
 ) -> Screen:
     """A plan as text (optionally coloured), JSON or markdown (a pull-request comment, which
-    links `full_plan_url` when it is cut)."""
+    links `full_plan_url` when it is cut).
+
+    `locked_by`: the holder of the state lock when the plan was made (plan takes no lock). An
+    apply may be half done, so its first line says so (on stderr for JSON, which stays JSON).
+    """
+    note = ""
+    if locked_by is not None:
+        note = (
+            f"NOTE: the state is locked by {locked_by.describe()}: an apply may be changing "
+            "the jobs right now, so this plan may show a half-applied world; plan again once "
+            "it is done\n"
+        )
     if output_format == "json":
-        return Screen(out=render_json(plan))
+        return Screen(out=render_json(plan), err=note)
     if output_format == "markdown":
-        return Screen(out=render_markdown(plan, full_plan_url=full_plan_url))
-    return Screen(out=render_text(plan, color=color))
+        shown = render_markdown(plan, full_plan_url=full_plan_url)
+        if locked_by is not None:  # the holder is text from a file: a code span, no mention
+            shown = (
+                f"**NOTE: the state is locked** by {code(locked_by.describe())}: an apply may "
+                "be changing the jobs right now; plan again once it is done.\n\n" + shown
+            )
+        return Screen(out=shown)
+    return Screen(out=note + render_text(plan, color=color))
 
 
 def interrupted_notes(pending: Iterable[Intent]) -> Screen:
@@ -184,8 +208,16 @@ def apply_result_fields(result: ApplyResult | None) -> dict[str, object]:
 
 def apply_summary(result: ApplyResult) -> Screen:
     """The closing line of an apply; failures, and what to do about them, on stderr."""
-    counts = ", ".join(f"{number} {word}" for word, number in result.counts.items())
-    out = f"Apply {'complete' if result.ok else 'finished with failures'}: {counts}.\n"
+    counts = dict(result.counts)
+    words = ["created", "updated", "replaced", "pruned", "unchanged", "failed"]
+    done = ", ".join(f"{counts[word]} {word}" for word in words)
+    if counts["retire_only"]:
+        done += f", {counts['retire_only']} only retiring"
+    retired = (
+        f"{counts['retired']} jobs retired ({counts['deleted']} deleted, "
+        f"{counts['set_manual']} set to manual)"
+    )
+    out = f"Apply {'complete' if result.ok else 'finished with failures'}: {done}; {retired}.\n"
     if result.ok:
         return Screen(out=out)
     failed = [f"failed: {address}: {message}" for address, message in result.failures]
@@ -278,6 +310,58 @@ def batch_imported(imported: Mapping[str, StateEntry], already: Sequence[str]) -
 
 LEFT_OUT_SHOWN = 20
 """`generate` names each job it left out up to this many, then counts the rest."""
+
+
+def jobs_listed(
+    jobs: Sequence[LiveJob], *, roles: Mapping[str, str], listed: int, output_format: str
+) -> Screen:
+    """`jobs`: one line per job (id, name, kind/status, both endpoints, its role), or JSON;
+    how many of how many on stderr. Names and paths are the server's: shortened, quoted."""
+    note = f"{count(len(jobs), 'job')} of {count(listed, 'live job')}\n"
+    sides = ("source", "destination")
+    if output_format == "json":
+        rows = [
+            {
+                "id": job.id,
+                "name": job.name,
+                "kind": job.kind,
+                "status": job.status,
+                **{
+                    side: {
+                        "connection": connection_of(job.raw, side),
+                        "path": path_of(job.raw, side),
+                    }
+                    for side in sides
+                },
+                "role": roles.get(job.id, "unmanaged"),
+            }
+            for job in jobs
+        ]
+        return Screen(out=json.dumps(rows, indent=2, ensure_ascii=False) + "\n", err=note)
+
+    def end(job: LiveJob, side: str) -> str:
+        path = json.dumps(shorten(path_of(job.raw, side) or ""), ensure_ascii=False)
+        return f"{connection_of(job.raw, side) or '?'}:{path}"
+
+    lines = [
+        f"{job.id}\t{json.dumps(shorten(job.name), ensure_ascii=False)}\t"
+        f"{job.kind}/{job.status or '?'}\t{end(job, 'source')} → {end(job, 'destination')}\t"
+        f"{roles.get(job.id, 'unmanaged')}"
+        for job in jobs
+    ]
+    return Screen(out=_lines(lines), err=note)
+
+
+def discovered(imported: Mapping[str, StateEntry], left: Sequence[tuple[str, str]]) -> Screen:
+    """`import --discover`: each adopted address and its clone on stdout; on stderr each
+    address left and why, then the counts and what to run next."""
+    lines = [f"{address}\t{entry.clone_id}" for address, entry in sorted(imported.items())]
+    notes = [f"left {address}: {reason}" for address, reason in left]
+    notes.append(
+        f"{count(len(imported), 'job')} adopted, {count(len(left), 'address')} left; "
+        "`jobspec plan` verifies each clone against its spec"
+    )
+    return Screen(out=_lines(lines), err=_lines(notes))
 
 
 def generated(made: Generated, *, text: str, listed: int, out: str | None) -> Screen:
