@@ -245,7 +245,8 @@ async def _failed(
     raise CutoverFailed(
         f"cutover failed: clone {entry.clone_id} first run (run {run.id}) ended {run.status} "
         f"with {run.failures} errors and {run.warnings} warnings; original {entry.source_id} "
-        f"was left as it was{restored}; the clone is on manual",
+        f"was left as it was{restored}; the clone is on manual. Fix the spec and plan a "
+        f"replace, or run `jobspec apply --replace {address}` to try again",
         hint=f"fix the spec and plan a replace, or run `jobspec apply --replace {address}` to "
         "try again",
     )
