@@ -11,8 +11,12 @@ import json
 import signal
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import Workspace
 from tests.helpers import wait_for
+
+pytestmark = pytest.mark.quirks  # also against `jobspec emulator --quirks all`
 
 
 def verified(
