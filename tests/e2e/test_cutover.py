@@ -193,3 +193,48 @@ def _started(ws: Workspace, *addresses: str) -> bool:
         if cutover.get("phase") == "started":
             started.add(change["put"])  # type: ignore[index]
     return all(address in started for address in addresses)
+
+
+def test_a_lost_start_reply_is_not_sent_again(ws: Workspace) -> None:
+    ws.emulator.runs(run_seconds=600)
+    verified(ws, "finance")
+    drop = {"route": "PATCH /v1/jobs/{id}", "fault": "drop", "after": 0, "count": 1}
+    ws.emulator.faults(targets=[drop])
+    ws.cli("apply", "--auto-approve")
+    assert len(ws.emulator.history(clone_of(ws, "finance")["id"])) == 1
+    assert phase(ws, "finance") == "started"
+
+
+def test_sigkill_during_the_start_call_then_apply_starts_no_second_run(ws: Workspace) -> None:
+    ws.emulator.runs(run_seconds=600)
+    verified(ws, "finance")
+    ws.emulator.faults(latency_ms=300)  # the kill lands while the start call is in flight
+    process = ws.spawn("apply", "--auto-approve")
+    try:
+        wait_for(
+            lambda: _intent(ws, "start") or process.poll() is not None,
+            what="the start intent",
+            seconds=60,
+        )
+        assert process.poll() is None, "apply ended before the kill: " + process.stderr.read()
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+    ws.emulator.faults(latency_ms=0)
+    clone_id = clone_of(ws, "finance")["id"]
+    ws.emulator.runs(run_seconds=0.2)
+    rerun = ws.cli("apply", "--auto-approve", "--wait", "60")
+    # the killed call either reached the server (its run is adopted) or not (started now)
+    assert "an interrupted start" in rerun.stderr or "started in an interrupted run" in rerun.stderr
+    assert len(ws.emulator.history(clone_id)) == 1
+    assert phase(ws, "finance") == "retired"
+    ws.assert_converged()
+
+
+def _intent(ws: Workspace, op: str) -> bool:
+    return any(
+        record.get("kind") == "intent" and record.get("op") == op for record in ws.journal_records()
+    )
