@@ -238,3 +238,16 @@ def _intent(ws: Workspace, op: str) -> bool:
     return any(
         record.get("kind") == "intent" and record.get("op") == op for record in ws.journal_records()
     )
+
+
+def test_jobspec_toml_sets_the_default_and_a_spec_its_own(ws: Workspace) -> None:
+    verified(ws, "finance")
+    verified(ws, "hr")
+    del ws.specs["finance"]["cutover"]  # takes jobspec.toml's
+    ws.specs["hr"]["cutover"] = "immediate"  # its own wins
+    ws.write_specs()
+    (ws.root / "jobspec.toml").write_text('cutover = "verified"\n', encoding="utf-8")
+    document = json.loads(ws.cli("plan", "--format", "json").stdout)
+    notes = {action["address"]: action.get("cutover") for action in document["actions"]}
+    assert notes["finance"] is not None and notes["finance"]["phase"] == "new"
+    assert notes["hr"] is None

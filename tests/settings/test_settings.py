@@ -297,3 +297,12 @@ def test_secrets_never_in_repr(env: dict[str, str]) -> None:
     for text in (repr(settings), str(settings), repr(settings.credentials), str(settings.origins)):
         assert "pa55-word" not in text
     assert "localhost:9090" in repr(settings)
+
+
+def test_cutover_default_from_toml(tmp_path: Path) -> None:
+    from jobspec.model import Cutover
+
+    assert load({**LOCAL, **USER}).cutover is Cutover.immediate
+    assert load({**LOCAL, **USER}, 'cutover = "verified"\n', tmp_path).cutover is Cutover.verified
+    with pytest.raises(UsageError, match=r"cutover from .*jobspec\.toml must be one of"):
+        load({**LOCAL, **USER}, 'cutover = "careful"\n', tmp_path)
