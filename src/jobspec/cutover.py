@@ -172,7 +172,18 @@ def with_cutover(
     middle.append(
         Step(op=StepOp.await_run, job_id=clone_id, role="clone", body={"accept": accepted})
     )
+    held = record is not None and record.original_held
     note = _note(action, phase=phase, run=run, source=source, held=hold, accepted=accepted)
+    if held and source is not None:
+        note = note.model_copy(
+            update={
+                "next": note.next.replace(
+                    f"original {source.id} stays on {source.schedule_mode}",
+                    f"original {source.id} is held on manual meanwhile (its schedule comes back "
+                    "if the run fails)",
+                )
+            }
+        )
     kind = ActionKind.retire if action.kind is ActionKind.noop else action.kind
     reasons = list(action.reasons) if action.kind is not ActionKind.noop else []
     if not makes_clone:
@@ -257,10 +268,12 @@ def _failed(
         body = {"kind": source.kind, "schedule": record.original_schedule}
         kept.append(Step(op=StepOp.restore, job_id=source.id, role="original", body=body))
     status = record.run_status or (run.status if run is not None else "unknown")
+    restored = record.phase is CutoverPhase.restored
+    kept_words = "was put back on its schedule" if restored else "left as it was"
     clone = entry.clone_id if entry is not None else action.clone_id
     text = (
         f"failed cutover: clone {clone} first run ended {status} ({record.failures or 0} errors, "
-        f"{record.warnings or 0} warnings); original {action.source_id} left as it was. Fix the "
+        f"{record.warnings or 0} warnings); original {action.source_id} {kept_words}. Fix the "
         f"spec and plan a replace, or run `jobspec apply --replace {action.address}` to try again"
     )
     note = CutoverNote(phase=record.phase.value, next=text, run_status=status)

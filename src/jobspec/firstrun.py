@@ -230,7 +230,7 @@ async def _failed(
     await saved(journal)
     record = entry.cutover
     assert record is not None
-    restored = ""
+    original = f"original {entry.source_id} was left as it was"
     if record.original_held and record.original_schedule is not None:
         await restore_original(
             address,
@@ -241,11 +241,11 @@ async def _failed(
             journal=journal,
             say=say,
         )
-        restored = f", and put original {entry.source_id} back on its schedule"
+        original = f"original {entry.source_id} was put back on its schedule"
     raise CutoverFailed(
         f"cutover failed: clone {entry.clone_id} first run (run {run.id}) ended {run.status} "
-        f"with {run.failures} errors and {run.warnings} warnings; original {entry.source_id} "
-        f"was left as it was{restored}; the clone is on manual. Fix the spec and plan a "
+        f"with {run.failures} errors and {run.warnings} warnings; {original}; the clone is on "
+        "manual. Fix the spec and plan a "
         f"replace, or run `jobspec apply --replace {address}` to try again",
         hint=f"fix the spec and plan a replace, or run `jobspec apply --replace {address}` to "
         "try again",

@@ -106,7 +106,11 @@ def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
     if step.op is StepOp.hold:
         return f"set schedule to manual on original {job} and wait for its run to end"
     if step.op is StepOp.start:
-        return f"start the first run of clone {job if step.job_id else '(the new clone)'}"
+        return (
+            f"start the first run of clone {job}"
+            if step.job_id
+            else "start the new clone's first run"
+        )
     if step.op is StepOp.await_run:
         accept = (step.body or {}).get("accept")
         ends = " or ".join(str(status) for status in accept) if isinstance(accept, list) else "?"
