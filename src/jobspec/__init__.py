@@ -16,6 +16,7 @@ the import-linter contracts in pyproject.toml):
                     (/_emulator/), config.py (EmulatorConfig), faults, runs, store, rules
     applier.py      runs a plan: journals every call, saves after every step, recovers
     idle.py         waiting for a running job before deleting it
+    firstrun.py     a verified cutover's steps: hold the original, start the clone, judge its run
     client/         the DryvIQ API client (the only httpx importer): DryvIQClient, and
                     private _auth, _paging, _replies, _retry (a pure decision), _transport
     settings.py     flags, environment and jobspec.toml merged into Settings
@@ -28,6 +29,7 @@ the import-linter contracts in pyproject.toml):
     generate.py     specs for live jobs (`jobspec generate`): selection, addresses, --set
     naming.py       the planner's clone names as identities: the name check
     retirement.py   the planner's retiring of originals and old clones
+    cutover.py      the planner's verified cutover steps, and the verdict on a first run
     render.py       plans as text, JSON and markdown
     conflicts.py    the pure transfer-conflict check
     diff.py         managed-field comparison

@@ -1,8 +1,11 @@
 """apply(plan) → result: runs a plan's steps, journals every call, saves after every step.
 
 Within an address the steps run in the plan's order (clone → verify → patch → retire), so an
-original is never touched before its clone exists and is recorded. Addresses run concurrently
-up to the concurrency bound.
+original is never touched before its clone exists and is recorded. Under `cutover: verified`
+the plan puts hold → start → await_run before the retires (`firstrun.py` runs them): an
+await that finds the run still going ends the address without error (`ApplyResult.waiting`),
+one that finds it failed ends it with `CutoverFailed`, so the retires after it never run.
+Addresses run concurrently up to the concurrency bound.
 
 Crash safety rests on three rules:
 1. An intent is journaled (and fsynced) before every mutating call, and closed after it.
