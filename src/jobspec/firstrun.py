@@ -183,6 +183,8 @@ async def await_run(
 ) -> StateEntry:
     """Judge the clone's first run: `verified` to go on, `CutoverFailed`, or `StillRunning`."""
     clone_id = step.job_id or entry.clone_id
+    if entry.cutover is not None and entry.cutover.phase is CutoverPhase.verified:
+        return entry  # judged already (a later run, on its schedule, is not the first)
     accept = step.body.get("accept") if step.body else None
     accepted = [str(status) for status in accept] if isinstance(accept, list) else []
     started = wait.clock()

@@ -251,3 +251,34 @@ def test_jobspec_toml_sets_the_default_and_a_spec_its_own(ws: Workspace) -> None
     notes = {action["address"]: action.get("cutover") for action in document["actions"]}
     assert notes["finance"] is not None and notes["finance"]["phase"] == "new"
     assert notes["hr"] is None
+
+
+def test_sigterm_ends_the_wait_and_the_next_apply_finishes(ws: Workspace) -> None:
+    ws.emulator.runs(run_seconds=600)
+    verified(ws, "finance")
+    process = ws.spawn("apply", "--auto-approve", "--wait", "600")
+    try:
+        wait_for(
+            lambda: _started(ws, "finance") or process.poll() is not None,
+            what="the first run started",
+            seconds=60,
+        )
+        assert process.poll() is None, "apply ended before the signal: " + process.stderr.read()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)  # a bound for giving up: the wait ends on the signal
+        assert process.stderr is not None
+        stderr = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr and "interrupted by SIGTERM" in stderr
+    assert phase(ws, "finance") == "started"
+    ws.emulator.runs(run_seconds=0.2)
+    ws.cli("apply", "--auto-approve", "--wait", "60")
+    assert len(ws.emulator.history(clone_of(ws, "finance")["id"])) == 1
+    ws.assert_converged()
