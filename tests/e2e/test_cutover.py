@@ -282,3 +282,16 @@ def test_sigterm_ends_the_wait_and_the_next_apply_finishes(ws: Workspace) -> Non
     ws.cli("apply", "--auto-approve", "--wait", "60")
     assert len(ws.emulator.history(clone_of(ws, "finance")["id"])) == 1
     ws.assert_converged()
+
+
+def test_warn_counts_as_good_only_with_accept_warnings(ws: Workspace) -> None:
+    ws.emulator.runs(run_seconds=0.2, warn_names=["Clone of"])
+    verified(ws, "finance")
+    verified(ws, "hr")
+    ws.specs["hr"]["accept_warnings"] = True
+    ws.write_specs()
+    result = ws.cli("apply", "--auto-approve", "--wait", "60", expect=1)
+    assert "finance: cutover failed" in result.stderr and "ended warn" in result.stderr
+    assert phase(ws, "finance") == "failed" and phase(ws, "hr") == "retired"
+    assert jobs(ws)[ws.sources["finance"]]["schedule"]["mode"] == "auto"
+    assert jobs(ws)[ws.sources["hr"]]["schedule"]["mode"] == "manual"
