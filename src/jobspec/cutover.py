@@ -253,12 +253,15 @@ def _failed(
     run: Execution | None,
 ) -> tuple[Action, list[PlanWarning]]:
     """A failed cutover: nothing of the original or old clones is touched; the plan says
-    what to do. A failure whose original was stopped and not put back yet is put back."""
+    what to do. A failure whose original was stopped and not put back yet is put back. The
+    clone's schedule was parked on manual by the failure: it is not patched back."""
     kept = [
-        step
+        unparked
         for step in action.steps
         if step.role not in ("original", "old_clone") and step.op is not StepOp.retire
+        if (unparked := _without_schedule(step)) is not None
     ]
+    changes = [c for c in action.changes if not c.path.startswith("schedule")]
     if (
         record.phase is CutoverPhase.failed
         and record.original_held
@@ -284,7 +287,21 @@ def _failed(
     else:
         kind, reasons = ActionKind.retire, [f"put original {action.source_id} back on its schedule"]
     changed = action.model_copy(
-        update={"steps": kept, "cutover": note, "kind": kind, "reasons": reasons}
+        update={
+            "steps": kept,
+            "cutover": note,
+            "kind": kind,
+            "reasons": reasons,
+            "changes": changes,
+        }
     )
     warning = PlanWarning(address=action.address, location=action.location, message=text)
     return changed, [warning]
+
+
+def _without_schedule(step: Step) -> Step | None:
+    """A patch of the parked clone without its schedule; None when nothing else is left."""
+    if step.op is not StepOp.patch or not step.body or "schedule" not in step.body:
+        return step
+    body = {key: value for key, value in step.body.items() if key != "schedule"}
+    return step.model_copy(update={"body": body}) if set(body) - {"kind"} else None

@@ -188,3 +188,11 @@ def test_replace_after_a_failed_cutover_cuts_over_again() -> None:
     assert action.kind is ActionKind.replace
     assert ops(action) == ["clone", "verify", "hold", "start", "await_run", "retire", "retire"]
     assert [step.role for step in action.steps[-2:]] == ["old_clone", "original"]
+
+
+def test_a_failed_cutover_does_not_patch_the_parked_clone_back_on_schedule() -> None:
+    spec = {"overrides": {**OVERRIDES, "schedule": {"mode": "auto"}}, "cutover": "verified"}
+    prior = cut("failed", run_status="failed")
+    parked = applied_clone(schedule={"mode": "manual"})
+    (action,) = plan_for(spec, prior, [live_job(SOURCE), parked]).actions
+    assert action.kind is ActionKind.noop and action.steps == [] and action.changes == []
