@@ -52,6 +52,8 @@ def test_schema_command_prints_the_json_schema() -> None:
         "passthrough",
         "allow_overlap_with",
         "wait_for_idle",
+        "cutover",
+        "accept_warnings",
     }
 
 
