@@ -173,17 +173,9 @@ def with_cutover(
         Step(op=StepOp.await_run, job_id=clone_id, role="clone", body={"accept": accepted})
     )
     held = record is not None and record.original_held
-    note = _note(action, phase=phase, run=run, source=source, held=hold, accepted=accepted)
-    if held and source is not None:
-        note = note.model_copy(
-            update={
-                "next": note.next.replace(
-                    f"original {source.id} stays on {source.schedule_mode}",
-                    f"original {source.id} is held on manual meanwhile (its schedule comes back "
-                    "if the run fails)",
-                )
-            }
-        )
+    note = _note(
+        action, phase=phase, run=run, source=source, hold=hold, held=held, accepted=accepted
+    )
     kind = ActionKind.retire if action.kind is ActionKind.noop else action.kind
     reasons = list(action.reasons) if action.kind is not ActionKind.noop else []
     if not makes_clone:
@@ -203,12 +195,19 @@ def _note(
     phase: str,
     run: Execution | None,
     source: LiveJob | None,
+    hold: bool,
     held: bool,
     accepted: list[str],
 ) -> CutoverNote:
+    """`hold`: this plan stops the original first; `held`: an earlier apply did."""
     clone = "the new clone" if phase == "new" else f"clone {action.clone_id}"
     original = _original_words(action, source)
-    if held:
+    if held and source is not None:
+        original = (
+            f"original {source.id} is held on manual meanwhile (its schedule comes back if the "
+            "run fails)"
+        )
+    if hold:
         original += "; it is stopped first, since the clone writes where it writes"
     ends = " or ".join(accepted)
     if phase == "new":

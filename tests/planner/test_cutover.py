@@ -196,3 +196,13 @@ def test_a_failed_cutover_does_not_patch_the_parked_clone_back_on_schedule() -> 
     parked = applied_clone(schedule={"mode": "manual"})
     (action,) = plan_for(spec, prior, [live_job(SOURCE), parked]).actions
     assert action.kind is ActionKind.noop and action.steps == [] and action.changes == []
+
+
+def test_a_held_original_is_named_as_held_while_the_run_goes() -> None:
+    spec = {"overrides": OVERRIDES, "cutover": "verified"}
+    prior = cut("started", original_held=True, original_schedule={"mode": "auto"})
+    held = live_job(SOURCE, schedule={"mode": "manual"})
+    runs = {CLONE: {"status": "running", "progress": 0.2}}
+    (action,) = plan_for(spec, prior, [held, applied_clone()], runs).actions
+    assert ops(action) == ["await_run", "retire"] or ops(action) == ["await_run", "record"]
+    assert action.cutover is not None and "is held on manual meanwhile" in action.cutover.next
