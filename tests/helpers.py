@@ -131,7 +131,8 @@ class EmulatorHandle:
         return token
 
     def runs(self, **body: Any) -> dict[str, Any]:
-        """Update run settings (`run_seconds`, `auto_interval`, `cancel_interval`); all of them."""
+        """Update run settings (`run_seconds`, `auto_interval`, `cancel_interval`, `fail_names`,
+        `warn_names`); returns all of them."""
         reply = self._ok(self._http.post(f"{self.url}_emulator/runs", json=body))
         settings: dict[str, Any] = reply.json()
         return settings

@@ -53,6 +53,8 @@ def test_schema_command_prints_the_json_schema() -> None:
         "allow_overlap_with",
         "wait_for_idle",
         "moved_from",
+        "cutover",
+        "accept_warnings",
     }
 
 

@@ -18,6 +18,7 @@ the import-linter contracts in pyproject.toml):
                     (/_emulator/), config.py (EmulatorConfig), faults, runs, store, rules
     applier.py      runs a plan: journals every call, saves after every step, recovers
     idle.py         waiting for a running job before deleting it
+    firstrun.py     a verified cutover's steps: hold the original, start the clone, judge its run
     client/         the DryvIQ API client (the only httpx importer): DryvIQClient, and
                     private _auth, _paging, _replies, _retry (a pure decision), _transport
     settings.py     flags, environment and jobspec.toml merged into Settings
@@ -33,6 +34,7 @@ the import-linter contracts in pyproject.toml):
     jobroles.py     what each live job is to jobspec; selecting jobs by connection and path
     moves.py        `moved_from:`: renaming an address in the plan; plain renames refused
     naming.py       the planner's clone names as identities: the name check, `name_key`
+    cutover.py      the planner's verified cutover steps, and the verdict on a first run
     render.py       plans as text, JSON and markdown
     conflicts.py    the pure transfer-conflict check
     diff.py         managed-field comparison

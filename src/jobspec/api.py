@@ -6,7 +6,7 @@ transport, a test's recorder) without importing the client or httpx.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from jobspec.model import LiveJob
 
@@ -50,3 +50,13 @@ class Api(JobReader, Protocol):
     async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob: ...
 
     async def delete(self, job_id: str) -> bool: ...
+
+    async def control(
+        self, job_id: str, action: Literal["start", "pause", "resume", "cancel"]
+    ) -> LiveJob:
+        """`PATCH v1/jobs/{id}?start=1` and its kin; `start` is never repeated by the client."""
+        ...
+
+    async def latest_execution(self, job_id: str) -> dict[str, Any] | None:
+        """The job's newest run as the server sent it (untrusted), or None."""
+        ...

@@ -1,8 +1,11 @@
 """apply(plan) → result: runs a plan's steps, journals every call, saves after every step.
 
 Within an address the steps run in the plan's order (clone → verify → patch → retire), so an
-original is never touched before its clone exists and is recorded. Addresses run concurrently
-up to the concurrency bound.
+original is never touched before its clone exists and is recorded. Under `cutover: verified`
+the plan puts hold → start → await_run before the retires (`firstrun.py` runs them): an
+await that finds the run still going ends the address without error (`ApplyResult.waiting`),
+one that finds it failed ends it with `CutoverFailed`, so the retires after it never run.
+Addresses run concurrently up to the concurrency bound.
 
 Crash safety rests on three rules:
 1. An intent is journaled (and fsynced) before every mutating call, and closed after it.
@@ -38,8 +41,27 @@ from typing import Any
 from jobspec import diff
 from jobspec.api import Api
 from jobspec.errors import ApiError, JobspecError, OutcomeUnknown
+from jobspec.firstrun import (
+    RunWait,
+    StillRunning,
+    await_run,
+    hold_original,
+    restore_original,
+    start_run,
+    started_entry,
+    started_since,
+)
 from jobspec.idle import IdleWait, wait_until_idle
-from jobspec.model import LiveJob, OriginalPolicy, RetireHow, ScheduleMode, StateEntry, digest
+from jobspec.model import (
+    CutoverPhase,
+    CutoverRecord,
+    LiveJob,
+    OriginalPolicy,
+    RetireHow,
+    ScheduleMode,
+    StateEntry,
+    digest,
+)
 from jobspec.plan import Action, ActionKind, Plan, Step, StepOp, retire_tally
 from jobspec.state import GroupCommit, Intent, StateSession
 
@@ -80,6 +102,8 @@ class ApplyResult:
         )
     )
     failures: list[tuple[str, str]] = field(default_factory=list)
+    waiting: list[tuple[str, str]] = field(default_factory=list)
+    """Verified cutovers whose clone's first run has not ended: (address, what it waits for)."""
 
     def count_retired(self, step: Step) -> None:
         """One finished step: counted when it retired a job (as `retire_tally` counts)."""
@@ -114,13 +138,15 @@ async def apply_plan(
     on_done: Callable[[str, bool], None] | None = None,
     idle: IdleWait | None = None,
     on_step: StepHook | None = None,
+    runs: RunWait | None = None,
 ) -> ApplyResult:
     """Run every action; a failing address stops alone and is listed, the others go on.
 
     `report` hears each step as it completes; `on_done(address, ok)` each finished action;
     `on_step` each step as it starts, finishes or fails.
     `idle` says which deletes wait for their job to stop running (default: those whose spec
-    asked, `wait_for_idle`), and for how long.
+    asked, `wait_for_idle`), and for how long; `runs` how long a verified cutover waits for
+    its clone's first run (default: it looks once, and a later apply finishes it).
     """
     waits = idle or IdleWait()
     result = ApplyResult()
@@ -146,8 +172,18 @@ async def apply_plan(
         async with gate, pairs if _opens_pair(action) else nullcontext():
             try:
                 await _run_action(
-                    action, api=api, journal=journal, say=say, settle=settle, idle=waits, hook=hook
+                    action,
+                    api=api,
+                    journal=journal,
+                    say=say,
+                    settle=settle,
+                    idle=waits,
+                    hook=hook,
+                    runs=runs or RunWait(hold_timeout=waits.timeout),
                 )
+            except StillRunning as waiting:
+                result.waiting.append((action.address, str(waiting)))
+                say(action.address, f"{waiting}; the next apply finishes the cutover")
             except JobspecError as exc:
                 result.counts["failed"] += 1
                 result.failures.append((action.address, exc.message))
@@ -167,6 +203,7 @@ async def apply_plan(
             for action in plan.actions:
                 tasks.create_task(run(action))
     result.failures.sort()
+    result.waiting.sort()
     return result
 
 
@@ -185,6 +222,7 @@ async def _run_action(
     settle: float,
     idle: IdleWait,
     hook: StepHook,
+    runs: RunWait,
 ) -> None:
     if not action.steps:
         return
@@ -197,14 +235,62 @@ async def _run_action(
                 await wait_until_idle(
                     api, step, wait=idle, say=lambda text: say(action.address, text), kept=kept
                 )
-            entry = await _run_step(
-                action, step, entry, api=api, journal=journal, say=say, settle=settle
-            )
+            if step.op in _CUTOVER_OPS:
+                assert entry is not None
+                entry = await _cutover_step(
+                    action.address, step, entry, api=api, journal=journal, say=say, runs=runs
+                )
+            else:
+                entry = await _run_step(
+                    action, step, entry, api=api, journal=journal, say=say, settle=settle
+                )
+        except StillRunning as waiting:
+            hook(action.address, step, "waiting", str(waiting))
+            raise
         except JobspecError as exc:
             hook(action.address, step, "failed", exc.message)
             raise
         made = step.op in (StepOp.clone, StepOp.verify) and entry is not None
         hook(action.address, step, "finished", entry.clone_id if made and entry else step.job_id)
+    if entry is not None and entry.cutover and entry.cutover.phase is CutoverPhase.verified:
+        done = entry.cutover.model_copy(update={"phase": CutoverPhase.retired})
+        journal.put(action.address, entry.model_copy(update={"cutover": done}))
+        await _saved(journal)
+        say(action.address, "cutover done: the clone ran well and the original is retired")
+
+
+_CUTOVER_OPS = frozenset({StepOp.hold, StepOp.start, StepOp.await_run, StepOp.restore})
+
+
+async def _cutover_step(
+    address: str,
+    step: Step,
+    entry: StateEntry,
+    *,
+    api: Api,
+    journal: StateSession,
+    say: Report,
+    runs: RunWait,
+) -> StateEntry:
+    """A verified cutover's step (`jobspec.firstrun`)."""
+
+    def tell(text: str) -> None:
+        say(address, text)
+
+    if step.op is StepOp.hold:
+        return await hold_original(
+            address, step, entry, api=api, journal=journal, wait=runs, say=tell
+        )
+    if step.op is StepOp.start:
+        return await start_run(address, step, entry, api=api, journal=journal, say=tell)
+    if step.op is StepOp.await_run:
+        return await await_run(address, step, entry, api=api, journal=journal, wait=runs, say=tell)
+    assert step.op is StepOp.restore and step.job_id is not None and step.body is not None
+    schedule = step.body.get("schedule")
+    assert isinstance(schedule, dict)
+    return await restore_original(
+        address, entry, job_id=step.job_id, schedule=schedule, api=api, journal=journal, say=tell
+    )
 
 
 async def _run_step(
@@ -414,6 +500,7 @@ def _entry_details(action: Action) -> dict[str, Any]:
         "source_digest": action.source_digest,
         "replaces": action.clone_id if action.kind is ActionKind.replace else None,
         "original_already": already,
+        "cutover": any(step.op is StepOp.start for step in action.steps),
     }
 
 
@@ -446,6 +533,7 @@ def clone_entry(intent: Intent, clone_id: str, *, previous: StateEntry | None) -
         source_digest=details.get("source_digest"),
         superseded=superseded,
         retired_clones=list(previous.retired_clones) if previous else [],
+        cutover=CutoverRecord(phase=CutoverPhase.cloned) if details.get("cutover") else None,
     )
 
 
@@ -533,6 +621,9 @@ async def recover(journal: StateSession, *, api: Api, settle: float) -> list[str
     """
     notes = []
     for intent in journal.pending_intents():
+        if intent.op == "start":
+            notes.append(await _settle_start(journal, intent, api=api))
+            continue
         if intent.op != "clone":
             journal.abandon(intent, "unfinished at the last stop; the new plan redoes it if needed")
             continue
@@ -544,6 +635,17 @@ async def recover(journal: StateSession, *, api: Api, settle: float) -> list[str
         _adopt(journal, intent, found)
         notes.append(f"{intent.address}: adopted clone {found.id} from an interrupted run")
     return notes
+
+
+async def _settle_start(journal: StateSession, intent: Intent, *, api: Api) -> str:
+    """A start whose outcome is unknown: a run since the call means it started; never again."""
+    entry = journal.entries.get(intent.address)
+    run = await started_since(intent, api=api)
+    if run is None or entry is None:
+        journal.abandon(intent, "no run was started")
+        return f"{intent.address}: an interrupted start made no run; it will be started"
+    journal.complete(intent, put=started_entry(entry))
+    return f"{intent.address}: the clone's first run started in an interrupted run ({run.status})"
 
 
 def _adopt(journal: StateSession, intent: Intent, clone: LiveJob) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from jobspec.model import LiveJob, StateEntry
-from jobspec.plan import ActionKind, Plan, Step, StepOp
+from jobspec.plan import Action, ActionKind, Plan, Step, StepOp
 from jobspec.render import value
 
 
@@ -59,6 +59,7 @@ def find_drift(
             )
         if entry is not None and entry.original_retired is not None:
             found.extend(_original_drift(action.steps, address, entry, live))
+        found.extend(_cutover_drift(action))
         if entry is not None and entry.source_digest is not None:
             source = live.get(entry.source_id)
             if source is not None and source.transfer_digest() != entry.source_digest:
@@ -82,3 +83,22 @@ def _original_drift(
     original = live.get(entry.source_id)
     state = f"is on schedule {original.schedule_mode!r}" if original else "is back"
     return [Drift(address, DriftKind.server, f"original {entry.source_id} {state} again")]
+
+
+def _cutover_drift(action: Action) -> list[Drift]:
+    """A verified cutover that failed, or whose clone's run was stopped by hand."""
+    note = action.cutover
+    if note is None:
+        return []
+    if note.phase in ("failed", "restored"):
+        return [Drift(action.address, DriftKind.server, note.next)]
+    if note.phase != "new" and note.run_status == "cancelled":
+        return [
+            Drift(
+                action.address,
+                DriftKind.server,
+                f"clone {action.clone_id}'s first run was cancelled (stopped by hand?): the "
+                "next apply counts the cutover as failed",
+            )
+        ]
+    return []

@@ -15,7 +15,8 @@ anything else is a bug and keeps its traceback.
     │   └── LockError         the state is locked by someone else
     ├── PlanError             the planner refused the desired set (missing source, conflict …)
     ├── StalePlanError        a saved plan no longer matches the world
-    └── IdleTimeout           a job to delete was still running when --wait-for-idle ran out
+    ├── IdleTimeout           a job to delete was still running when --wait-for-idle ran out
+    └── CutoverFailed         a verified cutover's first run ended badly: the original stays
 """
 
 from __future__ import annotations
@@ -161,3 +162,8 @@ class StalePlanError(JobspecError):
 
 class IdleTimeout(JobspecError):
     """A job stayed running past the wait-for-idle timeout, so it was not deleted."""
+
+
+class CutoverFailed(JobspecError):
+    """A clone's first run ended badly (`cutover: verified`): the clone was set to manual and
+    the original left as it was (or put back on its schedule)."""

@@ -138,6 +138,13 @@ class OriginalPolicy(StrEnum):
     keep = "keep"
 
 
+class Cutover(StrEnum):
+    """When the original is retired: at once, or once the clone's first run ended well."""
+
+    immediate = "immediate"
+    verified = "verified"
+
+
 class _Strict(BaseModel):
     """Fields keep their enum members (`spec.original is OriginalPolicy.keep` holds); values
     appear only where a model is dumped to JSON (`managed_body`, the schema)."""
@@ -375,6 +382,17 @@ class JobSpec(_Strict):
         """`moved_from: old` or `moved_from: [old, older]`."""
         return [value] if isinstance(value, str) else value
 
+    cutover: Cutover | None = Field(
+        default=None,
+        description="`immediate` (the default, or `cutover` in jobspec.toml) retires the "
+        "original as soon as the clone exists; `verified` starts the clone's first run and "
+        "retires the original only once that run ended `completed` or `no_changes`.",
+    )
+    accept_warnings: bool = Field(
+        default=False,
+        description="Under `cutover: verified`, a first run that ended `warn` counts as good.",
+    )
+
     @field_validator("passthrough")
     @classmethod
     def _passthrough_only_unknown(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -531,6 +549,39 @@ class RetireHow(StrEnum):
     kept = "kept"
 
 
+class CutoverPhase(StrEnum):
+    """Where a verified cutover stands, recorded in state through the journal."""
+
+    cloned = "cloned"  # the clone exists; its first run is not started yet
+    started = "started"  # its first run was started
+    verified = "verified"  # that run ended well; the original is being retired
+    retired = "retired"  # done
+    failed = "failed"  # the run ended badly: clone set to manual, original left as it was
+    restored = "restored"  # failed, and the original's schedule was put back
+
+
+CUTOVER_PENDING = frozenset({CutoverPhase.cloned, CutoverPhase.started, CutoverPhase.verified})
+CUTOVER_FAILED = frozenset({CutoverPhase.failed, CutoverPhase.restored})
+
+
+class CutoverRecord(BaseModel):
+    """A verified cutover's phase, the run it watched, and the original's schedule it held."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    phase: CutoverPhase
+    run_id: int | str | None = None
+    run_status: str | None = None
+    failures: int | None = None
+    warnings: int | None = None
+    original_schedule: dict[str, Any] | None = Field(
+        default=None,
+        description="The original's schedule before it was stopped for an overlapping clone; "
+        "put back if the clone's run fails.",
+    )
+    original_held: bool = False
+
+
 class StateEntry(BaseModel):
     """What jobspec did for one address."""
 
@@ -561,12 +612,16 @@ class StateEntry(BaseModel):
         description="Imported with --force although its kind or endpoints differ from the "
         "source's; every plan says so. Written only when true.",
     )
+    cutover: CutoverRecord | None = Field(
+        default=None,
+        description="A verified cutover's phase (`cutover: verified`). Written only when set.",
+    )
 
     @model_serializer(mode="wrap")
     def _written_when_true(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """Entries without the flag (or retired clones) keep the form earlier versions wrote."""
         data: dict[str, Any] = handler(self)
-        for optional in ("forced_import", "retired_clones"):
+        for optional in ("forced_import", "retired_clones", "cutover"):
             if not data.get(optional):
                 data.pop(optional, None)
         return data

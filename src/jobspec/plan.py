@@ -95,6 +95,10 @@ class StepOp(StrEnum):
     forget = "forget"  # drop the address from state
     record = "record"  # no call: record in state what the plan saw (an earlier retire's effect)
     move = "move"  # no call: give the address the entry of body["from"] (`moved_from:`)
+    hold = "hold"  # cutover: PATCH the original's schedule to manual (body), wait for its run
+    start = "start"  # cutover: PATCH v1/jobs/{job_id}?start=1, the clone's first run
+    await_run = "await_run"  # cutover: read that run; go on when it ended with a status in body
+    restore = "restore"  # cutover failed: PATCH the held original back to its schedule (body)
 
 
 Role = Literal["source", "clone", "original", "old_clone"]
@@ -114,6 +118,18 @@ class Step(_Value):
     )
 
 
+class CutoverNote(_Value):
+    """A verified cutover's phase as the plan saw it, and the next step in words."""
+
+    phase: str = Field(
+        description="new, cloned, started, verified, failed or restored (state's phase, or "
+        "`new` when this plan makes the clone)."
+    )
+    next: str = Field(description="What happens next, for the reader.")
+    run_status: str | None = None
+    progress: float | None = Field(default=None, description="0 to 1, when the server says.")
+
+
 class Action(_Value):
     address: str
     kind: ActionKind
@@ -131,6 +147,17 @@ class Action(_Value):
     source_digest: str | None = Field(
         default=None, description="The source's transfer digest, recorded with a new clone."
     )
+    cutover: CutoverNote | None = Field(
+        default=None, description="A verified cutover's phase (absent for `immediate`)."
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_cutover(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave `cutover` out when None: plans without one keep their form and checksum."""
+        document = handler(self)
+        if isinstance(document, dict) and document.get("cutover", 0) is None:
+            del document["cutover"]
+        return document
 
     @property
     def changes_anything(self) -> bool:

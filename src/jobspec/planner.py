@@ -26,8 +26,10 @@ from jobspec.conflicts import (
     may_be_scheduled,
     placement,
 )
+from jobspec.cutover import Execution, latest_on_job, with_cutover
 from jobspec.errors import PlanError
 from jobspec.model import (
+    Cutover,
     DesiredJob,
     LiveJob,
     OriginalPolicy,
@@ -123,6 +125,7 @@ def make_plan(
     serial: int,
     options: PlanOptions | None = None,
     interrupted: Mapping[str, str] | None = None,
+    runs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """Decide one action per address; raise PlanError listing every address that cannot plan.
 
@@ -130,7 +133,8 @@ def make_plan(
     (a pending intent): a live job with that name is what recovery will adopt, not a clash.
     `options` shapes the plan (`PlanOptions`): its `replace` names addresses to clone afresh
     (`apply --replace`), its `accept_source` those whose source changed since their clone was
-    made, to record as accepted (no new clone).
+    made, to record as accepted (no new clone). `runs` maps a clone in a verified cutover
+    to its latest execution as read from the server (`GET v1/jobs/history`), for the note.
     """
     options = options or PlanOptions()
     prune, replace, accept_source = options.prune, options.replace, options.accept_source
@@ -183,6 +187,8 @@ def make_plan(
             action = moved_action(action, old=moves[address], wanted=wanted, live=live)
         if wanted.spec.wait_for_idle:
             action = waiting_for_idle(action)
+        action, failed = _with_cutover(wanted, entry, action, live, runs or {})
+        warnings.extend(failed)
         if entry is not None and entry.forced_import and action.clone_id == entry.clone_id:
             warnings.append(
                 PlanWarning(
@@ -236,6 +242,27 @@ def make_plan(
     )
 
 
+def _with_cutover(
+    wanted: DesiredJob,
+    entry: StateEntry | None,
+    action: Action,
+    live: Mapping[str, LiveJob],
+    runs: Mapping[str, Mapping[str, Any]],
+) -> tuple[Action, list[PlanWarning]]:
+    """The cutover steps of `cutover: verified` (see `jobspec.cutover`)."""
+    clone_id = action.clone_id or ""
+    run = Execution.from_raw(runs[clone_id]) if clone_id in runs else None
+    return with_cutover(
+        action,
+        cutover=wanted.spec.cutover or Cutover.immediate,
+        accept_warnings=wanted.spec.accept_warnings,
+        entry=entry,
+        source=live.get(wanted.spec.source),
+        clone_after=_clone_after(action, live),
+        run=run or latest_on_job(live.get(clone_id)),
+    )
+
+
 def placements_digest(live: Iterable[LiveJob]) -> str:
     """A digest of where every scheduled live job writes (`Plan.placements`)."""
     placed = ((job.id, placement(job.raw)) for job in live)
@@ -243,11 +270,19 @@ def placements_digest(live: Iterable[LiveJob]) -> str:
 
 
 def spec_digest(wanted: DesiredJob) -> str:
-    """What a saved plan remembers of a spec, to tell when the spec files changed since."""
-    dumped = wanted.spec.model_dump(mode="json")
-    if not dumped["moved_from"]:  # as before the key existed: saved plans stay comparable
-        del dumped["moved_from"]
-    return digest(dumped)
+    """What a saved plan remembers of a spec, to tell when the spec files changed since.
+
+    Fields added since (moved_from, the cutover fields) count only when set, so specs without
+    them keep their digests and saved plans stay comparable.
+    """
+    document = wanted.spec.model_dump(mode="json")
+    if not document.get("moved_from"):
+        document.pop("moved_from", None)
+    if document.get("cutover") is None:
+        document.pop("cutover", None)
+    if not document.get("accept_warnings"):
+        document.pop("accept_warnings", None)
+    return digest(document)
 
 
 class _CannotPlan(Exception):
@@ -577,7 +612,8 @@ def _transfer_conflicts(
     parties: list[Party] = []
     for wanted, action in planned:
         clone = _clone_after(action, live)
-        if clone is not None and is_scheduled(clone):
+        parked = action.cutover is not None and action.cutover.phase in ("failed", "restored")
+        if clone is not None and is_scheduled(clone) and not parked:  # parked: set to manual
             wanted_by_address[wanted.address] = wanted
             names = (wanted.address, action.clone_id) if action.clone_id else (wanted.address,)
             allows = tuple(wanted.spec.allow_overlap_with)

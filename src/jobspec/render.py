@@ -113,6 +113,20 @@ def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
         return f"move the state entry of {old} to this address (one journal record)"
     if step.op is StepOp.forget:
         return "forget the address in state"
+    if step.op is StepOp.hold:
+        return f"set schedule to manual on original {job} and wait for its run to end"
+    if step.op is StepOp.start:
+        return (
+            f"start the first run of clone {job}"
+            if step.job_id
+            else "start the new clone's first run"
+        )
+    if step.op is StepOp.await_run:
+        accept = (step.body or {}).get("accept")
+        ends = " or ".join(str(status) for status in accept) if isinstance(accept, list) else "?"
+        return f"go on only once that run ended {ends} (else: clone to manual, stop here)"
+    if step.op is StepOp.restore:
+        return f"put original {job} back on its schedule"
     if step.op is StepOp.record and step.role == "source":
         return f"record in state that source {job}'s settings now are accepted"
     if step.op is StepOp.record:
@@ -135,6 +149,8 @@ def _change_line(change: FieldChange, kind: ActionKind) -> str:
 def _action_lines(action: Action, names: Mapping[str, str]) -> Iterator[str]:
     for reason in action.reasons:
         yield f"# {reason}"
+    if action.cutover is not None and action.cutover.phase == "new":
+        yield f"# cutover: verified: {action.cutover.next}"
     for change in action.changes:
         yield _change_line(change, action.kind)
     for number, step in enumerate(action.steps, start=1):

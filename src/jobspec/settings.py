@@ -7,7 +7,7 @@ a URL. Sources, highest first:
 1. explicit arguments (the CLI flags `--server`, `--concurrency`, `--insecure`);
 2. the environment: `JOBSPEC_*`, then DryvIQ's own CLI variables `SKYSYNC_*` as a fallback;
 3. `jobspec.toml` (non-secrets only: `server`, `state`, `specs`, `concurrency`, `timeout`,
-   `clone_settle`);
+   `clone_settle`, and `cutover`, the default of every spec that does not set its own);
 4. defaults.
 
 Credentials come from the environment only, never from a file that may end up in git. Exactly
@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import SecretStr
 
 from jobspec.errors import UsageError, redact_credentials
+from jobspec.model import Cutover
 from jobspec.netaddr import is_loopback
 
 CONFIG_FILE = "jobspec.toml"
@@ -54,6 +55,7 @@ CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "timeout": (int, float),
     "clone_settle": (int, float),
     "ignore_unreadable": (list,),
+    "cutover": (str,),
 }
 CONFIG_KEYS = tuple(CONFIG_TYPES)
 # Keys people will try to put in jobspec.toml, and where they belong instead.
@@ -131,6 +133,8 @@ class Settings:
     """Seconds after a lost clone call before "not found" counts as proof it was never made."""
     ignore_unreadable: tuple[str, ...] = ()
     """Kinds, ids or names of unreadable listed jobs acknowledged in jobspec.toml: not warned of."""
+    cutover: Cutover = Cutover.immediate
+    """The `cutover` of every spec that does not set its own (`jobspec.toml`)."""
     # Where each value came from, for `--verbose` style reporting; never holds a secret.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -191,6 +195,7 @@ def load_settings(
     workers = pick("concurrency", concurrency)
     seconds = pick("timeout", timeout)
     settle = pick("clone_settle", None, ("JOBSPEC_CLONE_SETTLE",))
+    cutover = pick("cutover", None)
     return Settings(
         server=base,
         credentials=_credentials(env),
@@ -201,6 +206,7 @@ def load_settings(
         insecure=insecure,
         clone_settle=DEFAULT_CLONE_SETTLE if settle is None else _settle(settle, origins),
         ignore_unreadable=tuple(config.get("ignore_unreadable", ())),
+        cutover=Cutover.immediate if cutover is None else _cutover(cutover, origins),
         origins=origins,
     )
 
@@ -400,6 +406,15 @@ def _settle(value: Any, origins: Mapping[str, str]) -> float:
             f"seconds from 0 to 3600, not {value!r}"
         )
     return seconds
+
+
+def _cutover(value: Any, origins: Mapping[str, str]) -> Cutover:
+    if value not in tuple(Cutover):
+        raise UsageError(
+            f"cutover from {origins.get('cutover', 'settings')} must be one of "
+            f"{', '.join(Cutover)}, not {value!r}"
+        )
+    return Cutover(value)
 
 
 def _timeout(value: Any, origins: Mapping[str, str]) -> float:

@@ -84,8 +84,12 @@ async def test_a_started_run_ends_after_run_seconds_with_previous_execution() ->
         "id": 1,
         "job_id": job_id,
         "status": "completed",
+        "phase": "complete",
+        "progress": 1.0,
         "start_time": int(T0),
         "end_time": int(T0) + 30,  # when it was due, not when it was next looked at
+        "duration": 30,
+        "stats": {"errors": {"failures": 0, "warnings": 0}},
         "trigger": "manual",
     }
     assert done["modified_on"] == done["created_on"]  # a run is not an edit
@@ -204,7 +208,13 @@ async def test_runs_settings_change_at_run_time_and_reset_restores_them() -> Non
         await w.control(job_id, "start")
         w.clock.advance(5)
         reply = await w.client.post("_emulator/runs", json={"run_seconds": 2})
-        assert reply.json() == {"run_seconds": 2.0, "auto_interval": 0.0, "cancel_interval": 5.0}
+        assert reply.json() == {
+            "run_seconds": 2.0,
+            "auto_interval": 0.0,
+            "cancel_interval": 5.0,
+            "fail_names": [],
+            "warn_names": [],
+        }
         # a run already going longer than the new length ends, at the time it was due
         assert (await w.job(job_id))["previous_execution"]["end_time"] == int(T0) + 2
         bad = await w.client.post("_emulator/runs", json={"run_seconds": -1, "speed": 2})
@@ -213,6 +223,40 @@ async def test_runs_settings_change_at_run_time_and_reset_restores_them() -> Non
         await w.client.post("_emulator/reset")
         settings = (await w.client.get("_emulator/runs")).json()
     assert settings["run_seconds"] == 600
+
+
+async def test_fail_names_end_runs_failed_with_error_counts_and_warn_names_warn() -> None:
+    async with world(run_seconds=10) as w:
+        bad = await w.create(name="Broken clone")
+        shaky = await w.create(name="Shaky clone")
+        good = await w.create(name="Good clone")
+        reply = await w.client.post(
+            "_emulator/runs", json={"fail_names": ["Broken"], "warn_names": ["Shaky"]}
+        )
+        assert reply.json()["fail_names"] == ["Broken"]
+        for job_id in (bad, shaky, good):
+            await w.control(job_id, "start")
+        w.clock.advance(4)
+        running = (await w.client.get("v1/jobs/history", params={"job": bad})).json()
+        w.clock.advance(7)
+        ended = {
+            job_id: (await w.client.get("v1/jobs/history", params={"job": job_id})).json()
+            for job_id in (bad, shaky, good)
+        }
+        rejected = await w.client.post("_emulator/runs", json={"fail_names": "Broken"})
+        bad_job = await w.job(bad)
+    (first,) = running["job_executions"]
+    assert (first["status"], first["progress"], first["end_time"]) == ("running", 0.4, None)
+    failed = ended[bad]["job_executions"][0]
+    assert failed["status"] == "failed"
+    assert failed["stats"]["errors"] == {"failures": 3, "warnings": 0}
+    assert (failed["start_time"], failed["end_time"]) == (int(T0), int(T0) + 10)
+    assert failed["progress"] == 1.0
+    warned = ended[shaky]["job_executions"][0]
+    assert warned["status"] == "warn" and warned["stats"]["errors"]["warnings"] == 2
+    assert ended[good]["job_executions"][0]["status"] == "completed"
+    assert bad_job["previous_execution"]["status"] == "failed"
+    assert rejected.status_code == 400
 
 
 def test_the_background_task_ends_runs_on_a_live_server(

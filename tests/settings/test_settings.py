@@ -306,3 +306,12 @@ def test_ignore_unreadable_is_a_list_of_strings_in_the_config(tmp_path: Path) ->
     for bad in ('ignore_unreadable = "system"\n', "ignore_unreadable = [1]\n"):
         with pytest.raises(UsageError, match="must be a list of strings"):
             load({**LOCAL, **USER}, bad, tmp_path)
+
+
+def test_cutover_default_from_toml(tmp_path: Path) -> None:
+    from jobspec.model import Cutover
+
+    assert load({**LOCAL, **USER}).cutover is Cutover.immediate
+    assert load({**LOCAL, **USER}, 'cutover = "verified"\n', tmp_path).cutover is Cutover.verified
+    with pytest.raises(UsageError, match=r"cutover from .*jobspec\.toml must be one of"):
+        load({**LOCAL, **USER}, 'cutover = "careful"\n', tmp_path)

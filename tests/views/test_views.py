@@ -178,3 +178,21 @@ def test_counts() -> None:
     assert views.count(1, "job") == "1 job"
     assert views.count(0, "address") == "0 addresses"
     assert views.count(12345, "file") == "12,345 files"
+
+
+def test_waiting_cutovers_are_listed_after_the_summary_and_in_json() -> None:
+    result = ApplyResult()
+    result.counts["created"] = 1
+    result.waiting.append(("finance", "waiting for clone c0ffee first run (running, 45%)"))
+    screen = views.apply_summary(result)
+    assert screen.out.splitlines()[1:] == [
+        "1 verified cutover(s) wait for their clone's first run; a later apply (or "
+        "`apply --wait DURATION`) retires their originals:",
+        "  waiting: finance: waiting for clone c0ffee first run (running, 45%)",
+    ]
+    fields = views.apply_result_fields(result)
+    assert fields["ok"] is True
+    assert fields["waiting"] == [
+        {"address": "finance", "cutover": "waiting for clone c0ffee first run (running, 45%)"}
+    ]
+    assert "waiting" not in views.apply_result_fields(ApplyResult())

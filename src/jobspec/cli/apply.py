@@ -50,6 +50,15 @@ if TYPE_CHECKING:
     help="Delete an original (or a replaced clone) only once it is not running, waiting up "
     "to SECONDS (also 10m, 1h) [default: 600].",
 )
+@click.option(
+    "--wait",
+    "wait_runs",
+    default=None,
+    callback=duration,
+    metavar="DURATION",
+    help="Wait up to DURATION (300, 90s, 10m, 1h) for the first runs of verified cutovers "
+    "to end, and retire their originals in this run; Ctrl-C ends the wait.",
+)
 @ownership_options
 @click.option(
     "--json",
@@ -65,6 +74,7 @@ def apply(
     prune: bool,
     lock_timeout: float,
     wait_for_idle: float | None,
+    wait_runs: float | None,
     replace: tuple[str, ...],
     accept_source: tuple[str, ...],
     as_json: bool,
@@ -73,7 +83,9 @@ def apply(
     """Make it so: run a saved plan exactly, or plan and apply (asking first on a terminal).
 
     A running job is deleted at once unless --wait-for-idle (or `wait_for_idle: true` in its
-    spec) asks to wait; a wait that times out leaves the delete for the next apply.
+    spec) asks to wait; a wait that times out leaves the delete for the next apply. A
+    verified cutover whose clone's first run is still going is left for the next apply
+    (exit 0) unless --wait gives it time.
     """
     from jobspec.errors import UsageError
     from jobspec.plan import PlanOptions
@@ -99,6 +111,7 @@ def apply(
             auto_approve=auto_approve,
             lock_timeout=lock_timeout,
             idle=idle_wait(wait_for_idle),
+            wait_runs=wait_runs or 0.0,
             listener=listener,
             flags=flags,
         )
@@ -115,6 +128,7 @@ def _apply(
     auto_approve: bool,
     lock_timeout: float,
     idle: IdleWait,
+    wait_runs: float,
     listener: HumanListener | JsonListener,
     flags: ConnectionFlags,
 ) -> None:
@@ -126,6 +140,7 @@ def _apply(
     from jobspec.commands.apply import apply as run_apply
     from jobspec.commands.planfiles import read_plan_file
     from jobspec.errors import UsageError
+    from jobspec.firstrun import RunWait
     from jobspec.views.listeners import JsonListener
 
     saved = read_plan_file(Path(plan_file)) if plan_file else None
@@ -141,6 +156,7 @@ def _apply(
         lock_timeout=lock_timeout,
         plan=shape,
         idle=idle,
+        runs=RunWait(timeout=wait_runs, hold_timeout=idle.timeout),
     )
     desired = run.desired if run.specs_found else None
     try:

@@ -328,9 +328,14 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> f
     try:
         seconds = float(text[:-1] if factor else text) * (factor or 1.0)
     except ValueError:
+        default = (
+            "; to wait the default time, put --wait-for-idle after the plan file, or write "
+            "--wait-for-idle=SECONDS"
+            if param.name == "wait_for_idle"
+            else ""
+        )
         raise click.BadParameter(
-            f"{value!r} is not a duration (like 300, 90s, 10m); to wait the default time, "
-            "put --wait-for-idle after the plan file, or write --wait-for-idle=SECONDS",
+            f"{value!r} is not a duration (like 300, 90s, 10m){default}",
             ctx=ctx,
             param=param,
         ) from None

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from jobspec.api import Api
-    from jobspec.model import DesiredJob
+    from jobspec.model import Cutover, DesiredJob
     from jobspec.settings import Settings
     from jobspec.state import StateStore
 
@@ -88,6 +88,8 @@ def server_run(
     directory = Path(specs_dir) if specs_dir else settings.specs_dir
     store = open_state_store(location)  # a bad location is told before spec problems
     desired = _specs(directory, specs)
+    if desired:
+        desired = _default_cutover(desired, settings.cutover)
     return Run(
         settings=settings,
         specs_dir=directory,
@@ -96,6 +98,22 @@ def server_run(
         desired=desired or {},
         specs_found=desired is not None,
     )
+
+
+def _default_cutover(desired: dict[str, DesiredJob], default: Cutover) -> dict[str, DesiredJob]:
+    """Specs without a `cutover` of their own take `jobspec.toml`'s (when it sets one)."""
+    from jobspec.model import Cutover
+
+    if default is Cutover.immediate:
+        return desired
+    return {
+        address: wanted.model_copy(
+            update={"spec": wanted.spec.model_copy(update={"cutover": default})}
+        )
+        if wanted.spec.cutover is None
+        else wanted
+        for address, wanted in desired.items()
+    }
 
 
 def _specs(directory: Path, need: Specs) -> dict[str, DesiredJob] | None:

@@ -32,6 +32,7 @@ from jobspec.client._replies import (
     error_text,
     job_reply,
     outcome_unknown,
+    reply,
     status_error,
 )
 from jobspec.client._retry import (
@@ -253,6 +254,32 @@ class DryvIQClient:
             "PATCH", self._job_url(job_id), call=call, params={action: "1"}, repeat=repeat
         )
         return job_reply(response, call, scrub=self._scrub, ok=(200,))
+
+    async def latest_execution(self, job_id: str) -> dict[str, Any] | None:
+        """The job's newest run (`GET v1/jobs/history?job=ID&execution=last`), else the one
+        the job itself shows (`execution`, or `previous_execution`); None: it never ran.
+
+        Server text: the caller reads it through `cutover.Execution.from_raw`.
+        """
+        call = f"GET v1/jobs/history?job={job_id}"
+        response, _ = await self._request(
+            "GET",
+            f"{self._api}jobs/history",
+            call=call,
+            params={"job": job_id, "execution": "last"},
+        )
+        if response.status_code not in NOT_FOUND_STATUSES:
+            body = reply(response, call, scrub=self._scrub, ok=(200,))
+            runs = body.get("job_executions")
+            if isinstance(runs, list) and runs and isinstance(runs[0], dict):
+                return runs[0]
+        job = await self.get_job(job_id)
+        if job is None:
+            return None
+        for key in ("execution", "previous_execution"):
+            if isinstance(found := job.raw.get(key), dict):
+                return found
+        return None
 
     async def _get_each(self, ids: Iterable[str]) -> dict[str, LiveJob]:
         jobs = await gather(self.get_job(job_id) for job_id in ids)

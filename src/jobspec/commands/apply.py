@@ -21,6 +21,7 @@ from jobspec.checks.planfile import (
 )
 from jobspec.commands.observe import has_backup, observe
 from jobspec.errors import StalePlanError, UsageError
+from jobspec.firstrun import RunWait
 from jobspec.idle import IdleWait
 from jobspec.model import DesiredJob
 from jobspec.netaddr import server_identity
@@ -178,6 +179,8 @@ class ApplyOptions:
     lock_timeout: float = 0.0
     plan: PlanOptions = field(default_factory=PlanOptions)
     idle: IdleWait = field(default_factory=IdleWait)
+    runs: RunWait = field(default_factory=RunWait)
+    """How long verified cutovers wait for their clone's first run (`apply --wait`)."""
 
 
 async def apply(
@@ -241,5 +244,6 @@ async def apply(
                 on_done=hear.done,
                 idle=options.idle,
                 on_step=hear.step_event,
+                runs=options.runs,
             )
         return ApplyOutcome(plan=plan, result=result)

@@ -9,7 +9,7 @@ from typing import Any
 from jobspec.api import Api
 from jobspec.drift import Drift, find_drift
 from jobspec.errors import PlanError, UsageError
-from jobspec.model import DesiredJob, LiveJob, StateEntry
+from jobspec.model import CUTOVER_PENDING, DesiredJob, LiveJob, StateEntry
 from jobspec.netaddr import server_identity
 from jobspec.plan import Plan, PlanOptions
 from jobspec.planner import clones_anything, listed_view, make_plan, needed_job_ids, needs_every_job
@@ -96,6 +96,7 @@ async def observe(
             live |= await api.get_jobs(absent)
     else:
         live = await api.get_jobs(needed_job_ids(wanted, prior))
+    runs = await _cutover_runs(api, prior, live)
     interrupted = {
         intent.address: str(intent.details["name"])
         for intent in state.pending_intents()
@@ -111,6 +112,7 @@ async def observe(
             serial=state.serial,
             options=options,
             interrupted=interrupted,
+            runs=runs,
         )
 
     try:
@@ -165,6 +167,20 @@ def lost_state_refusal(exc: PlanError, *, empty: bool, backup: bool) -> PlanErro
         noun = "problem" if others == 1 else "problems"
         lines.append(f"  ({others:,} other {noun}: plan again afterwards to see them)")
     return PlanError(exc.problems, hint=hint, strays=strays, message="\n".join(lines))
+
+
+async def _cutover_runs(
+    api: Api, prior: Mapping[str, StateEntry], live: Mapping[str, LiveJob]
+) -> dict[str, dict[str, Any]]:
+    """The latest run of each clone whose verified cutover is under way, for the plan's note."""
+    runs: dict[str, dict[str, Any]] = {}
+    for entry in prior.values():
+        pending = entry.cutover is not None and entry.cutover.phase in CUTOVER_PENDING
+        if pending and entry.clone_id in live:
+            found = await api.latest_execution(entry.clone_id)
+            if found is not None:
+                runs[entry.clone_id] = found
+    return runs
 
 
 async def drift(

@@ -2,7 +2,9 @@
 
 - `PATCH v1/jobs/{id}?start=1` starts a run: the job goes `running` and gets an `execution`.
   After `run_seconds` of running time (pauses do not count) the run ends `completed`: the job
-  goes back to `idle`, `execution` is cleared and `previous_execution` holds the run.
+  goes back to `idle`, `execution` is cleared and `previous_execution` holds the run. A job
+  whose name contains one of `fail_names` ends its runs `failed` instead (with error counts in
+  the execution's `stats`), one containing one of `warn_names` ends them `warn`.
   `pause` keeps the run, `resume` continues it, `cancel` ends it `cancelled`.
 - With `auto_interval` > 0, every job on `schedule.mode: auto` (and not `disabled`) starts by
   itself `auto_interval` seconds after a tick first saw it on auto, and again that long after
@@ -14,8 +16,10 @@
 - `GET v1/jobs/{id}/history` lists a job's executions, newest first (see app.py).
 
 Executions look like the vendor client's `JobExecution`: `{"id": 1, "job_id": "…",
-"status": "running" | "completed" | "cancelled", "start_time": …, "end_time": … | null,
-"trigger": "manual" | "schedule"}` with epoch-second times. History lives in memory only
+"status": "running" | "completed" | "failed" | "warn" | "cancelled", "phase", "progress"
+(0 to 1), "start_time": …, "end_time": … | null, "duration" (seconds, once ended), "stats":
+{"errors": {"failures", "warnings"}}, "trigger": "manual" | "schedule"}` with epoch-second
+times. History lives in memory only
 (a `--data` file keeps the job's `previous_execution`, not its history). A job seeded as
 `running` (the demo has one, tests seed them) gets a run that started when it was seeded.
 
@@ -61,15 +65,27 @@ class RunSettings:
     """Seconds between the runs of a job on schedule mode auto; 0: no run starts by itself."""
     cancel_interval: float = 5.0
     """Seconds between the sweeps that cancel the runs of deleted jobs (0: at once)."""
+    fail_names: tuple[str, ...] = ()
+    """Runs of jobs whose name contains one of these end `failed`, with error counts."""
+    warn_names: tuple[str, ...] = ()
+    """Runs of jobs whose name contains one of these end `warn`, with warning counts."""
 
     def updated(self, body: Mapping[str, Any]) -> RunSettings:
-        """A partial update; every value a number >= 0. Raises `RunsRejected`."""
+        """A partial update; every number >= 0, every name list a list of strings. Raises
+        `RunsRejected`."""
         problems = []
-        changes: dict[str, float] = {}
+        changes: dict[str, Any] = {}
         known = asdict(self)
         for key, value in body.items():
             if key not in known:
                 problems.append(f"unknown setting {key!r}; known: {', '.join(known)}")
+            elif key in _NAME_LISTS:
+                if not isinstance(value, list) or not all(
+                    isinstance(item, str) and item for item in value
+                ):
+                    problems.append(f"{key} must be a list of non-empty strings, got {value!r}")
+                else:
+                    changes[key] = tuple(value)
             elif (
                 isinstance(value, bool)
                 or not isinstance(value, int | float)
@@ -83,9 +99,29 @@ class RunSettings:
             raise RunsRejected(problems)
         return replace(self, **changes)
 
-    def as_json(self) -> dict[str, float]:
+    def as_json(self) -> dict[str, Any]:
         """The run settings alone, also of an `EmulatorConfig`."""
-        return {item.name: getattr(self, item.name) for item in fields(RunSettings)}
+        return {
+            item.name: list(value)
+            if isinstance(value := getattr(self, item.name), tuple)
+            else value
+            for item in fields(RunSettings)
+        }
+
+    def ending(self, name: str) -> tuple[str, dict[str, Any]]:
+        """How a run of a job named `name` ends: its status and its error counts."""
+        if any(part in name for part in self.fail_names):
+            return "failed", {"errors": {"failures": FAILED_RUN_ERRORS, "warnings": 0}}
+        if any(part in name for part in self.warn_names):
+            return "warn", {"errors": {"failures": 0, "warnings": WARN_RUN_WARNINGS}}
+        return "completed", {"errors": {"failures": 0, "warnings": 0}}
+
+
+_NAME_LISTS = ("fail_names", "warn_names")
+FAILED_RUN_ERRORS = 3
+"""Failures a `fail_names` run reports in `stats.errors.failures`."""
+WARN_RUN_WARNINGS = 2
+"""Warnings a `warn_names` run reports in `stats.errors.warnings`."""
 
 
 @dataclass
@@ -155,9 +191,18 @@ class Runs:
         self._auto_due.pop(job_id, None)
 
     def history(self, job_id: str) -> list[dict[str, Any]]:
-        """The job's executions, newest first, the running one included."""
+        """The job's executions, newest first, the running one included (with its progress)."""
         self.tick()
+        run = self._active.get(job_id)
+        if run is not None:
+            run.execution["progress"] = self._progress(run)
         return [dict(execution) for execution in reversed(self._history.get(job_id, []))]
+
+    def _progress(self, run: _Run) -> float:
+        """The share of `run_seconds` the run has had, 0 to 1, rounded to a hundredth."""
+        ran = run.ran + (self._clock() - run.since if run.since is not None else 0.0)
+        length = self.settings.run_seconds
+        return 1.0 if length <= 0 else round(min(1.0, max(0.0, ran / length)), 2)
 
     # --- time ---------------------------------------------------------------------------------
 
@@ -179,7 +224,10 @@ class Runs:
             if cancels is not None and cancels <= now and (ends is None or cancels < ends):
                 self._end(job_id, run, at=cancels, status="cancelled")
             elif ends is not None and ends <= now:
-                self._end(job_id, run, at=ends, status="completed")
+                stored = self._store.get(job_id, include_deleted=True)
+                name = stored.job.get("name") if stored is not None else None
+                status, stats = self.settings.ending(name if isinstance(name, str) else "")
+                self._end(job_id, run, at=ends, status=status, stats=stats)
 
     def _ends_at(self, run: _Run) -> float | None:
         if run.since is None:
@@ -227,8 +275,11 @@ class Runs:
             "id": self._next_id,
             "job_id": job_id,
             "status": "running",
+            "phase": "executing",
+            "progress": 0.0,
             "start_time": int(at),
             "end_time": None,
+            "stats": {"errors": {"failures": 0, "warnings": 0}},
             "trigger": trigger,
         }
         self._next_id += 1
@@ -236,10 +287,21 @@ class Runs:
         self._history.setdefault(job_id, []).append(execution)
         return self._set(job_id, status="running", execution=dict(execution))
 
-    def _end(self, job_id: str, run: _Run, *, at: float, status: str) -> StoredJob:
+    def _end(
+        self, job_id: str, run: _Run, *, at: float, status: str, stats: dict[str, Any] | None = None
+    ) -> StoredJob:
         del self._active[job_id]
         self._last_end[job_id] = at
-        run.execution.update(status=status, end_time=int(at))
+        progress = 1.0 if status != "cancelled" else self._progress(run)
+        run.execution.update(
+            status=status,
+            phase="complete",
+            progress=progress,
+            end_time=int(at),
+            duration=int(at) - int(run.execution["start_time"]),
+        )
+        if stats is not None:
+            run.execution["stats"] = stats
         previous = dict(run.execution)
         return self._set(job_id, status="idle", execution=None, previous_execution=previous)
 

@@ -198,12 +198,15 @@ def apply_result_fields(result: ApplyResult | None) -> dict[str, object]:
     """The closing `apply --json` line: ok, counts per outcome, each failure."""
     if result is None:
         return {"ok": True, "changes": False, "counts": {}, "failures": []}
-    return {
+    fields: dict[str, object] = {
         "ok": result.ok,
         "changes": True,
         "counts": dict(result.counts),
         "failures": [{"address": a, "error": message} for a, message in result.failures],
     }
+    if result.waiting:  # verified cutovers whose clone's first run has not ended
+        fields["waiting"] = [{"address": a, "cutover": text} for a, text in result.waiting]
+    return fields
 
 
 def apply_summary(result: ApplyResult) -> Screen:
@@ -218,6 +221,14 @@ def apply_summary(result: ApplyResult) -> Screen:
         f"{counts['set_manual']} set to manual)"
     )
     out = f"Apply {'complete' if result.ok else 'finished with failures'}: {done}; {retired}.\n"
+    if result.waiting:
+        out += _lines(
+            [
+                f"{len(result.waiting)} verified cutover(s) wait for their clone's first run; "
+                "a later apply (or `apply --wait DURATION`) retires their originals:",
+                *(f"  waiting: {address}: {text}" for address, text in result.waiting),
+            ]
+        )
     if result.ok:
         return Screen(out=out)
     failed = [f"failed: {address}: {message}" for address, message in result.failures]
