@@ -482,9 +482,58 @@ and `cancelling` (a cancel asked for and not finished yet)."""
 
 
 def configuration(raw: dict[str, Any]) -> dict[str, Any]:
-    """The job without its server-maintained fields (`SERVER_MAINTAINED`); a new dict, only
-    the mappings on the way to a removed field are copied."""
-    return _without(raw, SERVER_MAINTAINED)
+    """The job without its server-maintained fields (`SERVER_MAINTAINED`) and without what a
+    reply merely decorates it with (`_undecorated`); a new dict, only the mappings on the way
+    to a removed field are copied."""
+    return _undecorated(_without(raw, SERVER_MAINTAINED))
+
+
+MARKERS = ("type", "created_by")
+"""Top-level fields that say what a reply is, or who made the job, not how it transfers."""
+NOISE_ANYWHERE = "size_estimate"
+"""Re-estimated by the server at any depth (each endpoint has one): never configuration."""
+
+
+def _undecorated(job: dict[str, Any]) -> dict[str, Any]:
+    """The job as its configuration: no `type` markers or `created_by`; in each endpoint the
+    connection as its id alone (a reply expands it with a name, platform, flags and its own
+    `modified_on`) and no `options: null`; and no `size_estimate` at any depth."""
+    kept = {key: value for key, value in job.items() if key not in MARKERS}
+    transfer = kept.get("transfer")
+    if isinstance(transfer, dict):
+        transfer = {key: value for key, value in transfer.items() if key != "type"}
+        for side in ("source", "destination"):
+            endpoint = transfer.get(side)
+            if isinstance(endpoint, dict):
+                transfer[side] = _endpoint_configuration(endpoint)
+        kept["transfer"] = transfer
+    return _without_noise(kept)
+
+
+def _endpoint_configuration(endpoint: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in endpoint.items() if not (k == "options" and v is None)}
+    connection = shown.get("connection")
+    if isinstance(connection, dict) and "id" in connection:
+        shown["connection"] = {"id": connection["id"]}
+    return shown
+
+
+def _without_noise(node: Any) -> Any:
+    """`node` without `size_estimate` keys at any depth; the same object when it has none."""
+    if isinstance(node, dict):
+        changed = NOISE_ANYWHERE in node
+        kept = {}
+        for key, value in node.items():
+            if key == NOISE_ANYWHERE:
+                continue
+            inner = _without_noise(value)
+            changed = changed or inner is not value
+            kept[key] = inner
+        return kept if changed else node
+    if isinstance(node, list):
+        items = [_without_noise(item) for item in node]
+        return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
+    return node
 
 
 def _without(node: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
