@@ -345,12 +345,26 @@ class JobSpec(_Strict):
         "destination connection, one path equal to or inside the other; a source too under "
         "transfer_type move or sync); a job listed here is shown as a warning instead.",
     )
+    allow_unplaced: bool = Field(
+        default=False,
+        description="Accept a scheduled clone whose target names no folder (a platform item "
+        "id or a uri, kept from its source): the transfer-conflict check cannot place it, so "
+        "the plan refuses it unless this is true, and then warns.",
+    )
     wait_for_idle: bool = Field(
         default=False,
         description="Delete the original (or a replaced clone) only once it is not running, "
         "waiting up to apply's --wait-for-idle timeout; as `apply --wait-for-idle` does for "
         "every address.",
     )
+
+    @model_serializer(mode="wrap")
+    def _written_when_true(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`allow_unplaced` is dumped only when true: a spec's digest stays what it was."""
+        data: dict[str, Any] = handler(self)
+        if not data.get("allow_unplaced"):
+            data.pop("allow_unplaced", None)
+        return data
 
     @field_validator("passthrough")
     @classmethod
@@ -507,7 +521,8 @@ def _undecorated(job: dict[str, Any]) -> dict[str, Any]:
             if isinstance(endpoint, dict):
                 transfer[side] = _endpoint_configuration(endpoint)
         kept["transfer"] = transfer
-    return _without_noise(kept)
+    quiet: dict[str, Any] = _without_noise(kept)
+    return quiet
 
 
 def _endpoint_configuration(endpoint: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from jobspec.conflicts import (
     may_be_scheduled,
     placement,
 )
+from jobspec.endpoints import with_folders
 from jobspec.errors import PlanError
 from jobspec.model import (
     DesiredJob,
@@ -43,6 +44,7 @@ from jobspec.naming import (
     name_clashes,
     unknown_namesake,
 )
+from jobspec.placing import unplaced_findings
 from jobspec.plan import (
     Action,
     ActionKind,
@@ -311,7 +313,7 @@ def _plan_address(
         return Action(
             kind=ActionKind.create,
             reasons=[reason],
-            changes=_changes_from(managed, source.raw),
+            changes=_changes_from(managed, with_folders(source.raw)),
             steps=steps + retire_steps,
             clone_id=lost,
             drift=lost is not None,
@@ -326,7 +328,7 @@ def _plan_address(
     if replace:
         reasons.append(f"--replace: a fresh clone replaces clone {clone.id}")
 
-    changes = _changes_against(managed, clone.raw, entry)
+    changes = _changes_against(managed, with_folders(clone.raw), entry)
     immutable = [change for change in changes if change.immutable]
     retire_steps, retire_reasons = retire_original(policy=spec.original, source=source, entry=entry)
     leftover_steps, leftover_reasons = retire_superseded(
@@ -577,8 +579,7 @@ def _transfer_conflicts(
         managed = " and ".join(roles) or "not managed by jobspec"
         return f"job {job.id} {shorten(job.name)!r} ({managed})"  # a server's name: bounded
 
-    refused: list[str] = []
-    accepted: list[PlanWarning] = []
+    refused, accepted = unplaced_findings(parties, wanted_by_address, live)
     for conflict in find_conflicts(parties):
         first, second = conflict.first, conflict.second
         wanted = wanted_by_address[first.key]
