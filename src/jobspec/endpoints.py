@@ -90,3 +90,12 @@ def with_folders(job: dict[str, Any]) -> dict[str, Any]:
     ):
         return job
     return {**job, "transfer": placed}
+
+
+class ServerConnection(NamedTuple):
+    """A connection as `GET v1/connections` lists it: what a plan checks ids against and names
+    them by. `name` and `platform` are the server's text: untrusted, shown shortened."""
+
+    id: str
+    name: str | None = None
+    platform: str | None = None

@@ -27,6 +27,7 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 from jobspec.merge import deep_merge as deep_merge  # re-exported: its old home
@@ -150,7 +151,24 @@ class Ref(_Strict):
 
 
 class Connection(_Strict):
-    id: str = Field(min_length=1, description="Connection id on the DryvIQ server.")
+    """A connection by id, or by name (resolved to its id when planning; the plan and state
+    record the id). One of the two."""
+
+    id: str | None = Field(
+        default=None, min_length=1, description="Connection id on the DryvIQ server."
+    )
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Connection name instead of the id: resolved at plan time, refused when "
+        "no connection or several bear it.",
+    )
+
+    @model_validator(mode="after")
+    def _id_or_name(self) -> Connection:
+        if (self.id is None) == (self.name is None):
+            raise ValueError("give the connection's `id` or its `name` (one of them)")
+        return self
 
 
 class Target(_Strict):

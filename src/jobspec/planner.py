@@ -14,7 +14,7 @@ Its parts beside it, pure as it is: `naming` (clone names as identities, the nam
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jobspec import diff
@@ -26,7 +26,8 @@ from jobspec.conflicts import (
     may_be_scheduled,
     placement,
 )
-from jobspec.endpoints import with_folders
+from jobspec.connections import connection_names, resolve_connections
+from jobspec.endpoints import ServerConnection, with_folders
 from jobspec.errors import PlanError
 from jobspec.model import (
     DesiredJob,
@@ -56,6 +57,7 @@ from jobspec.plan import (
     StepOp,
 )
 from jobspec.retirement import (
+    folder_mapping_children,
     observed_retirement,
     old_clone_retirement,
     record_observed,
@@ -123,6 +125,7 @@ def make_plan(
     serial: int,
     options: PlanOptions | None = None,
     interrupted: Mapping[str, str] | None = None,
+    connections: Sequence[ServerConnection] | None = None,
 ) -> Plan:
     """Decide one action per address; raise PlanError listing every address that cannot plan.
 
@@ -130,7 +133,8 @@ def make_plan(
     (a pending intent): a live job with that name is what recovery will adopt, not a clash.
     `options` shapes the plan (`PlanOptions`): its `replace` names addresses to clone afresh
     (`apply --replace`), its `accept_source` those whose source changed since their clone was
-    made, to record as accepted (no new clone).
+    made, to record as accepted (no new clone). `connections` are the server's (None when not
+    read): every connection a planned spec names must be one of them, and a name is resolved.
     """
     options = options or PlanOptions()
     prune, replace, accept_source = options.prune, options.replace, options.accept_source
@@ -138,9 +142,14 @@ def make_plan(
     addresses = sorted(desired.keys() | prior.keys())
     if targets is not None:
         addresses = [address for address in addresses if address in targets]
+    as_written = desired
+    resolved, problems = resolve_connections(
+        {a: desired[a] for a in addresses if a in desired}, connections
+    )
+    desired = {**desired, **resolved}
     actions: list[Action] = []
     warnings: list[PlanWarning] = []
-    problems: list[str] = _shared_sources_deleted(desired)
+    problems += _shared_sources_deleted(desired)
     planned: list[tuple[DesiredJob, Action]] = []
     adoptable = False
     for address in addresses:
@@ -190,6 +199,9 @@ def make_plan(
     refused, accepted, checked = _transfer_conflicts(planned, actions, desired, prior, live)
     problems.extend(refused)
     warnings.extend(accepted)
+    refused, accepted = folder_mapping_children(planned=planned, live=live)
+    problems.extend(refused)
+    warnings.extend(accepted)
     clashes = name_clashes(
         planned=planned, desired=desired, prior=prior, live=live, interrupted=interrupted or {}
     )
@@ -214,13 +226,26 @@ def make_plan(
         actions=actions,
         warnings=warnings,
         specs={
-            action.address: spec_digest(desired[action.address])
-            if action.address in desired
+            action.address: spec_digest(as_written[action.address])
+            if action.address in as_written
             else None
             for action in actions
         },
         names=job_names(actions=actions, live=live),
+        connections=connection_names(connections, _connection_ids(actions)),
     )
+
+
+def _connection_ids(actions: Iterable[Action]) -> list[str]:
+    """The connection ids a plan's changes show, to put names beside."""
+    return [
+        str(value)
+        for action in actions
+        for change in action.changes
+        if change.path.endswith("connection.id")
+        for value in (change.before, change.after)
+        if isinstance(value, str | int) and not isinstance(value, bool)
+    ]
 
 
 def placements_digest(live: Iterable[LiveJob]) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobspec.api import Api
+from jobspec.connections import names_a_connection
 from jobspec.drift import Drift, find_drift
 from jobspec.errors import UsageError
 from jobspec.model import DesiredJob, LiveJob, StateEntry
@@ -86,6 +87,8 @@ async def observe(
             live |= await api.get_jobs(absent)
     else:
         live = await api.get_jobs(needed_job_ids(wanted, prior))
+    # A spec naming a connection: the plan checks it exists (or resolves its name) and names it.
+    connections = await api.list_connections() if names_a_connection(wanted.values()) else None
     interrupted = {
         intent.address: str(intent.details["name"])
         for intent in state.pending_intents()
@@ -101,6 +104,7 @@ async def observe(
             serial=state.serial,
             options=options,
             interrupted=interrupted,
+            connections=connections,
         )
 
     plan = plan_with(live)
