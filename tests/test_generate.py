@@ -443,3 +443,10 @@ def test_names_with_line_breaks_or_controls_render_double_quoted_and_load_back(
     name: str,
 ) -> None:
     check_names_render_and_load([name])
+
+
+def test_describe_shows_an_item_chain_as_its_folder() -> None:
+    chain = {"item": {"parent": {"root": True, "name": "Sites"}, "name": "HR"}}
+    raw = live(1, "HR").raw
+    raw["transfer"]["destination"]["target"] = chain  # a new dict per call: safe to change
+    assert describe(LiveJob.from_raw(raw))[2].startswith('  destination: "/Sites/HR" on connection')
