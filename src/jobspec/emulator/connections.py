@@ -29,18 +29,29 @@ USER_ID = "7d3f1a2b4c5e4f6a8b9c0d1e2f3a4b5c"
 """`created_by` as the documented example shows it: a user id, not a name (docshapes)."""
 
 
+NAMED = {str(one["id"]): one for one in CONNECTIONS}
+
+
+def record(conn_id: str) -> dict[str, Any]:
+    """The connection with this id as the server keeps it: a named one, or one a job names."""
+    named = NAMED.get(conn_id)
+    if named is not None:
+        return dict(named)
+    return {
+        "id": conn_id,
+        "name": f"Connection {conn_id[:8]}",
+        "platform": {"id": "unknown", "name": "Unknown"},
+    }
+
+
 def server_connections(store: JobStore) -> dict[str, dict[str, Any]]:
     """id → connection: the named ones, then every other one a stored job names."""
-    found = {str(one["id"]): dict(one) for one in CONNECTIONS}
+    found = {conn_id: dict(one) for conn_id, one in NAMED.items()}
     for stored in store.everything():
         for side in SIDES:
             ok, conn_id = rules.lookup(stored.job, ("transfer", side, "connection", "id"))
             if ok and isinstance(conn_id, str) and conn_id and conn_id not in found:
-                found[conn_id] = {
-                    "id": conn_id,
-                    "name": f"Connection {conn_id[:8]}",
-                    "platform": {"id": "unknown", "name": "Unknown"},
-                }
+                found[conn_id] = record(conn_id)
     return found
 
 
@@ -56,7 +67,7 @@ def shown_connection(connection: dict[str, Any], reads: int) -> dict[str, Any]:
     }
 
 
-def decorated(job: rules.RawJob, reads: int, book: dict[str, dict[str, Any]]) -> rules.RawJob:
+def decorated(job: rules.RawJob, reads: int) -> rules.RawJob:
     """A job as the documented `fields=all` example shows it (docshapes): each endpoint's
     connection expanded, `options: null` and a moving `size_estimate` in each endpoint,
     `type: transfer` in the transfer block, `created_by` a user id, a `discriminator`."""
@@ -72,8 +83,8 @@ def decorated(job: rules.RawJob, reads: int, book: dict[str, dict[str, Any]]) ->
             endpoint["size_estimate"] = {"bytes": 4096 * reads, "count": reads}
             connection = endpoint.get("connection")
             conn_id = connection.get("id") if isinstance(connection, dict) else None
-            if isinstance(conn_id, str) and conn_id in book:
-                endpoint["connection"] = shown_connection(book[conn_id], reads)
+            if isinstance(conn_id, str) and conn_id:
+                endpoint["connection"] = shown_connection(record(conn_id), reads)
             transfer[side] = endpoint
         shown["transfer"] = transfer
     return shown

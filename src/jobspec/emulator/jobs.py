@@ -21,7 +21,7 @@ from starlette.responses import Response
 from jobspec.emulator import rules
 from jobspec.emulator.auth import GrantRefused, Principal
 from jobspec.emulator.categories import Categories
-from jobspec.emulator.connections import decorated, server_connections, undecorated
+from jobspec.emulator.connections import decorated, undecorated
 from jobspec.emulator.replies import (
     BadRequest,
     choices,
@@ -157,7 +157,7 @@ class JobsApi:
         job = self._moved(stored.job) if moving else dict(stored.job)
         if shapes:
             self._reads += 1
-            job = decorated(job, self._reads, server_connections(self.store))
+            job = decorated(job, self._reads)
         if stored.deleted:
             job["status"] = "deleted"
         job["links"] = {"self": {"href": href}}
