@@ -108,9 +108,14 @@ async def test_a_body_with_an_expanded_connection_stores_its_id(
         "name": "SharePoint Prod",
         "type": "connection",
     }
-    made = await shaped.post("v1/jobs", json={**job, "category": {"name": "Quarter close"}})
+    body = {**job, "category": {"name": "Quarter close"}, "disabled": True, "priority": 7}
+    made = await shaped.post("v1/jobs", json=body)
     assert made.status_code == 201, made.text
     app_job = made.json()["job"]
+    assert app_job["disabled"] is True and app_job["priority"] == 7
+    stored = (await shaped.get(f"v1/jobs/{app_job['id']}")).json()["job"]
+    assert stored["disabled"] is True and stored["priority"] == 7
+    assert stored["category"] == app_job["category"]
     assert app_job["category"]["name"] == "Quarter close" and app_job["category"]["id"] >= 100
     listed = (await shaped.get("v1/jobs/categories")).json()
     assert listed["type"] == "job_categories"
