@@ -12,7 +12,8 @@ the import-linter contracts in pyproject.toml):
     views/          each command's human and JSON output, as plain strings; listeners.py,
                     what apply shows as it runs (the human and the JSON listener)
     emulator/       the local DryvIQ-compatible server (Starlette; only the CLI imports it):
-                    app.py routes, jobs.py/vendor.py handlers, replies.py, controls.py
+                    app.py routes, jobs.py/vendor.py/categories.py/connections.py
+                    handlers, replies.py, controls.py
                     (/_emulator/), config.py (EmulatorConfig), faults, runs, store, rules
     applier.py      runs a plan: journals every call, saves after every step, recovers
     idle.py         waiting for a running job before deleting it
@@ -27,7 +28,9 @@ the import-linter contracts in pyproject.toml):
     drift.py        classifying drift: who moved (spec, server, source job)
     generate.py     specs for live jobs (`jobspec generate`): selection, addresses, --set
     naming.py       the planner's clone names as identities: the name check
-    retirement.py   the planner's retiring of originals and old clones
+    retirement.py   the planner's retiring of originals and old clones; folder-mapping children
+    placing.py      endpoints the overlap check cannot place: refused or warned of
+    connections.py  connections in specs checked against the server's, names resolved
     render.py       plans as text, JSON and markdown
     conflicts.py    the pure transfer-conflict check
     diff.py         managed-field comparison
@@ -39,6 +42,7 @@ the import-linter contracts in pyproject.toml):
     merge.py        deep_merge, shared by the model and the emulator
     scrub.py        the Scrubber every piece of server text passes before it is shown; shorten
     netaddr.py      is_loopback, shared by settings and the emulator
+    endpoints.py    where an endpoint writes: a path, an item chain's folder, or unplaced
 """
 
 __version__ = "0.1.0"
