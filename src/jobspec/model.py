@@ -154,6 +154,12 @@ class Connection(_Strict):
     """A connection by id, or by name (resolved to its id when planning; the plan and state
     record the id). One of the two."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": ["id"]}, {"required": ["name"]}]},
+    )
+
     id: str | None = Field(
         default=None, min_length=1, description="Connection id on the DryvIQ server."
     )

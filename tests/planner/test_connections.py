@@ -134,3 +134,11 @@ def test_drift_names_connections_too() -> None:
         f'transfer.destination.connection.id: clone has "{PROD}" ("SharePoint Prod"), '
         f'spec says "{ARCHIVE}" ("Box Archive")'
     )
+
+
+@pytest.mark.parametrize("connection", [{}, {"id": ARCHIVE, "name": "Box Archive"}])
+def test_a_connection_is_given_by_id_or_by_name_not_both_nor_neither(
+    connection: dict[str, Any],
+) -> None:
+    with pytest.raises(ValueError, match="give the connection's `id` or its `name`"):
+        moving_to(connection)
