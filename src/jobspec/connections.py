@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from jobspec.endpoints import ServerConnection
 from jobspec.model import Connection, DesiredJob, Endpoint, JobSpec
+from jobspec.plan import PlanWarning
 from jobspec.scrub import shorten
 
 SIDES = ("source", "destination")
@@ -48,6 +49,22 @@ def resolve_connections(
                 )
         resolved[address] = _with(wanted, changed) if changed else wanted
     return resolved, problems
+
+
+def unchecked(desired: Iterable[DesiredJob]) -> list[PlanWarning]:
+    """Warnings for the specs naming connection ids when the server lists no connections
+    (404): those ids could not be checked, and a typo shows only when the clone is made."""
+    return [
+        PlanWarning(
+            address=wanted.address,
+            location=str(wanted.location),
+            message=f"transfer.{side}.connection {connection.id} was not checked: the server "
+            "lists no connections (GET v1/connections answered 404)",
+        )
+        for wanted in desired
+        for side, _, connection in _named(wanted.spec)
+        if connection.id is not None
+    ]
 
 
 def connection_names(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobspec.api import Api
-from jobspec.connections import names_a_connection
+from jobspec.connections import names_a_connection, unchecked
 from jobspec.drift import Drift, find_drift
 from jobspec.errors import UsageError
 from jobspec.model import DesiredJob, LiveJob, StateEntry
@@ -88,7 +88,8 @@ async def observe(
     else:
         live = await api.get_jobs(needed_job_ids(wanted, prior))
     # A spec naming a connection: the plan checks it exists (or resolves its name) and names it.
-    connections = await api.list_connections() if names_a_connection(wanted.values()) else None
+    asked = names_a_connection(wanted.values())
+    connections = await api.list_connections() if asked else None
     interrupted = {
         intent.address: str(intent.details["name"])
         for intent in state.pending_intents()
@@ -111,6 +112,9 @@ async def observe(
     if not every and clones_anything(plan):  # a replace or a lost clone: check its name
         live = {**{job.id: job for job in await api.list_jobs(keep=keep)}, **live}
         plan = plan_with(live)
+    if asked and connections is None:  # a server without the route: say what went unchecked
+        warned = [*plan.warnings, *unchecked(wanted[a] for a in sorted(wanted))]
+        plan = plan.model_copy(update={"warnings": warned})
     return Observed(plan=plan, live=live)
 
 
