@@ -167,3 +167,11 @@ async def test_a_deleted_folder_mapping_child_comes_back_when_the_parent_runs(
     assert (await plain.patch(f"v1/jobs/{parent_id}", params={"cancel": "1"})).status_code == 200
     assert (await plain.patch(f"v1/jobs/{parent_id}", params={"start": "1"})).status_code == 200
     assert len((await plain.get("v1/jobs", params={"parent": parent_id})).json()["jobs"]) == 1
+
+
+async def test_categories_are_listed_under_the_documented_key_by_default_too(
+    plain: httpx.AsyncClient,
+) -> None:
+    listed = (await plain.get("v1/jobs/categories")).json()
+    assert listed["job_categories"] == listed["categories"]
+    assert {"id": -1, "name": "Default"} in listed["job_categories"]

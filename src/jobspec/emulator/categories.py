@@ -2,8 +2,8 @@
 
 The categories are Default (-1), the ones stored jobs name, and the ones made: by a POST, or
 (docshapes) by a job body naming a category that does not exist ("any unique string will be
-recognized as a new category"). Under docshapes the list key is `job_categories`, as the vendor
-SDK reads it; without it, `categories` (the emulator's earlier, undocumented choice).
+recognized as a new category"). The list key is `job_categories`, as the vendor SDK reads it;
+without docshapes the reply also carries it as `categories` (the emulator's earlier key).
 """
 
 from __future__ import annotations
@@ -68,8 +68,11 @@ class Categories:
         """Every category, by name; Default always."""
         categories = sorted(self.known().values(), key=lambda c: str(c.get("name")))
         meta = {"offset": 0, "limit": len(categories), "total_count": len(categories)}
-        key = "job_categories" if self.config.quirk("docshapes") else "categories"
-        body = {"status": 200, "type": key, key: categories, "meta": meta}
+        body: dict[str, Any] = {"status": 200, "type": "job_categories"}
+        body["job_categories"] = categories
+        if not self.config.quirk("docshapes"):
+            body["categories"] = categories  # the emulator's earlier key, kept beside
+        body["meta"] = meta
         return json_reply(dumps(body))
 
     async def add_category(self, request: Request, principal: Principal) -> Response:
