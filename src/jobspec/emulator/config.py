@@ -41,7 +41,7 @@ QUIRKS: dict[str, str] = {
     "docshapes": "replies as DryvIQ's documented examples show them: connections expanded in "
     "each endpoint (their modified_on moving), options: null and a moving size_estimate in "
     "endpoints, type: transfer, created_by a user id, a discriminator; demo jobs with item-chain "
-    "targets; categories listed under job_categories, a category named in a job body created",
+    "targets; categories under job_categories only, a category named in a job body created",
 }
 """Behaviours the docs leave open, or where the real server is stricter than the emulator's
 default (which is the documented behaviour): one switch each, `--quirks all` for every one."""
