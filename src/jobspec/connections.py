@@ -18,6 +18,8 @@ from jobspec.scrub import shorten
 
 SIDES = ("source", "destination")
 CLOSEST = 3
+ID_LIMIT = 80
+"""Characters of a server's connection id shown in a message (real ones have 32)."""
 
 
 def names_a_connection(desired: Iterable[DesiredJob]) -> bool:
@@ -102,7 +104,8 @@ def _by_name(
     if len(matches) == 1:
         return matches[0].id
     if matches:
-        ids = ", ".join(one.id for one in matches)
+        ids = ", ".join(shorten(one.id, ID_LIMIT) for one in matches[:CLOSEST])
+        ids += f" and {len(matches) - CLOSEST} more" if len(matches) > CLOSEST else ""
         problems.append(
             f"{where}: {len(matches)} connections are named {name!r} ({ids}): give the id"
         )
@@ -133,7 +136,12 @@ def _closest(wanted: str, server: Sequence[ServerConnection]) -> str:
         close = [one for one in server if one.id in similar]
     if not close:
         return ""
-    shown = ", ".join(f"{one.id} {shorten(one.name)!r}" if one.name else one.id for one in close)
+    shown = ", ".join(
+        f"{shorten(one.id, ID_LIMIT)} {shorten(one.name)!r}"
+        if one.name
+        else shorten(one.id, ID_LIMIT)
+        for one in close
+    )
     return f"; closest: {shown}"
 
 

@@ -142,3 +142,11 @@ def test_a_connection_is_given_by_id_or_by_name_not_both_nor_neither(
 ) -> None:
     with pytest.raises(ValueError, match="give the connection's `id` or its `name`"):
         moving_to(connection)
+
+
+def test_a_server_s_huge_connection_ids_and_names_are_shortened_in_messages() -> None:
+    huge = [ServerConnection("9a1b" + "x" * 100_000, "n" * 100_000)] * 5
+    (problem,) = refused(moving_to({"id": "9a1bffff"}), connections=huge)
+    assert len(problem) < 2_000
+    (problem,) = refused(moving_to({"name": "n" * 100_000}), connections=huge)
+    assert len(problem) < 200_000 and "and 2 more" in problem
