@@ -51,6 +51,7 @@ def test_schema_command_prints_the_json_schema() -> None:
         "overrides",
         "passthrough",
         "allow_overlap_with",
+        "allow_unplaced",
         "wait_for_idle",
         "moved_from",
         "cutover",

@@ -455,3 +455,10 @@ def test_set_types_a_value_by_the_schema_an_all_digit_id_stays_a_string() -> Non
     ]
     _, refused = sets("priority=[1, 2]")
     assert refused  # a list is no number: still refused
+
+
+def test_describe_shows_an_item_chain_as_its_folder() -> None:
+    chain = {"item": {"parent": {"root": True, "name": "Sites"}, "name": "HR"}}
+    raw = live(1, "HR").raw
+    raw["transfer"]["destination"]["target"] = chain  # a new dict per call: safe to change
+    assert describe(LiveJob.from_raw(raw))[2].startswith('  destination: "/Sites/HR" on connection')

@@ -28,6 +28,28 @@ RUN_NOISE = [
     {"status": "running", "execution": {"id": 9}, "previous_execution": {"id": 8}},
     {"links": {"self": {"href": "http://elsewhere/v1/jobs/x"}}},
 ]
+DECORATION = [  # issue 24: what a documented `fields=all` reply adds that is not configuration
+    {
+        "transfer": {
+            side: {
+                "connection": {
+                    "name": "SharePoint Prod",
+                    "platform": {"id": "sharepoint", "type": "platform"},
+                    "group": {"id": 1},
+                    "disabled": False,
+                    "modified_on": 1767225600,
+                    "type": "connection",
+                },
+                "options": None,
+                "size_estimate": {"bytes": 99, "count": 3},
+            }
+            for side in ("source", "destination")
+        }
+    },
+    {"transfer": {"type": "transfer"}},
+    {"type": "job", "created_by": "9b2f6e0c1d3a4b5c6d7e8f9a0b1c2d3e"},
+    {"transfer": {"permissions": {"size_estimate": {"bytes": 5}}}},  # at any depth
+]
 
 
 @pytest.mark.parametrize("noise", RUN_NOISE)
@@ -39,6 +61,22 @@ def test_fingerprint_and_source_digest_ignore_what_the_server_changes(
     assert after.transfer_digest() == before.transfer_digest()
 
 
+@pytest.mark.parametrize("decoration", DECORATION)
+def test_fingerprints_read_a_connection_by_its_id_and_skip_reply_decoration(
+    decoration: dict[str, Any],
+) -> None:
+    before, after = live(), live(**decoration)
+    assert after.fingerprint() == before.fingerprint()
+    assert after.transfer_digest() == before.transfer_digest()
+
+
+def test_an_endpoint_type_and_a_set_options_are_configuration() -> None:
+    typed = live(transfer={"source": {"type": "directory"}})
+    optioned = live(transfer={"destination": {"options": {"x": 1}}})
+    assert typed.transfer_digest() != live().transfer_digest()
+    assert optioned.transfer_digest() != live().transfer_digest()
+
+
 @pytest.mark.parametrize(
     "edit",
     [
@@ -46,6 +84,7 @@ def test_fingerprint_and_source_digest_ignore_what_the_server_changes(
         {"stop_policy": {"on_success": 5}},
         {"transfer": {"destination": {"target": {"path": "/Elsewhere"}}}},
         {"name": "Renamed"},
+        {"transfer": {"source": {"connection": {"id": "0" * 32}}}},
     ],
 )
 def test_fingerprint_moves_with_configuration(edit: dict[str, Any]) -> None:

@@ -6,25 +6,31 @@ httpx ASGI transport), a state store, and a listener that records what a person 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
+from jobspec.client import DryvIQClient
 from jobspec.commands import adopt as adopt_cmd
 from jobspec.commands import apply as apply_cmd
 from jobspec.commands import observe as observe_cmd
 from jobspec.commands import planfiles
 from jobspec.commands import state as state_cmd
 from jobspec.drift import DriftKind
-from jobspec.errors import LockError, StalePlanError, UsageError
+from jobspec.errors import LockError, PlanError, StalePlanError, UsageError
 from jobspec.model import OriginalPolicy, StateEntry, digest
 from jobspec.plan import ActionKind, Plan, PlanOptions, Step
+from jobspec.settings import PasswordLogin, Settings
+from jobspec.spec import load_specs
 from jobspec.state import FileStateStore, LockInfo
 from tests.helpers import make_job
-from tests.world import World, world
+from tests.world import BASE, World, world
 
 __all__ = ["world"]  # the fixture, from tests/world.py
 
@@ -218,3 +224,39 @@ def test_plan_files_round_trip_and_refuse_what_is_not_a_plan(tmp_path: Path) -> 
         planfiles.save_plan_file(
             Plan(lineage=None, serial=0), tmp_path / "no-such-dir" / "plan.json"
         )
+
+
+class NoConnectionsRoute(httpx.AsyncBaseTransport):
+    """The emulator, as a server without `GET v1/connections` (404) would answer."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/v1/connections"):
+            return httpx.Response(404, json={"errors": [{"description": "not found"}]})
+        return await self.inner.handle_async_request(request)
+
+
+async def test_connection_ids_a_server_cannot_list_are_a_warning_and_names_a_refusal(
+    world: World,
+) -> None:
+    await world.seed("finance")
+    desired = world.write_specs(finance="manual")
+    spec = json.loads((world.root / "specs" / "jobs.yaml").read_text(encoding="utf-8"))
+    transfer = {"destination": {"connection": {"id": "nowhere"}, "target": {"path": "/x"}}}
+    spec["jobs"]["finance"]["overrides"]["transfer"] = transfer
+    (world.root / "specs" / "jobs.yaml").write_text(json.dumps(spec), encoding="utf-8")
+    desired = load_specs(world.root / "specs")
+    settings = Settings(server=BASE, credentials=PasswordLogin("admin", SecretStr("admin")))
+    transport = NoConnectionsRoute(world.transport)
+    async with DryvIQClient(settings, transport=transport) as api:
+        observed = await observe_cmd.observe(api, desired=desired, state=world.store.read())
+        (warning,) = observed.plan.warnings
+        assert "connection nowhere was not checked" in warning.message
+        transfer["destination"]["connection"] = {"name": "Box Archive"}
+        (world.root / "specs" / "jobs.yaml").write_text(json.dumps(spec), encoding="utf-8")
+        with pytest.raises(PlanError, match="the server lists no connections"):
+            await observe_cmd.observe(
+                api, desired=load_specs(world.root / "specs"), state=world.store.read()
+            )

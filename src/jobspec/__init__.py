@@ -14,7 +14,8 @@ the import-linter contracts in pyproject.toml):
     views/          each command's human and JSON output, as plain strings; listeners.py,
                     what apply shows as it runs (the human and the JSON listener)
     emulator/       the local DryvIQ-compatible server (Starlette; only the CLI imports it):
-                    app.py routes, jobs.py/vendor.py handlers, replies.py, controls.py
+                    app.py routes, jobs.py/vendor.py/categories.py/connections.py
+                    handlers, replies.py, controls.py
                     (/_emulator/), config.py (EmulatorConfig), faults, runs, store, rules
     applier.py      runs a plan: journals every call, saves after every step, recovers
     idle.py         waiting for a running job before deleting it
@@ -30,11 +31,13 @@ the import-linter contracts in pyproject.toml):
     planner.py      make_plan(desired, prior, live) -> Plan: pure, deterministic
     drift.py        classifying drift: who moved (spec, server, source job)
     generate.py     specs for live jobs (`jobspec generate`): selection, addresses, --set
-    retirement.py   the planner's retiring of originals and old clones
+    retirement.py   the planner's retiring of originals and old clones; folder-mapping children
     jobroles.py     what each live job is to jobspec; selecting jobs by connection and path
     moves.py        `moved_from:`: renaming an address in the plan; plain renames refused
-    naming.py       the planner's clone names as identities: the name check, `name_key`
     cutover.py      the planner's verified cutover steps, and the verdict on a first run
+    placing.py      endpoints the overlap check cannot place: refused or warned of
+    connections.py  connections in specs checked against the server's, names resolved
+    naming.py       the planner's clone names as identities: the name check, `name_key`
     render.py       plans as text, JSON and markdown
     conflicts.py    the pure transfer-conflict check
     diff.py         managed-field comparison
@@ -46,6 +49,7 @@ the import-linter contracts in pyproject.toml):
     merge.py        deep_merge, shared by the model and the emulator
     scrub.py        the Scrubber every piece of server text passes before it is shown; shorten
     netaddr.py      is_loopback, shared by settings and the emulator
+    endpoints.py    where an endpoint writes: a path, an item chain's folder, or unplaced
 """
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal, Protocol
 
+from jobspec.endpoints import ServerConnection
 from jobspec.model import LiveJob
 
 __all__ = ["Api", "JobReader"]
@@ -43,6 +44,11 @@ class Api(JobReader, Protocol):
         keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> list[LiveJob]:
         """Every live job; `keep` says what of each raw job to keep (id and name at least)."""
+        ...
+
+    async def list_connections(self) -> list[ServerConnection] | None:
+        """Every connection on the server; None when it serves no connections route. Read
+        only when a spec names a connection."""
         ...
 
     async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob: ...

@@ -18,8 +18,10 @@ used for every path, erring towards "the same":
 - names compare case-insensitively (Unicode case folding, after NFC normalisation, so a
   decomposed `é` equals a composed one);
 - spaces around a name are ignored (those platforms trim or refuse them).
-`..` is kept as a name, not resolved. A job without a connection id or a path on a side is not
-checked on that side: there is nothing to compare.
+`..` is kept as a name, not resolved. A target is a path or an item chain naming a folder
+(`jobspec.endpoints`); a side whose target names no folder (a platform item id, a uri) is
+*unplaced*: `unplaced` lists those sides, and the planner warns of them or refuses them. A side
+without a connection id is not checked: there is nothing to compare.
 
 Speed. Paths are grouped by connection and sorted as `/a/b/` keys, so every folder's
 descendants follow it contiguously; one pass with a stack of open ancestors finds every nested
@@ -35,6 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from jobspec.endpoints import Unplaced, connection_id, target_folder
 from jobspec.model import ScheduleMode, TransferType
 
 Side = Literal["destination", "source"]
@@ -138,27 +141,35 @@ class Conflict:
         return "is inside"
 
 
-def _endpoints(job: Mapping[str, Any]) -> list[tuple[Side, str, str]]:
-    """(side, connection id, path as written) of each side the job writes; cheap, no keys."""
+def _written(job: Mapping[str, Any]) -> list[tuple[Side, str, str | Unplaced]]:
+    """(side, connection id, folder or Unplaced) of each side the job writes; cheap, no keys."""
     transfer = job.get("transfer")
     if not isinstance(transfer, dict):
         return []
     sides: tuple[Side, ...] = ("destination",)
     if transfer.get("transfer_type") in WRITES_SOURCE:
         sides = ("destination", "source")
-    found: list[tuple[Side, str, str]] = []
+    found: list[tuple[Side, str, str | Unplaced]] = []
     for side in sides:
         endpoint = transfer.get(side)
         if not isinstance(endpoint, dict):
             continue
-        connection = endpoint.get("connection")
-        target = endpoint.get("target")
-        conn_id = connection.get("id") if isinstance(connection, dict) else None
-        path = target.get("path") if isinstance(target, dict) else None
-        known_connection = type(conn_id) is str or type(conn_id) is int  # not bool, not None
-        if known_connection and conn_id != "" and type(path) is str:
-            found.append((side, str(conn_id), path))
+        conn_id = connection_id(endpoint)
+        if conn_id is not None:
+            found.append((side, conn_id, target_folder(endpoint.get("target"))))
     return found
+
+
+def _endpoints(job: Mapping[str, Any]) -> list[tuple[Side, str, str]]:
+    """(side, connection id, folder as written) of each side the job writes and that is placed."""
+    return [(side, conn, where) for side, conn, where in _written(job) if isinstance(where, str)]
+
+
+def unplaced(job: Mapping[str, Any]) -> list[tuple[Side, str, Unplaced]]:
+    """(side, connection id, why) of each side the job writes whose folder is unknown."""
+    return [
+        (side, conn, where) for side, conn, where in _written(job) if isinstance(where, Unplaced)
+    ]
 
 
 def placement(job: Mapping[str, Any]) -> list[list[str]] | None:

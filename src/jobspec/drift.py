@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from jobspec.model import LiveJob, StateEntry
 from jobspec.plan import Action, ActionKind, Plan, Step, StepOp
-from jobspec.render import value
+from jobspec.render import named_value as named
 
 
 class DriftKind(StrEnum):
@@ -34,6 +34,7 @@ def find_drift(
 ) -> list[Drift]:
     """Every drift finding, in address order."""
     found: list[Drift] = []
+    known = plan.connections
     for action in plan.actions:
         address = action.address
         entry = prior.get(address)
@@ -52,8 +53,8 @@ def find_drift(
                 Drift(
                     address,
                     kind,
-                    f"{change.path}: clone has {value(change.before)}, "
-                    f"spec says {value(change.after)}"
+                    f"{change.path}: clone has {named(change.path, change.before, known)}, "
+                    f"spec says {named(change.path, change.after, known)}"
                     + (f" ({change.detail})" if change.detail else ""),
                 )
             )

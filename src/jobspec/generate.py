@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from jobspec.endpoints import target_folder
 from jobspec.errors import UsageError
 from jobspec.jobroles import JobFilter, clone_names
 from jobspec.model import (
@@ -569,10 +570,10 @@ def describe(job: LiveJob) -> list[str]:
 def _endpoint(endpoint: Any) -> str:
     if not isinstance(endpoint, dict):
         return "unknown"
-    target, connection = endpoint.get("target"), endpoint.get("connection")
-    path = target.get("path") if isinstance(target, dict) else None
+    connection = endpoint.get("connection")
+    folder = target_folder(endpoint.get("target"))  # an item chain shows as its folder
     ident = connection.get("id") if isinstance(connection, dict) else None
-    shown = json.dumps(path, ensure_ascii=False) if isinstance(path, str) else "(no path)"
+    shown = json.dumps(folder, ensure_ascii=False) if isinstance(folder, str) else "(no path)"
     return f"{shown} on connection {ident}" if ident is not None else shown
 
 

@@ -28,6 +28,7 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
     model_serializer,
+    model_validator,
 )
 
 from jobspec.merge import deep_merge as deep_merge  # re-exported: its old home
@@ -158,7 +159,30 @@ class Ref(_Strict):
 
 
 class Connection(_Strict):
-    id: str = Field(min_length=1, description="Connection id on the DryvIQ server.")
+    """A connection by id, or by name (resolved to its id when planning; the plan and state
+    record the id). One of the two."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"oneOf": [{"required": ["id"]}, {"required": ["name"]}]},
+    )
+
+    id: str | None = Field(
+        default=None, min_length=1, description="Connection id on the DryvIQ server."
+    )
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Connection name instead of the id: resolved at plan time, refused when "
+        "no connection or several bear it.",
+    )
+
+    @model_validator(mode="after")
+    def _id_or_name(self) -> Connection:
+        if (self.id is None) == (self.name is None):
+            raise ValueError("give the connection's `id` or its `name` (one of them)")
+        return self
 
 
 class Target(_Strict):
@@ -353,6 +377,12 @@ class JobSpec(_Strict):
         "destination connection, one path equal to or inside the other; a source too under "
         "transfer_type move or sync); a job listed here is shown as a warning instead.",
     )
+    allow_unplaced: bool = Field(
+        default=False,
+        description="Accept a scheduled clone whose target names no folder (a platform item "
+        "id or a uri, kept from its source): the transfer-conflict check cannot place it, so "
+        "the plan refuses it unless this is true, and then warns.",
+    )
     wait_for_idle: bool = Field(
         default=False,
         description="Delete the original (or a replaced clone) only once it is not running, "
@@ -392,6 +422,14 @@ class JobSpec(_Strict):
         default=False,
         description="Under `cutover: verified`, a first run that ended `warn` counts as good.",
     )
+
+    @model_serializer(mode="wrap")
+    def _written_when_true(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`allow_unplaced` is dumped only when true: a spec's digest stays what it was."""
+        data: dict[str, Any] = handler(self)
+        if not data.get("allow_unplaced"):
+            data.pop("allow_unplaced", None)
+        return data
 
     @field_validator("passthrough")
     @classmethod
@@ -523,9 +561,59 @@ and `cancelling` (a cancel asked for and not finished yet)."""
 
 
 def configuration(raw: dict[str, Any]) -> dict[str, Any]:
-    """The job without its server-maintained fields (`SERVER_MAINTAINED`); a new dict, only
-    the mappings on the way to a removed field are copied."""
-    return _without(raw, SERVER_MAINTAINED)
+    """The job without its server-maintained fields (`SERVER_MAINTAINED`) and without what a
+    reply merely decorates it with (`_undecorated`); a new dict, only the mappings on the way
+    to a removed field are copied."""
+    return _undecorated(_without(raw, SERVER_MAINTAINED))
+
+
+MARKERS = ("type", "created_by")
+"""Top-level fields that say what a reply is, or who made the job, not how it transfers."""
+NOISE_ANYWHERE = "size_estimate"
+"""Re-estimated by the server at any depth (each endpoint has one): never configuration."""
+
+
+def _undecorated(job: dict[str, Any]) -> dict[str, Any]:
+    """The job as its configuration: no `type` markers or `created_by`; in each endpoint the
+    connection as its id alone (a reply expands it with a name, platform, flags and its own
+    `modified_on`) and no `options: null`; and no `size_estimate` at any depth."""
+    kept = {key: value for key, value in job.items() if key not in MARKERS}
+    transfer = kept.get("transfer")
+    if isinstance(transfer, dict):
+        transfer = {key: value for key, value in transfer.items() if key != "type"}
+        for side in ("source", "destination"):
+            endpoint = transfer.get(side)
+            if isinstance(endpoint, dict):
+                transfer[side] = _endpoint_configuration(endpoint)
+        kept["transfer"] = transfer
+    quiet: dict[str, Any] = _without_noise(kept)
+    return quiet
+
+
+def _endpoint_configuration(endpoint: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in endpoint.items() if not (k == "options" and v is None)}
+    connection = shown.get("connection")
+    if isinstance(connection, dict) and "id" in connection:
+        shown["connection"] = {"id": connection["id"]}
+    return shown
+
+
+def _without_noise(node: Any) -> Any:
+    """`node` without `size_estimate` keys at any depth; the same object when it has none."""
+    if isinstance(node, dict):
+        changed = NOISE_ANYWHERE in node
+        kept = {}
+        for key, value in node.items():
+            if key == NOISE_ANYWHERE:
+                continue
+            inner = _without_noise(value)
+            changed = changed or inner is not value
+            kept[key] = inner
+        return kept if changed else node
+    if isinstance(node, list):
+        items = [_without_noise(item) for item in node]
+        return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
+    return node
 
 
 def _without(node: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:

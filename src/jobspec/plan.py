@@ -193,6 +193,11 @@ class Plan(BaseModel):
         default_factory=dict,
         description="Job id → the job's name when planned, so readers see names beside ids.",
     )
+    connections: dict[str, str] = Field(
+        default_factory=dict,
+        description="Connection id → its name on the server, for the connections the plan's "
+        "changes show. Absent when empty.",
+    )
     placements: str | None = Field(
         default=None,
         description="When the transfer-conflict check read every live job: a digest of where "
@@ -207,6 +212,8 @@ class Plan(BaseModel):
         document = handler(self)
         if isinstance(document, dict) and document.get("placements", 0) is None:
             del document["placements"]
+        if isinstance(document, dict) and document.get("connections", 0) == {}:
+            del document["connections"]  # likewise: plans naming no connection keep their form
         return document
 
     @computed_field  # type: ignore[prop-decorator]

@@ -14,7 +14,7 @@ Its parts beside it, pure as it is: `naming` (clone names as identities, the nam
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jobspec import diff
@@ -26,7 +26,9 @@ from jobspec.conflicts import (
     may_be_scheduled,
     placement,
 )
+from jobspec.connections import connection_names, resolve_connections
 from jobspec.cutover import Execution, latest_on_job, with_cutover
+from jobspec.endpoints import ServerConnection, with_folders
 from jobspec.errors import PlanError
 from jobspec.model import (
     Cutover,
@@ -47,6 +49,7 @@ from jobspec.naming import (
     replaced_name,
     unknown_namesake,
 )
+from jobspec.placing import unplaced_findings
 from jobspec.plan import (
     Action,
     ActionKind,
@@ -58,6 +61,7 @@ from jobspec.plan import (
     StepOp,
 )
 from jobspec.retirement import (
+    folder_mapping_children,
     observed_retirement,
     old_clone_retirement,
     record_observed,
@@ -126,6 +130,7 @@ def make_plan(
     options: PlanOptions | None = None,
     interrupted: Mapping[str, str] | None = None,
     runs: Mapping[str, Mapping[str, Any]] | None = None,
+    connections: Sequence[ServerConnection] | None = None,
 ) -> Plan:
     """Decide one action per address; raise PlanError listing every address that cannot plan.
 
@@ -135,6 +140,8 @@ def make_plan(
     (`apply --replace`), its `accept_source` those whose source changed since their clone was
     made, to record as accepted (no new clone). `runs` maps a clone in a verified cutover
     to its latest execution as read from the server (`GET v1/jobs/history`), for the note.
+    `connections` are the server's (None when not read): every connection a planned spec
+    names must be one of them, and a name is resolved.
     """
     options = options or PlanOptions()
     prune, replace, accept_source = options.prune, options.replace, options.accept_source
@@ -144,9 +151,14 @@ def make_plan(
     addresses = sorted(desired.keys() | prior.keys())
     if targets is not None:
         addresses = [address for address in addresses if address in targets]
+    as_written = desired
+    resolved, problems = resolve_connections(
+        {a: desired[a] for a in addresses if a in desired}, connections
+    )
+    desired = {**desired, **resolved}
     actions: list[Action] = []
     warnings: list[PlanWarning] = []
-    problems: list[str] = _shared_sources_deleted(desired) + moving_problems
+    problems += _shared_sources_deleted(desired) + moving_problems
     if not prune:
         problems += unmarked_renames(desired=desired, prior=prior, live=live)
     planned: list[tuple[DesiredJob, Action]] = []
@@ -203,6 +215,9 @@ def make_plan(
     refused, accepted, checked = _transfer_conflicts(planned, actions, desired, prior, live)
     problems.extend(refused)
     warnings.extend(accepted)
+    refused, accepted = folder_mapping_children(planned=planned, live=live)
+    problems.extend(refused)
+    warnings.extend(accepted)
     clashes = name_clashes(
         planned=planned,
         desired=desired,
@@ -233,12 +248,13 @@ def make_plan(
         actions=actions,
         warnings=warnings,
         specs={
-            action.address: spec_digest(desired[action.address])
-            if action.address in desired
+            action.address: spec_digest(as_written[action.address])
+            if action.address in as_written
             else None
             for action in actions
         },
         names=job_names(actions=actions, live=live),
+        connections=connection_names(connections, _connection_ids(actions)),
     )
 
 
@@ -261,6 +277,18 @@ def _with_cutover(
         clone_after=_clone_after(action, live),
         run=run or latest_on_job(live.get(clone_id)),
     )
+
+
+def _connection_ids(actions: Iterable[Action]) -> list[str]:
+    """The connection ids a plan's changes show, to put names beside."""
+    return [
+        str(value)
+        for action in actions
+        for change in action.changes
+        if change.path.endswith("connection.id")
+        for value in (change.before, change.after)
+        if isinstance(value, str | int) and not isinstance(value, bool)
+    ]
 
 
 def placements_digest(live: Iterable[LiveJob]) -> str:
@@ -364,7 +392,7 @@ def _plan_address(
         return Action(
             kind=ActionKind.create,
             reasons=[reason],
-            changes=_changes_from(managed, source.raw),
+            changes=_changes_from(managed, with_folders(source.raw)),
             steps=steps + retire_steps,
             clone_id=lost,
             drift=lost is not None,
@@ -379,7 +407,7 @@ def _plan_address(
     if replace:
         reasons.append(f"--replace: a fresh clone replaces clone {clone.id}")
 
-    changes = _changes_against(managed, clone.raw, entry)
+    changes = _changes_against(managed, with_folders(clone.raw), entry)
     immutable = [change for change in changes if change.immutable]
     retire_steps, retire_reasons = retire_original(policy=spec.original, source=source, entry=entry)
     leftover_steps, leftover_reasons = retire_superseded(
@@ -642,8 +670,7 @@ def _transfer_conflicts(
         managed = " and ".join(roles) or "not managed by jobspec"
         return f"job {job.id} {shorten(job.name)!r} ({managed})"  # a server's name: bounded
 
-    refused: list[str] = []
-    accepted: list[PlanWarning] = []
+    refused, accepted = unplaced_findings(parties, wanted_by_address, live)
     for conflict in find_conflicts(parties):
         first, second = conflict.first, conflict.second
         wanted = wanted_by_address[first.key]

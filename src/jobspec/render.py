@@ -92,6 +92,15 @@ def value(item: Any) -> str:
     return shorten(json.dumps(item, ensure_ascii=False, sort_keys=True), VALUE_LIMIT)
 
 
+def named_value(path: str, item: Any, connections: Mapping[str, str]) -> str:
+    """`value(item)`, with the connection's name beside a connection id the plan knows:
+    `"5dc5…" ("SharePoint Prod")`."""
+    shown = value(item)
+    if path.endswith("connection.id") and isinstance(item, str) and item in connections:
+        return f"{shown} ({value(connections[item])})"
+    return shown
+
+
 def _paint(text: str, code: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color and code != "0" else text
 
@@ -140,19 +149,23 @@ def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
     return f"{what} {label} {job}{rename}{waits}"
 
 
-def _change_line(change: FieldChange, kind: ActionKind) -> str:
+def _change_line(change: FieldChange, kind: ActionKind, connections: Mapping[str, str]) -> str:
     mark = " (forces replace)" if change.immutable and kind is ActionKind.replace else ""
     detail = f" ({change.detail})" if change.detail else ""
-    return f"{change.path}: {value(change.before)} → {value(change.after)}{detail}{mark}"
+    before = named_value(change.path, change.before, connections)
+    after = named_value(change.path, change.after, connections)
+    return f"{change.path}: {before} → {after}{detail}{mark}"
 
 
-def _action_lines(action: Action, names: Mapping[str, str]) -> Iterator[str]:
+def _action_lines(
+    action: Action, names: Mapping[str, str], connections: Mapping[str, str]
+) -> Iterator[str]:
     for reason in action.reasons:
         yield f"# {reason}"
     if action.cutover is not None and action.cutover.phase == "new":
         yield f"# cutover: verified: {action.cutover.next}"
     for change in action.changes:
-        yield _change_line(change, action.kind)
+        yield _change_line(change, action.kind, connections)
     for number, step in enumerate(action.steps, start=1):
         yield f"{number}. {describe_step(step, names)}"
 
@@ -178,7 +191,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         head = f"{action.kind.mark} {action.address}: {action.kind.value}"
         lines.append("")
         lines.append(_paint(head, code, color) + where)
-        lines.extend(f"    {line}" for line in _action_lines(action, plan.names))
+        shown = _action_lines(action, plan.names, plan.connections)
+        lines.extend(f"    {line}" for line in shown)
     if plan.warnings:
         lines.append("")
         lines.append(_paint("Warnings:", "33", color))
@@ -249,7 +263,7 @@ def render_markdown(
         head.append("")
     changing = [action for action in plan.actions if action.kind is not ActionKind.noop]
     ordered = [a for a in changing if _deletes(a)] + [a for a in changing if not _deletes(a)]
-    blocks = [_markdown_block(action, plan.names) for action in ordered]
+    blocks = [_markdown_block(action, plan.names, plan.connections) for action in ordered]
     text = "\n".join(head) + "\n"  # a blank line: a block must not join the list above
     tail = f"\n{closing}\n"
     shown = 0
@@ -293,7 +307,9 @@ def _delete_line(action: Action, step: Step, names: Mapping[str, str]) -> str:
     return f"- DELETE {job}{named} — {code(action.address)} ({step.role.replace('_', ' ')})"
 
 
-def _diff_lines(action: Action, names: Mapping[str, str]) -> Iterator[str]:
+def _diff_lines(
+    action: Action, names: Mapping[str, str], connections: Mapping[str, str]
+) -> Iterator[str]:
     """The action for a `diff` fence: reasons as `#` lines, each field change as a `@@ path @@`
     line with its `-` before and `+` after lines, the steps as context (a DELETE in red)."""
     for reason in action.reasons:
@@ -302,16 +318,18 @@ def _diff_lines(action: Action, names: Mapping[str, str]) -> Iterator[str]:
         mark = " (forces replace)" if change.immutable and action.kind is ActionKind.replace else ""
         detail = f" ({change.detail})" if change.detail else ""
         yield f"@@ {change.path}{mark}{detail} @@"
-        yield f"- {value(change.before)}"
-        yield f"+ {value(change.after)}"
+        yield f"- {named_value(change.path, change.before, connections)}"
+        yield f"+ {named_value(change.path, change.after, connections)}"
     for number, step in enumerate(action.steps, start=1):
         deletes = step.op is StepOp.retire and step.how is RetireHow.deleted
         yield f"{'-' if deletes else ' '} {number}. {describe_step(step, names)}"
 
 
-def _markdown_block(action: Action, names: Mapping[str, str]) -> str:
+def _markdown_block(
+    action: Action, names: Mapping[str, str], connections: Mapping[str, str]
+) -> str:
     where = f" — {html_code(action.location)}" if action.location else ""
     kind = f"{action.kind.value} (deletes a job)" if _deletes(action) else action.kind.value
     head = f"{html_code(f'{action.kind.mark} {action.address}')}: {kind}{where}"
-    body = fence(list(_diff_lines(action, names)), info="diff")
+    body = fence(list(_diff_lines(action, names, connections)), info="diff")
     return f"<details><summary>{head}</summary>\n\n{body}\n</details>\n"

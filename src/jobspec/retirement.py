@@ -10,8 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jobspec.model import LiveJob, OriginalPolicy, RetireHow, ScheduleMode, StateEntry
+from jobspec.model import (
+    DesiredJob,
+    LiveJob,
+    OriginalPolicy,
+    RetireHow,
+    ScheduleMode,
+    StateEntry,
+)
 from jobspec.plan import Action, PlanWarning, Role, Step, StepOp
+from jobspec.scrub import shorten
 
 
 def retire_original(
@@ -163,3 +171,40 @@ def running_warnings(*, actions: list[Action], live: Mapping[str, LiveJob]) -> l
                 PlanWarning(address=action.address, location=action.location, message=message)
             )
     return warnings
+
+
+def folder_mapping_children(
+    *, planned: list[tuple[DesiredJob, Action]], live: Mapping[str, LiveJob]
+) -> tuple[list[str], list[PlanWarning]]:
+    """A source with a `parent_id` is a folder-mapping job's child: DryvIQ makes a deleted
+    child again when the parent next runs, so retiring it (`delete`, or `manual`, which the
+    parent may undo) leaves the re-made child and the clone writing to related places.
+    Refused, naming the parent; `original: keep` is allowed, with a warning."""
+    refused: list[str] = []
+    warned: list[PlanWarning] = []
+    for wanted, action in planned:
+        source = live.get(wanted.spec.source)
+        parent = source.raw.get("parent_id") if source is not None else None
+        if source is None or parent in (None, "") or isinstance(parent, bool):
+            continue
+        known = live.get(str(parent))
+        named = f" {shorten(known.name)!r}" if known is not None else ""
+        text = (
+            f"source {source.id} is a child of folder-mapping job {parent}{named}; DryvIQ "
+            "re-creates a deleted child when its parent runs again"
+        )
+        if wanted.spec.original is OriginalPolicy.keep:
+            warned.append(
+                PlanWarning(
+                    address=action.address,
+                    location=str(wanted.location),
+                    message=f"{text} (original: keep leaves the child alone)",
+                )
+            )
+            continue
+        refused.append(
+            f"{wanted.location}: {wanted.address}: {text}, so `original: {wanted.spec.original}` "
+            f"would leave the re-created child and the clone writing to related places; write a "
+            f"spec for the parent job {parent} instead (or use `original: keep`)"
+        )
+    return refused, warned

@@ -114,3 +114,27 @@ def test_adopted_entry(
 def test_a_job_that_does_not_exist_is_refused() -> None:
     with pytest.raises(UsageError, match="does not exist on the server"):
         adopted_entry({}, wanted=wanted(), job_id=JOB, force=True)
+
+
+def _chained(job_id: str) -> LiveJob:
+    """`live(job_id)` with its destination as the item chain naming `/Sites/Finance`."""
+    raw = live(job_id).raw
+    chain = {"item": {"parent": {"root": True, "name": "Sites"}, "name": "Finance"}}
+    raw["transfer"]["destination"]["target"] = chain
+    return LiveJob.from_raw(raw)
+
+
+def test_an_item_chain_and_the_path_it_names_are_the_same_endpoint() -> None:
+    found = {SOURCE: _chained(SOURCE), JOB: live(JOB)}
+    entry = adopted_entry(found, wanted=wanted(), job_id=JOB, force=False)
+    assert not entry.forced_import
+
+
+def test_a_spec_moving_a_connection_by_name_does_not_make_the_clone_a_stranger() -> None:
+    moved = {"transfer": {"destination": {"connection": {"name": "Box Archive"}}}}
+    found = {
+        SOURCE: live(SOURCE),
+        JOB: live(JOB, transfer={"destination": {"connection": {"id": "bx"}}}),
+    }
+    entry = adopted_entry(found, wanted=wanted(overrides=moved), job_id=JOB, force=False)
+    assert not entry.forced_import

@@ -695,3 +695,61 @@ async def test_an_untrusted_certificate_is_not_retried() -> None:
             await api.list_jobs()
     assert calls == 1
     assert "SSL_CERT_FILE" in (caught.value.hint or "")
+
+
+# --- connections (issue 24) ------------------------------------------------------------------
+
+
+async def test_connections_are_read_page_by_page_and_odd_items_skipped() -> None:
+    pages = {
+        "0": {
+            "connections": [
+                {"id": "a1", "name": "Box", "platform": {"id": "box", "name": "Box"}},
+                {"name": "no id"},
+                "not an object",
+                {"id": 7, "name": ["not", "text"], "platform": "cifs"},
+            ],
+            "meta": {"has_more": True},
+        },
+        "4": {"connections": [{"id": "b2", "name": "SharePoint"}], "meta": {"has_more": False}},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/connections"
+        return httpx.Response(200, json=pages[request.url.params["offset"]])
+
+    async with client(handler) as api:
+        found = await api.list_connections()
+    assert found is not None
+    assert [(c.id, c.name, c.platform) for c in found] == [
+        ("a1", "Box", "box"),
+        ("7", None, "cifs"),
+        ("b2", "SharePoint", None),
+    ]
+
+
+async def test_a_server_without_connections_answers_none() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"errors": [{"description": "no route"}]})
+
+    async with client(handler) as api:
+        assert await api.list_connections() is None
+
+
+async def test_a_connections_reply_without_the_list_is_an_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"connection": {"id": "x"}})
+
+    async with client(handler) as api:
+        with pytest.raises(ApiError, match="reply has no `connections` list"):
+            await api.list_connections()
+
+
+async def test_a_server_repeating_its_connections_page_ends_the_listing() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"connections": [{"id": "a1", "name": "Box"}], "meta": {"has_more": True}}
+        return httpx.Response(200, json=body)
+
+    async with client(handler) as api:
+        found = await api.list_connections()
+    assert found is not None and [c.id for c in found] == ["a1"]

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jobspec.emulator.demo import demo_jobs
+from jobspec.emulator.demo import BOX_ARCHIVE, demo_jobs
 from tests.e2e.conftest import Workspace
 from tests.helpers import EmulatorHandle
 
-NEW_SHAREPOINT = "0e3b9a4f5c6d4e7f8a9b0c1d2e3f4a5b"
+NEW_SHAREPOINT = BOX_ARCHIVE  # a connection the server has: plan checks (issue 24)
 SET_DESTINATION = f"transfer.destination.connection.id={NEW_SHAREPOINT}"
 
 

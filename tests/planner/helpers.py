@@ -92,6 +92,7 @@ def plan_of(
         lineage="L",
         serial=7,
         interrupted=kwargs.pop("interrupted", None),
+        connections=kwargs.pop("connections", None),
         options=PlanOptions(**{k: v if k == "prune" else tuple(v) for k, v in kwargs.items()}),
     )
 

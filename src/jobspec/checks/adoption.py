@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jobspec import diff
+from jobspec.endpoints import with_folders
 from jobspec.errors import UsageError
 from jobspec.model import DesiredJob, LiveJob, StateEntry, digest
 from jobspec.planner import observed_retirement
@@ -110,10 +111,11 @@ def _not_a_clone_of(job: LiveJob, source: LiveJob | None, wanted: DesiredJob) ->
     if job.kind != source.kind:
         found.append(f"kind {job.kind!r}, the source's is {source.kind!r}")
     managed = wanted.spec.managed_body()
+    placed_job, placed_source = with_folders(job.raw), with_folders(source.raw)  # chains as paths
     for path in _ENDPOINTS:
-        if not diff.is_missing(diff.lookup(managed, path)):
-            continue  # the spec changes this endpoint: the plan replaces the clone if it differs
-        mine, theirs = diff.lookup(job.raw, path), diff.lookup(source.raw, path)
+        if not diff.is_missing(diff.lookup(managed, path[:-1])):
+            continue  # the spec changes this part (a connection by id or by name, a target)
+        mine, theirs = diff.lookup(placed_job, path), diff.lookup(placed_source, path)
         if mine != theirs:
             found.append(f"{diff.dotted(path)} is {_shown(mine)}, the source's is {_shown(theirs)}")
     return found

@@ -117,6 +117,7 @@ def emulator(
       status-200          create and clone answer 200, DELETE 200 with a body
       reorder-sets        delete_propagation and days come back in another order
       server-fields-move  execute_on, health, counters … change between reads
+      docshapes           replies as the vendor's examples: expanded connections …
       all                 every one of them
     """
     from pathlib import Path

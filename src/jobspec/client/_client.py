@@ -28,6 +28,7 @@ from jobspec.client._paging import (
 )
 from jobspec.client._replies import (
     NOT_FOUND_STATUSES,
+    connections_reply,
     describe,
     error_text,
     job_reply,
@@ -45,11 +46,15 @@ from jobspec.client._retry import (
     retry_after,
 )
 from jobspec.client._transport import pools
+from jobspec.endpoints import ServerConnection
 from jobspec.errors import ApiError, AuthError
 from jobspec.model import JOB_ID_RE, LiveJob
 from jobspec.scrub import Scrubber
 from jobspec.settings import Settings
 
+CONNECTION_PAGE = 1000
+MAX_CONNECTION_PAGES = 100
+"""Connections are few (tens); the bound only stops a server that pages forever."""
 ControlAction = Literal["start", "pause", "resume", "cancel"]
 
 _log = logging.getLogger("jobspec.client")
@@ -188,6 +193,27 @@ class DryvIQClient:
                 return found | await self._get_each(missing)
         every = await self._lister.bounded(self._lister.listing({}, first))
         return {job_id: every[job_id] for job_id in wanted if job_id in every}
+
+    async def list_connections(self) -> list[ServerConnection] | None:
+        """Every connection (`GET v1/connections`, paged); None when the server has no such
+        route (404): then a plan cannot check connection ids, and says so for names."""
+        call = "GET v1/connections"
+        found: dict[str, ServerConnection] = {}
+        offset = 0
+        for _ in range(MAX_CONNECTION_PAGES):
+            params = {"offset": str(offset), "limit": str(CONNECTION_PAGE)}
+            response, _ = await self._request(
+                "GET", self._api + "connections", call=call, params=params
+            )
+            if response.status_code in NOT_FOUND_STATUSES:
+                return None
+            page = connections_reply(response, call, scrub=self._scrub)
+            fresh = [one for one in page.connections if one.id not in found]
+            found.update((one.id, one) for one in page.connections)
+            offset += page.held
+            if not page.more or not fresh:
+                break
+        return list(found.values())
 
     # --- write side ------------------------------------------------------------------------
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from pydantic import ValidationError
 
+from jobspec.endpoints import ServerConnection
 from jobspec.errors import ApiError, AuthError, NotFoundError, OutcomeUnknown
 from jobspec.model import JOB_ID_RE, LiveJob
 from jobspec.scrub import Scrubber, clean_unicode, shorten
@@ -66,6 +67,43 @@ def job_reply(
     if raw is None:
         raise ApiError("reply has no `job` object", call=call, status=response.status_code)
     return live_job(raw, call, "the job", scrub)
+
+
+class ConnectionPage(NamedTuple):
+    """One page of `GET v1/connections`: the connections read, how many items it held, and
+    whether the server says there are more."""
+
+    connections: list[ServerConnection]
+    held: int
+    more: bool
+
+
+def connections_reply(response: httpx.Response, call: str, *, scrub: Scrubber) -> ConnectionPage:
+    """A page of connections (list key `connections`); items without an id are skipped, and a
+    name or platform that is not text is taken as absent: they are only shown."""
+    body = reply(response, call, scrub=scrub, ok=(200,))
+    items = body.get("connections")
+    if not isinstance(items, list):
+        raise ApiError("reply has no `connections` list", call=call, status=response.status_code)
+    found = []
+    for item in items:
+        conn_id = item.get("id") if isinstance(item, dict) else None
+        if (type(conn_id) is not str and type(conn_id) is not int) or conn_id == "":
+            continue
+        name = item.get("name")
+        platform = item.get("platform")
+        if isinstance(platform, dict):
+            platform = platform.get("id") or platform.get("name")
+        found.append(
+            ServerConnection(
+                id=str(conn_id),
+                name=clean_unicode(name) if isinstance(name, str) else None,
+                platform=clean_unicode(platform) if isinstance(platform, str) else None,
+            )
+        )
+    meta = body.get("meta")
+    more = isinstance(meta, dict) and meta.get("has_more") is True
+    return ConnectionPage(found, len(items), more)
 
 
 def live_job(raw: Any, call: str, what: str, scrub: Scrubber) -> LiveJob:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobspec.api import Api
+from jobspec.connections import names_a_connection, unchecked
 from jobspec.drift import Drift, find_drift
 from jobspec.errors import PlanError, UsageError
 from jobspec.model import CUTOVER_PENDING, DesiredJob, LiveJob, StateEntry
@@ -97,6 +98,9 @@ async def observe(
     else:
         live = await api.get_jobs(needed_job_ids(wanted, prior))
     runs = await _cutover_runs(api, prior, live)
+    # A spec naming a connection: the plan checks it exists (or resolves its name) and names it.
+    asked = names_a_connection(wanted.values())
+    connections = await api.list_connections() if asked else None
     interrupted = {
         intent.address: str(intent.details["name"])
         for intent in state.pending_intents()
@@ -113,6 +117,7 @@ async def observe(
             options=options,
             interrupted=interrupted,
             runs=runs,
+            connections=connections,
         )
 
     try:
@@ -122,6 +127,9 @@ async def observe(
             plan = plan_with(live)
     except PlanError as exc:
         raise lost_state_refusal(exc, empty=not state.entries, backup=backup) from None
+    if asked and connections is None:  # a server without the route: say what went unchecked
+        warned = [*plan.warnings, *unchecked(wanted[a] for a in sorted(wanted))]
+        plan = plan.model_copy(update={"warnings": warned})
     return Observed(plan=plan, live=live)
 
 

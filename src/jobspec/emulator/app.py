@@ -32,6 +32,7 @@ import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -41,8 +42,9 @@ from starlette.routing import BaseRoute, Route
 from jobspec.emulator import rules
 from jobspec.emulator.auth import BearerRefused, Principal, TokenBook
 from jobspec.emulator.config import EmulatorConfig
+from jobspec.emulator.connections import ConnectionsApi
 from jobspec.emulator.controls import Controls
-from jobspec.emulator.demo import demo_jobs
+from jobspec.emulator.demo import demo_jobs, with_item_chains
 from jobspec.emulator.faults import Decision, FaultPlan
 from jobspec.emulator.jobs import JobsApi
 from jobspec.emulator.replies import (
@@ -68,13 +70,21 @@ CLONE_JOB = "POST /v1/jobs/{id}/clone"
 JOB_HISTORY = "GET /v1/jobs/{id}/history"
 JOBS_HISTORY = "GET /v1/jobs/history"
 JOB_CATEGORIES = "GET /v1/jobs/categories"
+ADD_JOB_CATEGORY = "POST /v1/jobs/categories"
+JOBS_HISTORY_CSV = "GET /v1/jobs/history.csv"
+LIST_CONNECTIONS = "GET /v1/connections"
+GET_CONNECTION = "GET /v1/connections/{id}"
 BULK_CONTROL = "PATCH /v1/jobs"
 TRANSFER_STATS = "GET /v1/transfers/{id}/stats"
 API_ROUTES = (
     TOKEN,
     LIST_JOBS,
     JOBS_HISTORY,
+    JOBS_HISTORY_CSV,
     JOB_CATEGORIES,
+    ADD_JOB_CATEGORY,
+    LIST_CONNECTIONS,
+    GET_CONNECTION,
     BULK_CONTROL,
     TRANSFER_STATS,
     CREATE_JOB,
@@ -103,6 +113,8 @@ class Emulator:
         self.runs = Runs(self.store, config.run_settings, config.clock)
         self.runs.adopt(list(self.store.live()))  # from a --data file: runs start over
         self.stats: Counter[str] = Counter()
+        self.categories: dict[int, dict[str, Any]] = {}
+        """Categories made by `POST v1/jobs/categories` or named in a job body (docshapes)."""
         self._seed_demo()
 
     def _fresh_faults(self) -> FaultPlan:
@@ -110,13 +122,17 @@ class Emulator:
 
     def _seed_demo(self) -> None:
         if self.config.demo and len(self.store) == 0:
-            self.runs.adopt(self.store.add_many(demo_jobs()))
+            jobs = demo_jobs()
+            if self.config.quirk("docshapes"):
+                jobs = with_item_chains(jobs)
+            self.runs.adopt(self.store.add_many(jobs))
 
     def reset(self) -> None:
         """Back to the start-up state: no jobs (demo reseeded), tokens, stats; faults from flags."""
         self.store.clear()
         self.tokens.clear()
         self.stats.clear()
+        self.categories.clear()
         self.faults = self._fresh_faults()
         self.runs.reset(self.config.run_settings)
         self._seed_demo()
@@ -124,13 +140,18 @@ class Emulator:
     # --- routes ---------------------------------------------------------------------------------
 
     def routes(self) -> list[BaseRoute]:
-        jobs, vendor = JobsApi(self), VendorApi(self)
+        jobs, vendor, connections = JobsApi(self), VendorApi(self), ConnectionsApi(self)
+        categories = jobs.categories
         routes: list[BaseRoute] = [
             self._open_api(TOKEN, jobs.token),
             self._api(LIST_JOBS, jobs.list_jobs),
             # before `/v1/jobs/{id}`, which would take "history" for a job id
             self._api(JOBS_HISTORY, vendor.jobs_history),
-            self._api(JOB_CATEGORIES, vendor.job_categories),
+            self._api(JOBS_HISTORY_CSV, vendor.jobs_history_csv),
+            self._api(JOB_CATEGORIES, categories.list_categories),
+            self._api(ADD_JOB_CATEGORY, categories.add_category),
+            self._api(LIST_CONNECTIONS, connections.list_connections),
+            self._api(GET_CONNECTION, connections.get_connection),
             self._api(BULK_CONTROL, vendor.bulk_control),
             self._api(TRANSFER_STATS, vendor.transfer_stats),
             self._api(CREATE_JOB, jobs.create_job),

@@ -38,6 +38,10 @@ QUIRKS: dict[str, str] = {
     "server's own order (sorted), not the order sent",
     "server-fields-move": "server-maintained fields (execute_on, health, stop_policy counters, "
     "event_position, size_estimate, modified_on) change between reads, as runs do",
+    "docshapes": "replies as DryvIQ's documented examples show them: connections expanded in "
+    "each endpoint (their modified_on moving), options: null and a moving size_estimate in "
+    "endpoints, type: transfer, created_by a user id, a discriminator; demo jobs with item-chain "
+    "targets; categories under job_categories only, a category named in a job body created",
 }
 """Behaviours the docs leave open, or where the real server is stricter than the emulator's
 default (which is the documented behaviour): one switch each, `--quirks all` for every one."""

@@ -13,6 +13,28 @@ from typing import Any
 BOX = "2aeae9329f7c4e0b8d5f1a6c3b7e9d01"
 SHAREPOINT = "5dc531df6b2a4c8e9f3d7a1b0c5e8f42"
 FILE_SHARE = "8f14e45fceea467a9575b4c1d2e3f607"
+BOX_ARCHIVE = "9a1b7c3d5e2f4a6b8c0d1e3f5a7b9c2d"
+CONNECTIONS: tuple[dict[str, Any], ...] = (
+    {"id": BOX, "name": "Box Enterprise", "platform": {"id": "box", "name": "Box"}},
+    {
+        "id": SHAREPOINT,
+        "name": "SharePoint Prod",
+        "platform": {"id": "office365", "name": "Microsoft Office 365"},
+    },
+    {
+        "id": FILE_SHARE,
+        "name": "Corporate file share",
+        "platform": {"id": "cifs", "name": "Windows File Share"},
+    },
+    {"id": BOX_ARCHIVE, "name": "Box Archive", "platform": {"id": "box", "name": "Box"}},
+)
+"""The server's named connections: the demo jobs' three, and a spare one to move a job to."""
+ITEM_CHAIN_JOBS = {
+    "4871369ea33e4dfda5da86be0810d83b": ("destination", ("Sites", "Finance", "Shared Documents")),
+    "186d2251217b4bce99d74c84d0b78490": ("destination", ("Sites", "Executive", "Shared Documents")),
+}
+"""Demo jobs whose target comes as an item chain under the docshapes quirk (as jobs made in
+the UI show it): the same folders as their paths."""
 DEMO_EPOCH = 1735725600  # 2025-01-01 10:00:00 UTC; job n was created n days later
 DEMO_USER = "admin"  # created_by / modified_by are strings in the vendor SDK
 
@@ -240,6 +262,23 @@ def demo_jobs() -> list[dict[str, Any]]:
             notifications={"on_failure": ["it-ops@example.com"]},
         ),
     ]
+
+
+def item_chain(names: tuple[str, ...]) -> dict[str, Any]:
+    """`{"item": {"parent": {"root": true, "name": names[0]}, …, "name": names[-1]}}`."""
+    item: dict[str, Any] = {"root": True, "name": names[0]}
+    for name in names[1:]:
+        item = {"parent": item, "name": name}
+    return {"item": item}
+
+
+def with_item_chains(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The demo jobs with `ITEM_CHAIN_JOBS` targets as item chains, without a path."""
+    for job in jobs:
+        if job["id"] in ITEM_CHAIN_JOBS:
+            side, names = ITEM_CHAIN_JOBS[job["id"]]
+            job["transfer"][side]["target"] = item_chain(names)
+    return jobs
 
 
 DEMO_IDS = tuple(job["id"] for job in demo_jobs())

@@ -20,6 +20,8 @@ from starlette.responses import Response
 
 from jobspec.emulator import rules
 from jobspec.emulator.auth import GrantRefused, Principal
+from jobspec.emulator.categories import Categories
+from jobspec.emulator.connections import decorated, undecorated
 from jobspec.emulator.replies import (
     BadRequest,
     choices,
@@ -128,7 +130,8 @@ class JobsApi:
         self.store = emulator.store
         self.tokens = emulator.tokens
         self.runs = emulator.runs
-        self._reads = 0  # server-fields-move: reads so far
+        self._reads = 0  # server-fields-move and docshapes: reads so far
+        self.categories = Categories(emulator)
         self._shuffle = random.Random(self.config.seed)  # unstable-order
 
     def _now(self) -> int:
@@ -148,9 +151,13 @@ class JobsApi:
         """One job's JSON as a reply shows it: whole (`view` None) or a summary with the
         `view` paths; deleted (status `deleted`) and with moving server fields per quirks."""
         moving = self.config.quirk("server-fields-move")
-        if view is None and not moving and not stored.deleted:
+        shapes = self.config.quirk("docshapes")
+        if view is None and not moving and not shapes and not stored.deleted:
             return stored.json_with_self_link(href)  # the fast path: no parsing, no dumping
         job = self._moved(stored.job) if moving else dict(stored.job)
+        if shapes:
+            self._reads += 1
+            job = decorated(job, self._reads)
         if stored.deleted:
             job["status"] = "deleted"
         job["links"] = {"self": {"href": href}}
@@ -300,8 +307,16 @@ class JobsApi:
             merged = deep_merge(base, body, copy_values=True)
         return rules.sorted_sets(merged) if self._q("reorder-sets") else merged
 
+    def _documented(self, body: rules.RawJob) -> rules.RawJob:
+        """A write's body as the documented server reads it (docshapes): an expanded
+        connection is its id, a category named by name only is found or made."""
+        if not self._q("docshapes"):
+            return body
+        return self.categories.named(undecorated(body))
+
     async def create_job(self, request: Request, principal: Principal) -> Response:
         body = rules.normalise_body(parse_json_object(await request.body(), required=True))
+        body = self._documented(body)
         if not isinstance(body.get("name"), str) or not body["name"].strip():
             body = {**body, "name": self._default_name()}  # the server names it
         body = self._merge({}, body)
@@ -321,7 +336,8 @@ class JobsApi:
         source = self.store.get(job_id)
         if source is None:
             return not_found(job_id)
-        job = self._merge(rules.clone_base(source.job), rules.normalise_body(overrides))
+        body = self._documented(rules.normalise_body(overrides))
+        job = self._merge(rules.clone_base(source.job), body)
         rules.check(job)
         # The documented reply: a summary of the new job; the whole job takes a GET.
         return self._single(request, self._new_job(job, principal), self._created, whole=False)
@@ -344,7 +360,7 @@ class JobsApi:
                 f"{current.get('kind')!r}; send the job's kind in every PATCH"
             )
         if body:
-            merged = self._merge(current, rules.normalise_patch(body))
+            merged = self._merge(current, self._documented(rules.normalise_patch(body)))
             problems = rules.immutable_changes(current, merged) + rules.problems_in(merged)
             if problems:
                 raise rules.JobRejected(problems)

@@ -272,16 +272,22 @@ def sorted_sets(job: RawJob) -> RawJob:
 
 
 def endpoint_problems(job: RawJob) -> list[str]:
-    """An endpoint must name its connection and its folder."""
+    """An endpoint must name its connection and its folder (a `path`, or the documented
+    `item` or `uri` forms)."""
     problems = []
     for side in ENDPOINTS:
         found, endpoint = lookup(job, ("transfer", side))
         if not found or endpoint is None:
             continue
-        for part, key in (("connection", "id"), ("target", "path")):
-            ok, value = lookup(job, ("transfer", side, part, key))
-            if not ok or not isinstance(value, str) or not value:
-                problems.append(f"transfer.{side}.{part}.{key} is required")
+        ok, value = lookup(job, ("transfer", side, "connection", "id"))
+        if not ok or not isinstance(value, str) or not value:
+            problems.append(f"transfer.{side}.connection.id is required")
+        ok, target = lookup(job, ("transfer", side, "target"))
+        if isinstance(target, dict) and (target.get("item") or target.get("uri")):
+            continue
+        ok, value = lookup(job, ("transfer", side, "target", "path"))
+        if not ok or not isinstance(value, str) or not value:
+            problems.append(f"transfer.{side}.target.path is required")
     return problems
 
 

@@ -36,6 +36,7 @@ shortening `run_seconds` ends longer runs already going.
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -285,7 +286,32 @@ class Runs:
         self._next_id += 1
         self._active[job_id] = _Run(execution=execution, since=at)
         self._history.setdefault(job_id, []).append(execution)
-        return self._set(job_id, status="running", execution=dict(execution))
+        started = self._set(job_id, status="running", execution=dict(execution))
+        if started.job.get("kind") == "folder_mapping":
+            self._recreate_children(job_id, at)
+        return started
+
+    def _recreate_children(self, parent_id: str, at: float) -> None:
+        """A folder-mapping parent's run makes its deleted children again, as DryvIQ does ("the
+        job will eventually be recreated when the parent job runs again"): a new job with a
+        new id, the same name and settings, for each deleted child no live child replaces."""
+        children = [s for s in self._store.everything() if s.job.get("parent_id") == parent_id]
+        alive = {s.job.get("name") for s in children if not s.deleted}
+        for child in children:
+            name = child.job.get("name")
+            if not child.deleted or name in alive:
+                continue
+            alive.add(name)
+            copy = {k: v for k, v in child.job.items() if k not in ("execution",)}
+            stamp = int(at)
+            copy.update(
+                id=uuid.uuid4().hex,
+                status="idle",
+                created_on=stamp,
+                modified_on=stamp,
+                previous_execution=None,
+            )
+            self._store.add(copy)
 
     def _end(
         self, job_id: str, run: _Run, *, at: float, status: str, stats: dict[str, Any] | None = None

@@ -6,6 +6,8 @@ zero counts; enough for the vendor CLI's commands to work against it.
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -25,6 +27,9 @@ from jobspec.emulator.replies import (
 
 if TYPE_CHECKING:
     from jobspec.emulator.app import Emulator
+
+
+CSV_COLUMNS = ("id", "job_id", "status", "phase", "start_time", "end_time", "duration")
 
 
 class VendorApi:
@@ -83,17 +88,21 @@ class VendorApi:
         body = {"status": 200, "type": "job_executions", "job_executions": page, "meta": meta}
         return json_reply(dumps(body))
 
-    async def job_categories(self, request: Request, principal: Principal) -> Response:
-        """The categories jobs name (`category`), the default one always."""
-        found = {-1: {"id": -1, "name": "Default"}}
-        for stored in self.store.live():
-            category = stored.job.get("category")
-            if isinstance(category, dict) and "id" in category:
-                found.setdefault(category["id"], dict(category))
-        categories = sorted(found.values(), key=lambda c: str(c.get("name")))
-        meta = {"offset": 0, "limit": len(categories), "total_count": len(categories)}
-        body = {"status": 200, "type": "categories", "categories": categories, "meta": meta}
-        return json_reply(dumps(body))
+    async def jobs_history_csv(self, request: Request, principal: Principal) -> Response:
+        """`GET v1/jobs/history.csv?job=ID` (the vendor CLI's `jobs history --csv`): the same
+        executions as `jobs_history`, as CSV with a header row."""
+        job_id = request.query_params.get("job")
+        if job_id is not None and self.store.get(job_id, include_deleted=True) is None:
+            return not_found(job_id)
+        ids = [job_id] if job_id is not None else [s.id for s in self.store.everything()]
+        rows = [run for one in ids for run in self.runs.history(one)]
+        rows.sort(key=lambda run: (-int(run.get("start_time") or 0), -int(run["id"])))
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        for run in rows:
+            writer.writerow(["" if run.get(c) is None else run.get(c) for c in CSV_COLUMNS])
+        return Response(out.getvalue(), media_type="text/csv")
 
     async def bulk_control(self, request: Request, principal: Principal) -> Response:
         """`PATCH v1/jobs?start=1&<list filters>` (pause, resume, cancel alike): the vendor
