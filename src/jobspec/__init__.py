@@ -31,6 +31,7 @@ the import-linter contracts in pyproject.toml):
     planner.py      make_plan(desired, prior, live) -> Plan: pure, deterministic
     drift.py        classifying drift: who moved (spec, server, source job)
     generate.py     specs for live jobs (`jobspec generate`): selection, addresses, --set
+    overlaps.py     the plan's transfer-conflict check: the world after the plan
     retirement.py   the planner's retiring of originals and old clones; folder-mapping children
     jobroles.py     what each live job is to jobspec; selecting jobs by connection and path
     moves.py        `moved_from:`: renaming an address in the plan; plain renames refused
@@ -44,7 +45,8 @@ the import-linter contracts in pyproject.toml):
     schema.py       the JSON Schema of spec files and the field reference
     api.py          the Api protocol the core takes (DryvIQClient is the real one)
     plan.py         Plan, Action, Step: serialisable values
-    model.py        specs, live jobs and state entries as typed values; the enums
+    model.py        specs, live jobs and state entries as typed values
+    enums.py        the enums of specs, jobs and state (re-exported by model)
     errors.py       the error tree: each error knows its exit code and hint
     merge.py        deep_merge, shared by the model and the emulator
     scrub.py        the Scrubber every piece of server text passes before it is shown; shorten

@@ -31,6 +31,60 @@ from pydantic import (
     model_validator,
 )
 
+from jobspec.enums import (
+    AuditLevel as AuditLevel,
+)
+from jobspec.enums import (
+    ConflictResolution as ConflictResolution,
+)
+from jobspec.enums import (
+    Cutover as Cutover,
+)
+from jobspec.enums import (
+    CutoverPhase as CutoverPhase,
+)
+from jobspec.enums import (
+    DeletePropagation as DeletePropagation,
+)
+from jobspec.enums import (
+    DuplicateNames as DuplicateNames,
+)
+from jobspec.enums import (
+    EmptyContainers as EmptyContainers,
+)
+from jobspec.enums import (
+    FailurePolicy as FailurePolicy,
+)
+from jobspec.enums import (
+    ItemOverwrite as ItemOverwrite,
+)
+from jobspec.enums import (
+    LockPropagation as LockPropagation,
+)
+from jobspec.enums import (
+    OriginalPolicy as OriginalPolicy,
+)
+from jobspec.enums import (
+    PermissionFailures as PermissionFailures,
+)
+from jobspec.enums import (
+    PermissionPolicy as PermissionPolicy,
+)
+from jobspec.enums import (
+    RetireHow as RetireHow,
+)
+from jobspec.enums import (
+    ScheduleMode as ScheduleMode,
+)
+from jobspec.enums import (  # re-exported: their old home
+    TransferType as TransferType,
+)
+from jobspec.enums import (
+    VersionPreserve as VersionPreserve,
+)
+from jobspec.enums import (
+    VersionSelect as VersionSelect,
+)
 from jobspec.merge import deep_merge as deep_merge  # re-exported: its old home
 
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -40,110 +94,6 @@ ADDRESS_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 ADDRESS_RE = re.compile(ADDRESS_PATTERN)
 
 JobId = Annotated[str, Field(pattern=JOB_ID_PATTERN, description="A DryvIQ job id: 32 hex digits.")]
-
-
-class TransferType(StrEnum):
-    sync = "sync"
-    copy = "copy"
-    move = "move"
-    migrate = "migrate"
-    publish = "publish"
-    taxonomy = "taxonomy"
-
-
-class ConflictResolution(StrEnum):
-    copy = "copy"
-    latest = "latest"
-    source = "source"
-    destination = "destination"
-    failure = "failure"
-
-
-class DeletePropagation(StrEnum):
-    ignore_both = "ignore_both"
-    ignore_source = "ignore_source"
-    ignore_destination = "ignore_destination"
-    mirror = "mirror"
-
-
-class LockPropagation(StrEnum):
-    ignore = "ignore"
-    mirror_lock = "mirror_lock"
-    mirror_owner = "mirror_owner"
-
-
-class PermissionPolicy(StrEnum):
-    none = "none"
-    add = "add"
-    diff = "diff"
-
-
-class PermissionFailures(StrEnum):
-    none = "none"
-    exceptions = "exceptions"
-    deny = "deny"
-    all = "all"
-
-
-class VersionPreserve(StrEnum):
-    none = "none"
-    native = "native"
-
-
-class VersionSelect(StrEnum):
-    all = "all"
-    latest = "latest"
-
-
-class DuplicateNames(StrEnum):
-    rename = "rename"
-    warn = "warn"
-
-
-class ItemOverwrite(StrEnum):
-    overwrite = "overwrite"
-    skip = "skip"
-    fail = "fail"
-
-
-class FailurePolicy(StrEnum):
-    continue_ = "continue"
-    halt = "halt"
-
-
-class AuditLevel(StrEnum):
-    none = "none"
-    trace = "trace"
-    debug = "debug"
-    info = "info"
-    warn = "warn"
-    error = "error"
-
-
-class EmptyContainers(StrEnum):
-    create = "create"
-    skip = "skip"
-
-
-class ScheduleMode(StrEnum):
-    manual = "manual"
-    auto = "auto"
-    ad_hoc = "ad-hoc"
-
-
-class OriginalPolicy(StrEnum):
-    """What happens to the source job once its clone exists."""
-
-    manual = "manual"
-    delete = "delete"
-    keep = "keep"
-
-
-class Cutover(StrEnum):
-    """When the original is retired: at once, or once the clone's first run ended well."""
-
-    immediate = "immediate"
-    verified = "verified"
 
 
 class _Strict(BaseModel):
@@ -627,25 +577,6 @@ def _without(node: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[s
             continue
         kept[key] = _without(value, below) if below and isinstance(value, dict) else value
     return kept
-
-
-class RetireHow(StrEnum):
-    """How an original (or an old clone) was retired."""
-
-    manual = "manual"
-    deleted = "deleted"
-    kept = "kept"
-
-
-class CutoverPhase(StrEnum):
-    """Where a verified cutover stands, recorded in state through the journal."""
-
-    cloned = "cloned"  # the clone exists; its first run is not started yet
-    started = "started"  # its first run was started
-    verified = "verified"  # that run ended well; the original is being retired
-    retired = "retired"  # done
-    failed = "failed"  # the run ended badly: clone set to manual, original left as it was
-    restored = "restored"  # failed, and the original's schedule was put back
 
 
 CUTOVER_PENDING = frozenset({CutoverPhase.cloned, CutoverPhase.started, CutoverPhase.verified})

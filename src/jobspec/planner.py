@@ -19,10 +19,7 @@ from typing import Any
 
 from jobspec import diff
 from jobspec.conflicts import (
-    Party,
     conflict_view,
-    find_conflicts,
-    is_scheduled,
     may_be_scheduled,
     placement,
 )
@@ -37,7 +34,6 @@ from jobspec.model import (
     OriginalPolicy,
     StateEntry,
     configuration,
-    deep_merge,
     digest,
 )
 from jobspec.moves import apply_moves, find_moves, moved_action, unmarked_renames
@@ -49,7 +45,7 @@ from jobspec.naming import (
     replaced_name,
     unknown_namesake,
 )
-from jobspec.placing import unplaced_findings
+from jobspec.overlaps import clone_after, transfer_conflicts
 from jobspec.plan import (
     Action,
     ActionKind,
@@ -71,7 +67,6 @@ from jobspec.retirement import (
     running_warnings,
     waiting_for_idle,
 )
-from jobspec.scrub import shorten
 
 __all__ = [  # observed_retirement and ADOPT_HINT stay importable from here
     "ADOPT_HINT",
@@ -212,7 +207,9 @@ def make_plan(
             )
         actions.append(action)
         planned.append((wanted, action))
-    refused, accepted, checked = _transfer_conflicts(planned, actions, desired, prior, live)
+    refused, accepted, checked = transfer_conflicts(
+        planned=planned, actions=actions, desired=desired, prior=prior, live=live
+    )
     problems.extend(refused)
     warnings.extend(accepted)
     refused, accepted = folder_mapping_children(planned=planned, live=live)
@@ -274,7 +271,7 @@ def _with_cutover(
         accept_warnings=wanted.spec.accept_warnings,
         entry=entry,
         source=live.get(wanted.spec.source),
-        clone_after=_clone_after(action, live),
+        clone_after=clone_after(action, live),
         run=run or latest_on_job(live.get(clone_id)),
     )
 
@@ -620,89 +617,3 @@ def _orphan(address: str, entry: StateEntry, live: Mapping[str, LiveJob], *, pru
         steps=steps,
         **common,
     )
-
-
-def _transfer_conflicts(
-    planned: list[tuple[DesiredJob, Action]],
-    actions: list[Action],
-    desired: Mapping[str, DesiredJob],
-    prior: Mapping[str, StateEntry],
-    live: Mapping[str, LiveJob],
-) -> tuple[list[str], list[PlanWarning], bool]:
-    """Scheduled clones that would write where another scheduled job writes, once applied.
-
-    The world after the plan: each planned clone as it will be (its base job with the managed
-    body merged in), and every live job that no step retires and that is not one of those
-    clones. Returns refusals (plan errors), accepted overlaps (warnings), and whether any
-    clone was compared with the live jobs (then the plan depends on where they all write).
-    """
-    wanted_by_address: dict[str, DesiredJob] = {}
-    parties: list[Party] = []
-    for wanted, action in planned:
-        clone = _clone_after(action, live)
-        parked = action.cutover is not None and action.cutover.phase in ("failed", "restored")
-        if clone is not None and is_scheduled(clone) and not parked:  # parked: set to manual
-            wanted_by_address[wanted.address] = wanted
-            names = (wanted.address, action.clone_id) if action.clone_id else (wanted.address,)
-            allows = tuple(wanted.spec.allow_overlap_with)
-            parties.append(Party(wanted.address, clone, names, allows, desired=True))
-    if not parties:
-        return [], [], False
-
-    gone = {step.job_id for a in actions for step in a.steps if step.op is StepOp.retire}
-    gone.update(action.clone_id for _, action in planned if action.clone_id)
-    clone_of: dict[str, list[str]] = {}
-    for address, entry in sorted(prior.items()):
-        clone_of.setdefault(entry.clone_id, []).append(address)
-    original_of: dict[str, list[str]] = {}
-    for address, other in sorted(desired.items()):
-        original_of.setdefault(other.spec.source, []).append(address)
-    for job in live.values():
-        if job.id not in gone and is_scheduled(job.raw):
-            parties.append(Party(job.id, job.raw, (job.id, *clone_of.get(job.id, ()))))
-
-    def label(party: Party) -> str:
-        if party.desired:
-            return f"the clone of {party.key}"
-        roles = [f"the clone of {address}" for address in clone_of.get(party.key, ())]
-        roles += [f"the original of {address}" for address in original_of.get(party.key, ())]
-        job = live[party.key]
-        managed = " and ".join(roles) or "not managed by jobspec"
-        return f"job {job.id} {shorten(job.name)!r} ({managed})"  # a server's name: bounded
-
-    refused, accepted = unplaced_findings(parties, wanted_by_address, live)
-    for conflict in find_conflicts(parties):
-        first, second = conflict.first, conflict.second
-        wanted = wanted_by_address[first.key]
-        where = f" ({wanted_by_address[second.key].location})" if second.desired else ""
-        text = (
-            f"transfer conflict: {label(first)} writes to {conflict.first_place.describe()}, "
-            f"which {conflict.relation} {conflict.second_place.describe()} written by "
-            f"{label(second)}{where}; both run on schedule mode auto"
-        )
-        if conflict.accepted:
-            accepted.append(
-                PlanWarning(
-                    address=first.key,
-                    location=str(wanted.location),
-                    message=f"{text} (accepted by allow_overlap_with)",
-                )
-            )
-        else:
-            refused.append(
-                f"{wanted.location}: {first.key}: {text} "
-                f"(if this is intended, add {second.key} to allow_overlap_with)"
-            )
-    return refused, accepted, True
-
-
-def _clone_after(action: Action, live: Mapping[str, LiveJob]) -> dict[str, Any] | None:
-    """What the conflict check reads of the clone once the action is done: its base job's
-    schedule, `disabled` and transfer, with the managed body merged in."""
-    cloned_from = next((step.job_id for step in action.steps if step.op is StepOp.clone), None)
-    base = live.get(cloned_from or action.clone_id or "")
-    if base is None:
-        return None
-    read = ("schedule", "disabled", "transfer")
-    slim: dict[str, Any] = {key: base.raw[key] for key in read if key in base.raw}
-    return deep_merge(slim, action.applied)
