@@ -14,6 +14,7 @@ import pytest
 
 from jobspec.applier import apply_plan, clone_entry, find_clone
 from jobspec.errors import ApiError
+from jobspec.gate import Ground
 from jobspec.model import (
     DesiredJob,
     JobSpec,
@@ -175,7 +176,16 @@ def test_bodies_sent_to_the_server_are_plain_json_and_state_keeps_the_enum(
     api = RecordingApi(source)
     store = FileStateStore(tmp_path / "state.json")
     with store.lock(operation="test") as session:
-        result = asyncio.run(apply_plan(plan, api=api, journal=session, concurrency=1, settle=0))
+        result = asyncio.run(
+            apply_plan(
+                plan,
+                api=api,
+                journal=session,
+                concurrency=1,
+                settle=0,
+                ground=Ground(sources={"finance": SOURCE}, seen=frozenset({SOURCE})),
+            )
+        )
     assert result.ok, result.failures
     assert api.sent == [
         (

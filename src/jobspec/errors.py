@@ -15,6 +15,7 @@ anything else is a bug and keeps its traceback.
     │   └── LockError         the state is locked by someone else
     ├── PlanError             the planner refused the desired set (missing source, conflict …)
     ├── StalePlanError        a saved plan no longer matches the world
+    ├── GateRefused           a mutating call whose target the gate cannot justify (gate.py)
     └── IdleTimeout           a job to delete was still running when --wait-for-idle ran out
 """
 
@@ -150,3 +151,7 @@ class StalePlanError(JobspecError):
 
 class IdleTimeout(JobspecError):
     """A job stayed running past the wait-for-idle timeout, so it was not deleted."""
+
+
+class GateRefused(JobspecError):
+    """A clone, PATCH or DELETE whose target the spec files and state do not justify."""

@@ -7,7 +7,6 @@ Every call goes through `_request`: a token (from `TokenKeeper`), one re-authent
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import math
 import random
@@ -40,13 +39,14 @@ from jobspec.client._retry import (
     Repeat,
     RetryPolicy,
     decide,
+    http_date,
     may_be_done,
     retry_after,
 )
 from jobspec.client._transport import pools
 from jobspec.errors import ApiError, AuthError
 from jobspec.model import JOB_ID_RE, LiveJob
-from jobspec.scrub import Scrubber
+from jobspec.scrub import Scrubber, shorten
 from jobspec.settings import Settings
 
 ControlAction = Literal["start", "pause", "resume", "cancel"]
@@ -114,6 +114,8 @@ class DryvIQClient:
         self.request_count = 0
         """Requests sent so far, every attempt and token call included."""
         self.server_time: float | None = None
+        self._warn = warn or _log.warning
+        self._bad_date_told = False
         """The latest `Date` the server sent: its own clock, for recognising a lost clone."""
 
     def __repr__(self) -> str:
@@ -402,9 +404,14 @@ class DryvIQClient:
     def _note_server_time(self, header: str | None) -> None:
         if not header:
             return
-        try:
-            seen = email.utils.parsedate_to_datetime(header).timestamp()
-        except (TypeError, ValueError):
+        seen = http_date(header)
+        if seen is None:
+            if not self._bad_date_told:
+                self._bad_date_told = True
+                self._warn(
+                    f"the server's Date header {shorten(self._scrub(header))!r} is not a "
+                    "usable date; taken as absent"
+                )
             return
         if self.server_time is None or seen > self.server_time:
             self.server_time = seen

@@ -107,6 +107,7 @@ async def observe(
     if not every and clones_anything(plan):  # a replace or a lost clone: check its name
         live = {**{job.id: job for job in await api.list_jobs(keep=keep)}, **live}
         plan = plan_with(live)
+    plan = plan.model_copy(update={"server": server_identity(api.server)})
     return Observed(plan=plan, live=live)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import random
+import unicodedata
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -298,6 +299,8 @@ class JobsApi:
                 raise rules.JobRejected(problems)
         else:
             merged = deep_merge(base, body, copy_values=True)
+        if self._q("nfc-names") and isinstance(merged.get("name"), str):
+            merged["name"] = unicodedata.normalize("NFC", merged["name"])
         return rules.sorted_sets(merged) if self._q("reorder-sets") else merged
 
     async def create_job(self, request: Request, principal: Principal) -> Response:

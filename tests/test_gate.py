@@ -1,0 +1,129 @@
+"""The gate's decisions, one table: every mutating step's target against specs, state, seen."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobspec.gate import Ground, not_new, refusal
+from jobspec.model import RetireHow, StateEntry
+from jobspec.plan import Step, StepOp
+
+A_SRC, A_CLONE, A_OLD = "a" * 32, "a1" * 16, "a2" * 16
+B_SRC, B_CLONE = "b" * 32, "b1" * 16
+STRANGER = "c" * 32
+
+
+def _entry(source: str, clone: str, *, superseded: tuple[str, ...] = ()) -> StateEntry:
+    return StateEntry(
+        source_id=source,
+        clone_id=clone,
+        original="delete",
+        applied={},
+        applied_digest="x",
+        superseded=list(superseded),
+    )
+
+
+ENTRIES = {"a": _entry(A_SRC, A_CLONE, superseded=(A_OLD,)), "b": _entry(B_SRC, B_CLONE)}
+SPECS = Ground(sources={"a": A_SRC, "b": B_SRC})
+NO_SPECS = Ground(sources=None)
+
+
+def _clone(job: str) -> Step:
+    return Step(op=StepOp.clone, job_id=job, role="source", body={"name": "x"})
+
+
+def _patch(job: str) -> Step:
+    return Step(op=StepOp.patch, job_id=job, role="clone", body={})
+
+
+def _retire(job: str, role: str = "original") -> Step:
+    return Step(op=StepOp.retire, job_id=job, role=role, how=RetireHow.deleted)  # type: ignore[arg-type]
+
+
+CASES = [
+    # (name, address, step, ground, entries, refused?)
+    ("clone of the spec's source", "a", _clone(A_SRC), SPECS, ENTRIES, False),
+    ("clone of the recorded clone (source gone)", "a", _clone(A_CLONE), SPECS, ENTRIES, False),
+    ("clone of another spec's source", "a", _clone(B_SRC), SPECS, ENTRIES, True),
+    ("clone of a stranger", "a", _clone(STRANGER), SPECS, {}, True),
+    ("first clone, no spec files: nothing justifies it", "a", _clone(A_SRC), NO_SPECS, {}, True),
+    ("replace without spec files: state's source", "a", _clone(A_SRC), NO_SPECS, ENTRIES, False),
+    ("patch of the recorded clone", "a", _patch(A_CLONE), SPECS, ENTRIES, False),
+    ("patch of another address's clone", "a", _patch(B_CLONE), SPECS, ENTRIES, True),
+    ("patch of a stranger", "a", _patch(STRANGER), SPECS, ENTRIES, True),
+    ("patch with no entry", "a", _patch(A_CLONE), SPECS, {}, True),
+    ("delete of the original", "a", _retire(A_SRC), SPECS, ENTRIES, False),
+    ("delete of the original, no spec files", "a", _retire(A_SRC), NO_SPECS, ENTRIES, False),
+    ("delete of another spec's source", "a", _retire(B_SRC), SPECS, ENTRIES, True),
+    ("delete of a stranger as original", "a", _retire(STRANGER), SPECS, ENTRIES, True),
+    (
+        "delete of an original the spec no longer names",
+        "a",
+        _retire(A_SRC),
+        Ground(sources={"a": STRANGER, "b": B_SRC}),
+        ENTRIES,
+        True,
+    ),
+    (
+        "delete of an original that is another address's clone",
+        "b",
+        _retire(A_CLONE),
+        Ground(sources={"a": A_SRC, "b": A_CLONE}),
+        {"a": ENTRIES["a"], "b": _entry(A_CLONE, B_CLONE)},
+        True,
+    ),
+    (
+        "delete of its original when its recorded clone is another spec's source",
+        "b",
+        _retire(B_SRC),
+        SPECS,
+        {"b": _entry(B_SRC, A_SRC)},
+        True,
+    ),
+    ("delete of a replaced clone", "a", _retire(A_OLD, "old_clone"), SPECS, ENTRIES, False),
+    ("delete of another's clone as old", "a", _retire(B_CLONE, "old_clone"), SPECS, ENTRIES, True),
+    ("delete of a stranger as old", "a", _retire(STRANGER, "old_clone"), SPECS, ENTRIES, True),
+    ("prune of the recorded clone", "a", _retire(A_CLONE, "clone"), NO_SPECS, ENTRIES, False),
+    ("prune of a spec's source", "a", _retire(B_SRC, "clone"), SPECS, ENTRIES, True),
+    ("retire of a source role", "a", _retire(A_SRC, "source"), SPECS, ENTRIES, True),
+    ("verify is no call", "a", Step(op=StepOp.verify, role="clone"), SPECS, {}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("address", "step", "ground", "entries", "refused"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_the_gate_table(
+    address: str,
+    step: Step,
+    ground: Ground,
+    entries: dict[str, StateEntry],
+    refused: bool,
+) -> None:
+    why = refusal(address=address, step=step, ground=ground, entries=entries)
+    assert (why is not None) == refused, why
+
+
+NEW_CASES = [
+    ("a job nobody knows, made by the call", "d" * 32, Ground(), {}, False),
+    ("the job it was cloned from", A_SRC, Ground(), {}, True),
+    ("a job seen before the call", STRANGER, Ground(seen=frozenset({STRANGER})), {}, True),
+    ("a spec's source", B_SRC, SPECS, {}, True),
+    ("a clone state records", B_CLONE, Ground(), ENTRIES, True),
+    ("a replaced clone state records", A_OLD, Ground(), ENTRIES, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("clone_id", "ground", "entries", "refused"),
+    [case[1:] for case in NEW_CASES],
+    ids=[case[0] for case in NEW_CASES],
+)
+def test_a_clone_is_new_only_if_nobody_knew_it(
+    clone_id: str, ground: Ground, entries: dict[str, StateEntry], refused: bool
+) -> None:
+    why = not_new(clone_id=clone_id, base_id=A_SRC, ground=ground, entries=entries)
+    assert (why is not None) == refused, why
