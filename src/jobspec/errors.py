@@ -153,5 +153,18 @@ class IdleTimeout(JobspecError):
     """A job stayed running past the wait-for-idle timeout, so it was not deleted."""
 
 
+class Stopped(BaseException):
+    """SIGTERM during a wait that blocks the event loop (the state lock's): raised at once.
+
+    A BaseException, as KeyboardInterrupt is for SIGINT: nothing catches it on the way out;
+    `cli.runtime.run_async` turns it into exit 143.
+    """
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+
+
 class GateRefused(JobspecError):
     """A clone, PATCH or DELETE whose target the spec files and state do not justify."""
