@@ -38,10 +38,38 @@ def test_http_dates_beyond_reason_are_absent(header: str, seconds: float | None)
     assert http_date(header) == seconds
 
 
-@pytest.mark.parametrize("header", [HUGE_YEAR, "9" * 400, "1e400", "nan", "-5"])
-def test_a_retry_after_beyond_reason_never_raises(header: str) -> None:
-    value = retry_after(header)
-    assert value is None or value >= 0.0
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("2", 2.0),
+        ("-5", 0.0),
+        (HUGE_YEAR, None),  # OverflowError before
+        ("9" * 400, None),
+        ("1e300", None),  # finite, but beyond a day: absent
+        ("1e400", None),
+        ("nan", None),
+    ],
+)
+def test_a_retry_after_beyond_reason_is_absent(header: str, seconds: float | None) -> None:
+    assert retry_after(header) == seconds
+
+
+async def test_an_unusable_retry_after_is_retried_with_backoff_and_a_warning() -> None:
+    warned: list[str] = []
+    answers = iter([503, 200])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/connect/token"):
+            return httpx.Response(200, json={"access_token": "T1", "expires_in": 3600})
+        status = next(answers)
+        if status == 503:
+            return httpx.Response(503, headers={"Retry-After": "1e300"})
+        return httpx.Response(200, json={"job": job()})
+
+    transport = httpx.MockTransport(handler)
+    async with DryvIQClient(settings(), transport=transport, retry=FAST, warn=warned.append) as api:
+        assert (await api.get_job(JOB_ID)) is not None
+    assert len(warned) == 1 and "Retry-After '1e300' is not a usable wait" in warned[0]
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ class DryvIQClient:
         """Requests sent so far, every attempt and token call included."""
         self.server_time: float | None = None
         self._warn = warn or _log.warning
-        self._bad_date_told = False
+        self._told: set[str] = set()
         """The latest `Date` the server sent: its own clock, for recognising a lost clone."""
 
     def __repr__(self) -> str:
@@ -335,7 +335,14 @@ class DryvIQClient:
                     await self._auth.reauthenticate(stale=token)
                     continue
                 if status in RETRY_STATUSES:  # the only replies whose Retry-After counts
-                    asked = retry_after(response.headers.get("Retry-After"))
+                    header = response.headers.get("Retry-After")
+                    asked = retry_after(header)
+                    if header and asked is None:
+                        self._warn_once(
+                            "Retry-After",
+                            f"{call}: the server's Retry-After {shorten(self._scrub(header))!r} "
+                            "is not a usable wait; taken as absent",
+                        )
             elapsed = self._clock() - started
             verdict = decide(
                 repeat=repeat,
@@ -401,17 +408,22 @@ class DryvIQClient:
         self._note_server_time(response.headers.get("Date"))
         return response
 
+    def _warn_once(self, header: str, text: str) -> None:
+        """Warn about an unusable `header` once per client, not on every reply."""
+        if header not in self._told:
+            self._told.add(header)
+            self._warn(text)
+
     def _note_server_time(self, header: str | None) -> None:
         if not header:
             return
         seen = http_date(header)
         if seen is None:
-            if not self._bad_date_told:
-                self._bad_date_told = True
-                self._warn(
-                    f"the server's Date header {shorten(self._scrub(header))!r} is not a "
-                    "usable date; taken as absent"
-                )
+            self._warn_once(
+                "Date",
+                f"the server's Date header {shorten(self._scrub(header))!r} is not a "
+                "usable date; taken as absent",
+            )
             return
         if self.server_time is None or seen > self.server_time:
             self.server_time = seen

@@ -120,8 +120,13 @@ def http_date(value: str | None) -> float | None:
     return seconds if 0.0 <= seconds < LATEST_HEADER_TIME else None
 
 
+LONGEST_RETRY_AFTER = 86400.0
+"""A day: a longer `Retry-After` (`1e300`, a date years ahead) is taken as absent."""
+
+
 def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date."""
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date; None when
+    absent, unreadable, or beyond `LONGEST_RETRY_AFTER`."""
     if not value:
         return None
     try:
@@ -131,4 +136,6 @@ def retry_after(value: str | None) -> float | None:
         if when is None:
             return None
         seconds = when - datetime.now(UTC).timestamp()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+    if not math.isfinite(seconds) or seconds > LONGEST_RETRY_AFTER:
+        return None
+    return max(0.0, seconds)
