@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -326,3 +327,40 @@ def test_an_unsettled_intent_stops_its_address_alone_and_state_rm_clears_it(
     result = ws.cli("state", "rm", "odd")
     assert "unfinished calls" in result.stdout
     assert not ws.store().read().pending_intents()
+
+
+class Skewed(Lying):
+    """A client whose `Date` clock ran a day ahead (one reply said so) until `fixed()`."""
+
+    def __init__(self, client: DryvIQClient, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self.ahead = 86400.0
+
+    @property
+    def server_time(self) -> float | None:
+        now = self._client.server_time
+        return None if now is None else now + self.ahead
+
+
+def test_a_reply_dated_a_day_ahead_makes_no_day_long_wait_and_no_second_clone(
+    ws: Workspace,
+) -> None:
+    """Case 8: a clone's intent is dated by a `Date` a day ahead, and its reply is lost after
+    the server made it. The next apply, with the server's real clock, waits at most
+    `clone_settle` (before: the whole skew, holding the lock) and adopts the clone (the
+    intent's date, ahead of the server's clock, is not used to rule it out)."""
+    ws.add_spec("finance", original="manual")
+    ws.emulator.faults(targets=[{"route": "POST /v1/jobs/{id}/clone", "fault": "drop", "count": 1}])
+    first = _apply(ws, lambda client: Skewed(client))
+    assert first.result is not None and not first.result.ok  # not found: pending
+    assert ws.store().read().pending_intents()
+
+    # a bound for the old day-long sleep, so that it fails instead of hanging (no assertion
+    # on the time taken: a daemon thread is simply not waited for past it)
+    second = threading.Thread(target=ws.cli, args=("apply", "--auto-approve"), daemon=True)
+    second.start()
+    second.join(timeout=120)
+    assert not second.is_alive(), "the apply still waits: the settle wait was not clamped"
+    named = [job for job in ws.emulator.all_jobs() if job["name"] == "Clone of finance"]
+    assert len(named) == 1, named
+    assert ws.state()["finance"].clone_id == named[0]["id"]
