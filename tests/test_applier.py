@@ -183,7 +183,7 @@ def test_bodies_sent_to_the_server_are_plain_json_and_state_keeps_the_enum(
                 journal=session,
                 concurrency=1,
                 settle=0,
-                ground=Ground(sources={"finance": SOURCE}, seen=frozenset({SOURCE})),
+                ground=Ground.of(sources={"finance": SOURCE}, entries={}, seen=frozenset({SOURCE})),
             )
         )
     assert result.ok, result.failures

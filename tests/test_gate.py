@@ -25,8 +25,8 @@ def _entry(source: str, clone: str, *, superseded: tuple[str, ...] = ()) -> Stat
 
 
 ENTRIES = {"a": _entry(A_SRC, A_CLONE, superseded=(A_OLD,)), "b": _entry(B_SRC, B_CLONE)}
-SPECS = Ground(sources={"a": A_SRC, "b": B_SRC})
-NO_SPECS = Ground(sources=None)
+SPECS: dict[str, str] | None = {"a": A_SRC, "b": B_SRC}
+NO_SPECS = None
 
 
 def _clone(job: str) -> Step:
@@ -42,7 +42,7 @@ def _retire(job: str, role: str = "original") -> Step:
 
 
 CASES = [
-    # (name, address, step, ground, entries, refused?)
+    # (name, address, step, the spec files' sources, entries, refused?)
     ("clone of the spec's source", "a", _clone(A_SRC), SPECS, ENTRIES, False),
     ("clone of the recorded clone (source gone)", "a", _clone(A_CLONE), SPECS, ENTRIES, False),
     ("clone of another spec's source", "a", _clone(B_SRC), SPECS, ENTRIES, True),
@@ -61,7 +61,7 @@ CASES = [
         "delete of an original the spec no longer names",
         "a",
         _retire(A_SRC),
-        Ground(sources={"a": STRANGER, "b": B_SRC}),
+        {"a": STRANGER, "b": B_SRC},
         ENTRIES,
         True,
     ),
@@ -69,7 +69,7 @@ CASES = [
         "delete of an original that is another address's clone",
         "b",
         _retire(A_CLONE),
-        Ground(sources={"a": A_SRC, "b": A_CLONE}),
+        {"a": A_SRC, "b": A_CLONE},
         {"a": ENTRIES["a"], "b": _entry(A_CLONE, B_CLONE)},
         True,
     ),
@@ -92,38 +92,52 @@ CASES = [
 
 
 @pytest.mark.parametrize(
-    ("address", "step", "ground", "entries", "refused"),
+    ("address", "step", "sources", "entries", "refused"),
     [case[1:] for case in CASES],
     ids=[case[0] for case in CASES],
 )
 def test_the_gate_table(
     address: str,
     step: Step,
-    ground: Ground,
+    sources: dict[str, str] | None,
     entries: dict[str, StateEntry],
     refused: bool,
 ) -> None:
-    why = refusal(address=address, step=step, ground=ground, entries=entries)
+    ground = Ground.of(sources=sources, entries=entries)
+    why = refusal(address=address, step=step, ground=ground, entry=entries.get(address))
     assert (why is not None) == refused, why
 
 
 NEW_CASES = [
-    ("a job nobody knows, made by the call", "d" * 32, Ground(), {}, False),
-    ("the job it was cloned from", A_SRC, Ground(), {}, True),
-    ("a job seen before the call", STRANGER, Ground(seen=frozenset({STRANGER})), {}, True),
-    ("a spec's source", B_SRC, SPECS, {}, True),
-    ("a clone state records", B_CLONE, Ground(), ENTRIES, True),
-    ("a replaced clone state records", A_OLD, Ground(), ENTRIES, True),
+    ("a job nobody knows, made by the call", "d" * 32, None, {}, (), False),
+    ("the job it was cloned from", A_SRC, None, {}, (), True),
+    ("a job seen before the call", STRANGER, None, {}, (STRANGER,), True),
+    ("a spec's source", B_SRC, SPECS, {}, (), True),
+    ("a clone state records", B_CLONE, None, ENTRIES, (), True),
+    ("a replaced clone state records", A_OLD, None, ENTRIES, (), True),
+    ("a source state records", B_SRC, None, ENTRIES, (), True),
 ]
 
 
 @pytest.mark.parametrize(
-    ("clone_id", "ground", "entries", "refused"),
+    ("clone_id", "sources", "entries", "seen", "refused"),
     [case[1:] for case in NEW_CASES],
     ids=[case[0] for case in NEW_CASES],
 )
 def test_a_clone_is_new_only_if_nobody_knew_it(
-    clone_id: str, ground: Ground, entries: dict[str, StateEntry], refused: bool
+    clone_id: str,
+    sources: dict[str, str] | None,
+    entries: dict[str, StateEntry],
+    seen: tuple[str, ...],
+    refused: bool,
 ) -> None:
-    why = not_new(clone_id=clone_id, base_id=A_SRC, ground=ground, entries=entries)
+    ground = Ground.of(sources=sources, entries=entries, seen=frozenset(seen))
+    why = not_new(clone_id=clone_id, base_id=A_SRC, ground=ground)
     assert (why is not None) == refused, why
+
+
+def test_a_clone_this_run_recorded_is_not_new_for_another_address() -> None:
+    ground = Ground.of(sources=SPECS, entries={})
+    assert not_new(clone_id="d" * 32, base_id=A_SRC, ground=ground) is None
+    ground.made.add("d" * 32)
+    assert not_new(clone_id="d" * 32, base_id=B_SRC, ground=ground) is not None

@@ -168,7 +168,8 @@ async def _run_action(
     for step in action.steps:
         hook(action.address, step, "started", None)
         try:
-            why = refusal(address=action.address, step=step, ground=ground, entries=journal.entries)
+            now = journal.entries.get(action.address)
+            why = refusal(address=action.address, step=step, ground=ground, entry=now)
             if why is not None:
                 raise GateRefused(
                     f"not sent: {step.op.value} of job {step.job_id} ({step.role}): {why}",
@@ -209,6 +210,7 @@ async def _run_step(
             action, step.job_id, step.body, api=api, journal=journal, settle=settle, ground=ground
         )
         new_entry = clone_entry(intent, clone.id, previous=entry)
+        ground.made.add(clone.id)
         # One record closes the intent and stores the clone id: a death between the two
         # would leave a made clone that neither state nor a pending intent knows of.
         journal.complete(intent, put=new_entry)
@@ -364,7 +366,7 @@ async def _clone(
         raise
     else:
         assert clone is not None
-        why = not_new(clone_id=clone.id, base_id=base_id, ground=ground, entries=journal.entries)
+        why = not_new(clone_id=clone.id, base_id=base_id, ground=ground)
         if why is not None:
             clone, lost_why = None, f"the clone call's reply named a job that is not new ({why})"
     if clone is None:
@@ -383,7 +385,7 @@ async def _clone(
 
 def _sure(ground: Ground) -> set[str]:
     """Jobs that cannot be a clone this run makes: those it saw before, and the specs' sources."""
-    return set(ground.seen) | set((ground.sources or {}).values())
+    return set(ground.seen) | set((ground.sources or {}).values()) | ground.made
 
 
 def _entry_details(action: Action) -> dict[str, Any]:

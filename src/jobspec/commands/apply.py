@@ -267,7 +267,7 @@ async def apply(
                 on_done=hear.done,
                 idle=options.idle,
                 on_step=hear.step_event,
-                ground=Ground(sources=sources, seen=seen),
+                ground=Ground.of(sources=sources, entries=session.entries, seen=seen),
             )
         return ApplyOutcome(plan=plan, result=_unsettled(result, unsettled, hear))
 
