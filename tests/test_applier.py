@@ -14,6 +14,7 @@ import pytest
 
 from jobspec.applier import apply_plan, clone_entry, find_clone
 from jobspec.errors import ApiError
+from jobspec.gate import Ground
 from jobspec.model import (
     DesiredJob,
     JobSpec,
@@ -175,7 +176,16 @@ def test_bodies_sent_to_the_server_are_plain_json_and_state_keeps_the_enum(
     api = RecordingApi(source)
     store = FileStateStore(tmp_path / "state.json")
     with store.lock(operation="test") as session:
-        result = asyncio.run(apply_plan(plan, api=api, journal=session, concurrency=1, settle=0))
+        result = asyncio.run(
+            apply_plan(
+                plan,
+                api=api,
+                journal=session,
+                concurrency=1,
+                settle=0,
+                ground=Ground.of(sources={"finance": SOURCE}, entries={}, seen=frozenset({SOURCE})),
+            )
+        )
     assert result.ok, result.failures
     assert api.sent == [
         (
@@ -266,7 +276,18 @@ def test_a_move_is_one_journal_record_and_no_call(tmp_path: Path) -> None:
     with store.lock(operation="test") as session:
         before = journal.read_text().splitlines() if journal.exists() else []
         result = asyncio.run(
-            apply_plan(plan, api=api, journal=session, concurrency=2, settle=0)  # type: ignore[arg-type]
+            apply_plan(  # type: ignore[arg-type]
+                plan,
+                api=api,
+                journal=session,
+                concurrency=2,
+                settle=0,
+                ground=Ground.of(
+                    sources={"ledger": SOURCE},
+                    entries=store.read().entries,
+                    moves={"finance": "ledger"},
+                ),
+            )
         )
         records = [json.loads(line) for line in journal.read_text().splitlines()[len(before) :]]
     assert result.ok and result.counts["updated"] == 1

@@ -127,7 +127,8 @@ async def test_saved_plan_runs_once_then_is_stale(world: World) -> None:
         observed = await observe_cmd.observe(api, desired=desired, state=world.store.read())
         saved = observed.plan
         assert [action.kind for action in saved.actions] == [ActionKind.create]
-        outcome = await apply_cmd.apply(api, world.store, saved=saved)
+        # the spec files justify the clone's source (issue 23: never the plan file alone)
+        outcome = await apply_cmd.apply(api, world.store, saved=saved, desired=desired)
         assert outcome.result is not None and outcome.result.counts["created"] == 1
         with pytest.raises(StalePlanError, match="state moved"):
             await apply_cmd.apply(api, world.store, saved=saved)

@@ -25,7 +25,8 @@ the import-linter contracts in pyproject.toml):
     settings.py     flags, environment and jobspec.toml merged into Settings
     state/          the state stores (file, PostgreSQL) and their codecs; see its docstring
     spec/           loading and validating spec files (the only ruamel importer); fmt's writer
-    files.py        atomic file writes
+    files.py        atomic file writes; bounded reads of regular files only
+    gate.py         the one check in front of every clone, PATCH and DELETE (pure)
     checks/         pure checks the commands run: saved plans (planfile), adoption, import rows,
                     discovery (which live job is which spec's clone, by name)
     planner.py      make_plan(desired, prior, live) -> Plan: pure, deterministic

@@ -40,7 +40,7 @@ from typing import Any
 
 from jobspec import diff
 from jobspec.api import Api
-from jobspec.errors import ApiError, JobspecError, OutcomeUnknown
+from jobspec.errors import ApiError, GateRefused, JobspecError, OutcomeUnknown
 from jobspec.firstrun import (
     RunWait,
     StillRunning,
@@ -51,6 +51,7 @@ from jobspec.firstrun import (
     started_entry,
     started_since,
 )
+from jobspec.gate import Ground, not_new, refusal
 from jobspec.idle import IdleWait, wait_until_idle
 from jobspec.model import (
     CutoverPhase,
@@ -62,6 +63,7 @@ from jobspec.model import (
     StateEntry,
     digest,
 )
+from jobspec.naming import name_key
 from jobspec.plan import Action, ActionKind, Plan, Step, StepOp, retire_tally
 from jobspec.state import GroupCommit, Intent, StateSession
 
@@ -134,6 +136,7 @@ async def apply_plan(
     journal: StateSession,
     concurrency: int,
     settle: float,
+    ground: Ground,
     report: Report | None = None,
     on_done: Callable[[str, bool], None] | None = None,
     idle: IdleWait | None = None,
@@ -141,6 +144,9 @@ async def apply_plan(
     runs: RunWait | None = None,
 ) -> ApplyResult:
     """Run every action; a failing address stops alone and is listed, the others go on.
+
+    Every clone, PATCH and DELETE first passes the gate (`gate.refusal`) on `ground` (the
+    spec files now, the jobs this run saw) and the state as it stands at that step.
 
     `report` hears each step as it completes; `on_done(address, ok)` each finished action;
     `on_step` each step as it starts, finishes or fails.
@@ -180,6 +186,7 @@ async def apply_plan(
                     idle=waits,
                     hook=hook,
                     runs=runs or RunWait(hold_timeout=waits.timeout),
+                    ground=ground,
                 )
             except StillRunning as waiting:
                 result.waiting.append((action.address, str(waiting)))
@@ -223,6 +230,7 @@ async def _run_action(
     idle: IdleWait,
     hook: StepHook,
     runs: RunWait,
+    ground: Ground,
 ) -> None:
     if not action.steps:
         return
@@ -230,6 +238,14 @@ async def _run_action(
     for step in action.steps:
         hook(action.address, step, "started", None)
         try:
+            now = journal.entries.get(action.address)
+            why = refusal(address=action.address, step=step, ground=ground, entry=now)
+            if why is not None:
+                raise GateRefused(
+                    f"not sent: {step.op.value} of job {step.job_id} ({step.role}): {why}",
+                    hint="nothing was sent for this step; check the spec files and "
+                    "`jobspec state show`, then plan again",
+                )
             if idle.applies_to(step):  # a delete that must not cut a running transfer short
                 kept = entry.clone_id if entry else None
                 await wait_until_idle(
@@ -242,7 +258,14 @@ async def _run_action(
                 )
             else:
                 entry = await _run_step(
-                    action, step, entry, api=api, journal=journal, say=say, settle=settle
+                    action,
+                    step,
+                    entry,
+                    api=api,
+                    journal=journal,
+                    say=say,
+                    settle=settle,
+                    ground=ground,
                 )
         except StillRunning as waiting:
             hook(action.address, step, "waiting", str(waiting))
@@ -302,15 +325,17 @@ async def _run_step(
     journal: StateSession,
     say: Report,
     settle: float,
+    ground: Ground,
 ) -> StateEntry | None:
     """Run one step and return the address's entry as it now stands in state."""
     address = action.address
     if step.op is StepOp.clone:
         assert step.job_id is not None and step.body is not None
         clone, intent = await _clone(
-            action, step.job_id, step.body, api=api, journal=journal, settle=settle
+            action, step.job_id, step.body, api=api, journal=journal, settle=settle, ground=ground
         )
         new_entry = clone_entry(intent, clone.id, previous=entry)
+        ground.made.add(clone.id)
         # One record closes the intent and stores the clone id: a death between the two
         # would leave a made clone that neither state nor a pending intent knows of.
         journal.complete(intent, put=new_entry)
@@ -444,11 +469,13 @@ async def _clone(
     api: Api,
     journal: StateSession,
     settle: float,
+    ground: Ground,
 ) -> tuple[LiveJob, Intent]:
     """Clone once: journal the intent, call, and on a lost reply look before anything else.
 
     Returns the clone and its still-pending intent: the caller closes the intent in the same
-    journal record that stores the clone id.
+    journal record that stores the clone id. A reply naming a job that is not new (the gate's
+    `not_new`) is treated as a lost reply: nothing is recorded on its word.
     """
     intent = journal.record_intent(
         action.address,
@@ -459,23 +486,38 @@ async def _clone(
         **_entry_details(action),
     )
     await _saved(journal)  # the intent is on disk before the call can reach the server
+    call = f"POST v1/jobs/{base_id}/clone"
     try:
-        clone = await api.clone(base_id, body)
+        clone: LiveJob | None = await api.clone(base_id, body)
     except OutcomeUnknown as lost:
-        found = await look_for_clone(intent, api=api, journal=journal, settle=settle)
-        if found is None:
-            # Left pending on purpose: the next apply looks again before cloning.
-            raise ApiError(
-                "the clone call's reply was lost and no clone has appeared; nothing was adopted",
-                call=lost.call,
-                hint="run apply again: it looks for the clone once more before cloning",
-            ) from lost
-        clone = found
+        clone, lost_why = None, "the clone call's reply was lost"
+        call = lost.call
     except JobspecError as exc:  # the server refused it: nothing was made
         journal.abandon(intent, f"failed: {exc.message}")
         await _saved(journal)
         raise
+    else:
+        assert clone is not None
+        why = not_new(clone_id=clone.id, base_id=base_id, ground=ground)
+        if why is not None:
+            clone, lost_why = None, f"the clone call's reply named a job that is not new ({why})"
+    if clone is None:
+        clone = await look_for_clone(
+            intent, api=api, journal=journal, settle=settle, also_known=_sure(ground)
+        )
+        if clone is None:
+            # Left pending on purpose: the next apply looks again before cloning.
+            raise ApiError(
+                f"{lost_why} and no clone has appeared; nothing was adopted",
+                call=call,
+                hint="run apply again: it looks for the clone once more before cloning",
+            )
     return clone, intent
+
+
+def _sure(ground: Ground) -> set[str]:
+    """Jobs that cannot be a clone this run makes: those it saw before, and the specs' sources."""
+    return set(ground.seen) | set((ground.sources or {}).values()) | ground.made
 
 
 def _entry_details(action: Action) -> dict[str, Any]:
@@ -538,22 +580,36 @@ def clone_entry(intent: Intent, clone_id: str, *, previous: StateEntry | None) -
 
 
 async def look_for_clone(
-    intent: Intent, *, api: Api, journal: StateSession, settle: float
+    intent: Intent,
+    *,
+    api: Api,
+    journal: StateSession,
+    settle: float,
+    also_known: set[str] | None = None,
 ) -> LiveJob | None:
     """Find the clone an intent made; "not found" counts only once `settle` seconds passed.
 
     A request the server is still working on (ours timed out, or our process died) can still
     commit after we look; waiting until the call is `settle` seconds old, by the server's
     clock where known, closes that window before "not found" is taken as proof.
+    `also_known`: jobs that are not it either (the specs' sources, jobs seen before the call).
     """
-    found = await find_clone(intent, api=api, known=_known_ids(journal))
+    extra = also_known or set()
+    found = await find_clone(intent, api=api, known=_known_ids(journal) | extra)
     if found is not None:
         return found
     age = _intent_age(intent, api)
     if age < settle:
-        await asyncio.sleep(settle - age)
-        found = await find_clone(intent, api=api, known=_known_ids(journal))
+        # Clamped: a far-future `Date` (the intent's clock) or a far-past one (now) makes the
+        # age absurd, and the wait holds the lock; it never exceeds `settle` itself.
+        await asyncio.sleep(settle_wait(age=age, settle=settle))
+        found = await find_clone(intent, api=api, known=_known_ids(journal) | extra)
     return found
+
+
+def settle_wait(*, age: float, settle: float) -> float:
+    """How long to wait before "not found" is proof: what is left of `settle`, in 0..settle."""
+    return min(settle, max(0.0, settle - age))
 
 
 def _intent_age(intent: Intent, api: Api) -> float:
@@ -579,7 +635,19 @@ async def find_clone(intent: Intent, *, api: Api, known: set[str]) -> LiveJob | 
     if not isinstance(name, str):
         return None
     not_before = intent.details.get("not_before")
-    candidates = _candidates(await api.list_jobs(q=name), intent, name, known, not_before)
+    now = api.server_time
+    if isinstance(not_before, int | float) and now is not None and not_before > now:
+        # The intent is dated ahead of the server's clock now: a far-future `Date` set it.
+        # Bounding by it would hide the real clone; the name rule alone decides, as without
+        # a `Date` (sound for the same reason: see the module docstring).
+        not_before = None
+    try:
+        searched = await api.list_jobs(q=name)
+    except ApiError:
+        # Some servers refuse some names in `q` (a 500 for `<` on ASP.NET, a 414 for a long
+        # one): the whole listing below, bounded by the client's listing deadline, decides.
+        searched = []
+    candidates = _candidates(searched, intent, name, known, not_before)
     if not candidates:
         # How the server's `q` matches names is not documented (punctuation, case, …), and a
         # miss here would mean cloning again: confirm with the whole list before concluding.
@@ -599,8 +667,9 @@ def _candidates(
 ) -> list[LiveJob]:
     """Jobs that may be the intent's clone: its exact name, new since the call, not known."""
     candidates = []
+    key = name_key(name)
     for job in jobs:
-        if job.name != name or job.id in known or job.id == intent.details.get("target"):
+        if name_key(job.name) != key or job.id in known or job.id == intent.details.get("target"):
             continue
         created = job.raw.get("created_on")
         if (
@@ -613,11 +682,21 @@ def _candidates(
     return candidates
 
 
-async def recover(journal: StateSession, *, api: Api, settle: float) -> list[str]:
+async def recover(
+    journal: StateSession,
+    *,
+    api: Api,
+    settle: float,
+    sources: set[str] | None = None,
+    unsettled: dict[str, str] | None = None,
+) -> list[str]:
     """Settle the intents an earlier run left open; returns what was done, for the log.
 
     A clone intent is looked for and adopted when found. Other intents (patch, retire) are
     idempotent: they are closed, and the plan made after recovery redoes them if needed.
+    `sources`: the jobs the spec files name as sources, never taken for a clone. A clone
+    intent that cannot be settled (several candidates, the server failing) stays pending and
+    goes into `unsettled` (address → why): that address waits, the others go on.
     """
     notes = []
     for intent in journal.pending_intents():
@@ -627,7 +706,16 @@ async def recover(journal: StateSession, *, api: Api, settle: float) -> list[str
         if intent.op != "clone":
             journal.abandon(intent, "unfinished at the last stop; the new plan redoes it if needed")
             continue
-        found = await look_for_clone(intent, api=api, journal=journal, settle=settle)
+        try:
+            found = await look_for_clone(
+                intent, api=api, journal=journal, settle=settle, also_known=sources
+            )
+        except JobspecError as exc:
+            if unsettled is None:
+                raise
+            unsettled[intent.address] = exc.message
+            notes.append(f"{intent.address}: an interrupted clone cannot be settled: {exc.message}")
+            continue
         if found is None:
             journal.abandon(intent, "no clone was made")
             notes.append(f"{intent.address}: an interrupted clone was not made; it will be made")

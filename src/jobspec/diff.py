@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from jobspec.naming import name_key
+
 IMMUTABLE_PREFIXES = (("transfer", "source"), ("transfer", "destination"))
 SET_LIKE = frozenset({("transfer", "delete_propagation"), ("schedule", "days")})
 """Lists whose order (and repeats) mean nothing: compared as sets."""
@@ -40,6 +42,8 @@ def normalise(path: Path, value: Any) -> Any:
     `run_at` is the vendor's `{hr, min, sec, ms}` with absent parts 0 (`"02:00"` too).
     """
     if isinstance(value, str):
+        if path == ("name",):
+            return name_key(value)  # names are compared in one normal form (naming.py)
         if path == ("transfer", "delete_propagation") or path == ("schedule", "days"):
             return [value]
         if path == ("transfer", "permissions"):

@@ -15,6 +15,7 @@ anything else is a bug and keeps its traceback.
     │   └── LockError         the state is locked by someone else
     ├── PlanError             the planner refused the desired set (missing source, conflict …)
     ├── StalePlanError        a saved plan no longer matches the world
+    ├── GateRefused           a mutating call whose target the gate cannot justify (gate.py)
     ├── IdleTimeout           a job to delete was still running when --wait-for-idle ran out
     └── CutoverFailed         a verified cutover's first run ended badly: the original stays
 """
@@ -167,3 +168,20 @@ class IdleTimeout(JobspecError):
 class CutoverFailed(JobspecError):
     """A clone's first run ended badly (`cutover: verified`): the clone was set to manual and
     the original left as it was (or put back on its schedule)."""
+
+
+class Stopped(BaseException):
+    """SIGTERM during a wait that blocks the event loop (the state lock's): raised at once.
+
+    A BaseException, as KeyboardInterrupt is for SIGINT: nothing catches it on the way out;
+    `cli.runtime.run_async` turns it into exit 143.
+    """
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+
+
+class GateRefused(JobspecError):
+    """A clone, PATCH or DELETE whose target the spec files and state do not justify."""

@@ -12,20 +12,77 @@ Files are opened in binary mode on Windows too (`BINARY`), where that is not the
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 import uuid
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
 
-__all__ = ["BINARY", "OS", "FileSystem", "atomic_write", "datasync", "fsync_dir", "write_all"]
+__all__ = [
+    "BINARY",
+    "OS",
+    "FileRefused",
+    "FileSystem",
+    "atomic_write",
+    "datasync",
+    "fsync_dir",
+    "read_regular",
+    "write_all",
+]
 
 BINARY: int = getattr(os, "O_BINARY", 0)
 """`os.O_BINARY` on Windows (no newline translation), 0 elsewhere."""
 
 datasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 """Flush a file's data to disk (fdatasync where the platform has it, else fsync)."""
+
+
+MAX_READ = 512 * 1024 * 1024
+"""Half a GiB: more than any state, journal or plan file jobspec writes (10,000 addresses are
+a few MB); a bigger one (or an endless device) is refused before memory runs out."""
+
+_NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
+
+
+class FileRefused(OSError):
+    """A file jobspec reads whole that is not a regular file, or is too big to be one of its own.
+
+    An OSError, with `strerror` saying which, so callers report it like any unreadable file.
+    """
+
+
+def read_regular(path: Path, *, limit: int = MAX_READ) -> tuple[bytes, os.stat_result]:
+    """The bytes of the regular file at `path` (symbolic links followed), and its stat.
+
+    A FIFO, device, socket or directory is refused before any read (opening a FIFO does not
+    wait for a writer), and a file over `limit` bytes while it is read: `/dev/zero` or a FIFO
+    put in a state file's place ends in a clear error, not a hang or a MemoryError.
+    """
+    fd = os.open(path, os.O_RDONLY | _NONBLOCK | BINARY)
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(status.st_mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(status.st_mode)
+                else "a device or socket"
+            )
+            raise FileRefused(errno.EINVAL, f"not a regular file (it is {kind})", str(path))
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, min(1 << 20, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise FileRefused(errno.EFBIG, f"larger than {limit:,} bytes", str(path))
+        return b"".join(chunks), status
+    finally:
+        os.close(fd)
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -4,6 +4,10 @@ A clone whose reply was lost is recognised by its name, so two addresses never s
 and a live job that state does not know is never shadowed by a new clone of the same name (it
 may be this address's clone, made before the state was lost): the plan refuses, and the
 person adopts it with `jobspec import` or renames the clone. Pure: the planner calls these.
+
+Names are compared in one normal form, `name_key` (Unicode NFC; no case folding, since no
+server is known to fold case), wherever a name is an identity: here, in the plan's field
+comparison (`diff`), in the search for a lost clone and in a saved plan's name check.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from jobspec.plan import Action, StepOp
 
 
 def name_key(name: str) -> str:
-    """The one normal form names are compared in: the same name typed on another system (a
-    precomposed `é` or `e` and a combining accent) is the same name. NFC only."""
-    return unicodedata.normalize("NFC", name)
+    """The normal form two names are compared in: NFC, so a server that stores names in NFC
+    (as many do) still holds the name jobspec sent. ASCII is its own normal form."""
+    return name if name.isascii() else unicodedata.normalize("NFC", name)
 
 
 def default_clone_name(*, base_name: str, address: str) -> str:
@@ -84,8 +88,9 @@ def unknown_namesake(
     if name is None:
         return None
     known = known_ids(desired=desired, prior=prior)
+    key = name_key(name)
     found = sorted(
-        (job for job in live.values() if job.name == name and job.id not in known),
+        (job for job in live.values() if name_key(job.name) == key and job.id not in known),
         key=lambda job: job.id,
     )
     return found[0] if found else None
@@ -107,7 +112,7 @@ def name_clashes(
     known = known_ids(desired=desired, prior=prior)
     by_name: dict[str, list[LiveJob]] = {}
     for job in live.values():
-        by_name.setdefault(job.name, []).append(job)
+        by_name.setdefault(name_key(job.name), []).append(job)
 
     # the name each address's clone has after the plan: planned addresses as planned, the
     # others (orphans, addresses outside --target) as their clone is named now
@@ -116,12 +121,12 @@ def name_clashes(
     for address, entry in sorted(prior.items()):
         clone = live.get(entry.clone_id)
         if address not in planned_addresses and clone is not None:
-            claims.setdefault(clone.name, (address, f"clone {clone.id}"))
+            claims.setdefault(name_key(clone.name), (address, f"clone {clone.id}"))
     for wanted, action in planned:
         name = identity_name(wanted=wanted, action=action, live=live)
         if name is None:
             continue
-        holder, where = claims.setdefault(name, (wanted.address, str(wanted.location)))
+        holder, where = claims.setdefault(name_key(name), (wanted.address, str(wanted.location)))
         if holder != wanted.address:
             problems.append(
                 f"{wanted.location}: {wanted.address}: its clone would be named {name!r}, "
@@ -131,9 +136,9 @@ def name_clashes(
             continue
         if not any(step.op is StepOp.clone for step in action.steps):
             continue
-        if interrupted.get(wanted.address) == name:
+        if name_key(interrupted.get(wanted.address) or "") == name_key(name):
             continue  # the job with this name may be what the interrupted run made: recovery
-        for job in sorted(by_name.get(name, ()), key=lambda job: job.id):
+        for job in sorted(by_name.get(name_key(name), ()), key=lambda job: job.id):
             if job.id not in known:
                 if strays is not None:
                     strays.setdefault(wanted.address, job.id)

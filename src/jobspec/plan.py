@@ -206,12 +206,20 @@ class Plan(BaseModel):
         "not run.",
     )
 
+    server: str | None = Field(
+        default=None,
+        description="The server the plan was made against (as the state records servers): "
+        "`apply FILE` refuses the plan against any other.",
+    )
+
     @model_serializer(mode="wrap")
     def _omit_absent_placements(self, handler: SerializerFunctionWrapHandler) -> Any:
-        """Leave `placements` out when None: plans without it keep their form and checksum."""
+        """Leave `placements` and `server` out when None: plans without them keep their form
+        and checksum."""
         document = handler(self)
-        if isinstance(document, dict) and document.get("placements", 0) is None:
-            del document["placements"]
+        for key in ("placements", "server"):
+            if isinstance(document, dict) and document.get(key, 0) is None:
+                del document[key]
         if isinstance(document, dict) and document.get("connections", 0) == {}:
             del document["connections"]  # likewise: plans naming no connection keep their form
         return document

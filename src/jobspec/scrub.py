@@ -7,7 +7,10 @@ encoding, so a `Scrubber` knows the secrets of this run and replaces each of the
 form it can take on the wire:
 
 - raw, percent-encoded (upper- or lower-case hex, any mix of encoded and plain characters, as
-  `quote`, `quote_plus` and form encoding produce), `+` for a space, and JSON `\\uXXXX` / `\\/`;
+  `quote`, `quote_plus` and form encoding produce) and double-percent-encoded (`%252B`), `+` for
+  a space, JSON `\\uXXXX` / `\\/`, and HTML character references (`&amp;`, `&#43;`, `&#x2b;`);
+- for a secret of `MIN_FOLDED` characters or more, also in any case (upper-cased, case-folded)
+  and base64-encoded (standard or URL-safe, alone or inside a longer base64 text);
 - besides the known secrets, any `Authorization` value, `Bearer …`, the password of a
   `scheme://user:password@`, and secret-named query, form or JSON fields (`password=`,
   `sslpassword=`, `client_secret`, `access_token`, `refresh_token`, …).
@@ -37,6 +40,9 @@ __all__ = [
 
 MASK = "***"
 MIN_SECRET = 4
+MIN_FOLDED = 8
+"""From this length on, a secret is also masked in any case and base64-encoded: shorter, those
+forms would match ordinary words and base64 text by chance."""
 """Shorter secrets are not scrubbed: masking every `ab` would make output unreadable, and a
 secret that short is guessed, not leaked."""
 NAME_LIMIT = 200
@@ -77,11 +83,26 @@ def _either_case(digit: str) -> str:
     return f"[{digit}{digit.lower()}]" if digit.isalpha() else digit
 
 
+_HTML_NAMED = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
+
+
+def _html_forms(char: str) -> list[str]:
+    """`char` as an HTML character reference: named where HTML names it, decimal, and hex."""
+    code = ord(char)
+    forms = [f"&#0*{code};", "&#[xX]0*" + "".join(map(_either_case, f"{code:X}")) + ";"]
+    if char in _HTML_NAMED:
+        forms.append(f"&{_HTML_NAMED[char]};")
+    return forms
+
+
 def _char_forms(char: str) -> str:
-    """A regex matching `char` as raw text, percent-encoded, form-encoded or JSON-escaped."""
+    """A regex matching `char` as raw text, percent-encoded (once or twice), form-encoded,
+    JSON-escaped or as an HTML character reference."""
     forms = [re.escape(char)]
     encoded = char.encode("utf-8", "surrogatepass")
     forms.append("".join(_hex_class(b) for b in encoded))
+    forms.append("".join("%25" + _hex_class(b)[1:] for b in encoded))
+    forms.extend(_html_forms(char))
     if char == " ":
         forms.append(r"\+")
     if char in _JSON_SHORT:
@@ -94,8 +115,33 @@ def _char_forms(char: str) -> str:
     return forms[0] if len(forms) == 1 else "(?:" + "|".join(forms) + ")"
 
 
+def _base64_forms(secret: str) -> list[str]:
+    """The secret base64-encoded, standard and URL-safe: alone, and the run of base64 it makes
+    at each of the three offsets it can have inside a longer encoded text (a Basic header)."""
+    import base64
+
+    data = secret.encode("utf-8", "surrogatepass")
+    forms: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + data).decode("ascii")
+        end = (offset + len(data)) // 3 * 4  # the last group may mix with what follows
+        middle = encoded[4 if offset else 0 : end]
+        if offset == 0:
+            forms.add(encoded.rstrip("="))  # alone: the last group too
+        if len(middle) >= MIN_FOLDED:
+            forms.add(middle)
+    forms |= {form.replace("+", "-").replace("/", "_") for form in forms}
+    return sorted(forms, key=len, reverse=True)
+
+
 def _secret_pattern(secret: str) -> str:
-    return "".join(_char_forms(char) for char in secret)
+    chars = "".join(_char_forms(char) for char in secret)
+    if len(secret) < MIN_FOLDED:
+        return chars
+    folded = {secret.upper(), secret.casefold()} - {secret}
+    extra = [re.escape(form) for form in sorted(folded, key=len, reverse=True)]
+    in_any_case = "(?i:" + "|".join([chars, *extra]) + ")"
+    return "|".join([in_any_case, *map(re.escape, _base64_forms(secret))])
 
 
 class Scrubber:

@@ -148,6 +148,33 @@ class Settings:
     __str__ = __repr__
 
 
+_READ_PREFIXES = ("JOBSPEC_", "SKYSYNC_")
+_PROXY_NAMES = frozenset(
+    name
+    for base in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE")
+    for name in (base, base.lower())
+)
+
+
+def check_environment(env: Mapping[str, str]) -> None:
+    """Refuse a variable jobspec (or its HTTP stack) reads whose value is not valid UTF-8.
+
+    On POSIX, Python hands such bytes over as lone surrogates, which fail much later (a
+    password sent, a URL built) with a traceback; here it is one error naming the variable.
+    """
+    for name, value in sorted(env.items()):
+        if not (name.startswith(_READ_PREFIXES) or name in _PROXY_NAMES):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(
+                f"the environment variable {name} is not valid UTF-8 text",
+                hint=f"set {name} again from a UTF-8 source (its value is not shown: it may be "
+                "a secret)",
+            ) from None
+
+
 def load_settings(
     *,
     env: Mapping[str, str],
@@ -163,6 +190,7 @@ def load_settings(
     Relative `state` and `specs` paths in the file are relative to the file's directory.
     Raises `UsageError` (with a hint) for anything missing, ambiguous or unsafe.
     """
+    check_environment(env)
     config, config_file = _read_config(config_path)
     origins: dict[str, str] = {}
     env = {name: value for name, value in env.items() if value.strip()}
@@ -222,6 +250,7 @@ def state_location(
     """
     if flag is not None:
         return _state_location(flag, origin="flag", base_dir=Path())
+    check_environment(env)
     if value := env.get("JOBSPEC_STATE", "").strip():
         return _state_location(value, origin="JOBSPEC_STATE", base_dir=Path())
     config, config_file = _read_config(config_path)

@@ -276,14 +276,25 @@ async def test_a_dropped_clone_is_outcome_unknown_and_never_resent(emulator: Any
     assert len(clones) == 1  # it happened, once
 
 
-async def test_a_clone_refused_with_503_is_retried_and_made_once(emulator: Any) -> None:
+async def test_a_clone_refused_with_429_is_retried_and_made_once(emulator: Any) -> None:
     (source,) = emulator.seed([make_job(name="source")])
-    emulator.faults(targets=[{"route": CLONE, "fault": "503", "count": 2}])
+    emulator.faults(retry_after=0, targets=[{"route": CLONE, "fault": "429", "count": 2}])
     async with connect(emulator.url) as api:
         clone = await api.clone(source, {"name": "the clone"})
     assert clone.name == "the clone" and clone.id != source
     assert requests(emulator)[CLONE] == 3
     assert [job["id"] for job in emulator.all_jobs() if job["name"] == "the clone"] == [clone.id]
+
+
+async def test_a_clone_answered_503_after_the_work_is_an_unknown_outcome(emulator: Any) -> None:
+    """A gateway's 503 may follow work done (issue 23): the clone is never sent twice."""
+    (source,) = emulator.seed([make_job(name="source")])
+    emulator.faults(targets=[{"route": CLONE, "fault": "done_503", "count": 1}])
+    async with connect(emulator.url) as api:
+        with pytest.raises(OutcomeUnknown):
+            await api.clone(source, {"name": "the clone"})
+    assert requests(emulator)[CLONE] == 1
+    assert len([job for job in emulator.all_jobs() if job["name"] == "the clone"]) == 1
 
 
 async def test_delete_after_a_drop_fault_is_done(emulator: Any) -> None:

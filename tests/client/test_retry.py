@@ -39,7 +39,9 @@ ACCEPT, RETRY, UNKNOWN, GIVE_UP = Action.ACCEPT, Action.RETRY, Action.UNKNOWN, A
         # non-idempotent calls: retried only when the request provably was not processed
         (ONCE, False, NO_REPLY, 1, 0.0, None, RETRY, 0.0),
         (ONCE, True, 429, 1, 0.0, 1.0, RETRY, 1.0),
-        (ONCE, True, 503, 1, 0.0, None, RETRY, 0.0),
+        # a 503 may come from a gateway after the upstream did the work (issue 23)
+        (ONCE, True, 503, 1, 0.0, None, UNKNOWN, 0.0),
+        (ONCE, False, 503, 1, 0.0, None, RETRY, 0.0),
         (ONCE, True, NO_REPLY, 1, 0.0, None, UNKNOWN, 0.0),
         (ONCE, True, 500, 1, 0.0, None, UNKNOWN, 0.0),
         (ONCE, True, 502, 1, 0.0, None, UNKNOWN, 0.0),
@@ -83,7 +85,7 @@ def test_the_verdict_on_one_attempt(
         (False, NO_REPLY, False),  # nothing left the machine
         (True, NO_REPLY, True),  # the reply was lost
         (True, 429, False),  # refused at the door
-        (True, 503, False),
+        (True, 503, True),  # a gateway's 503 after the upstream reset (issue 23)
         (True, 502, True),
         (True, 504, True),
     ],

@@ -260,10 +260,14 @@ def test_apply_plan_file_in_a_folder_without_the_specs_says_so(ws: Workspace) ->
     standard_specs(ws)
     ws.cli("plan", "--out", "plan.json")
     (ws.root / "elsewhere").mkdir()
-    done = ws.cli("apply", "plan.json", "--specs", "elsewhere")
+    done = ws.cli("apply", "plan.json", "--specs", "elsewhere", expect=1)
     assert "no spec files in elsewhere: the plan is not compared" in done.stderr
     assert "(removed)" not in done.stderr + done.stdout
-    assert "3 created" in done.stdout
+    # issue 23's gate: a plan file alone never justifies a first clone; the spec files do
+    assert "0 created" in done.stdout and "3 failed" in done.stdout
+    assert done.stderr.count("(no spec file read)") >= 3
+    ws.cli("plan", "--out", "plan.json")  # the refused run moved the state's serial
+    assert "3 created" in ws.cli("apply", "plan.json").stdout  # where the specs are
 
 
 def test_each_original_is_retired_once_its_own_clone_is_verified(ws: Workspace) -> None:

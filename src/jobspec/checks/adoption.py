@@ -13,6 +13,7 @@ from jobspec import diff
 from jobspec.endpoints import with_folders
 from jobspec.errors import UsageError
 from jobspec.model import DesiredJob, LiveJob, StateEntry, digest
+from jobspec.naming import name_key
 from jobspec.planner import observed_retirement
 
 __all__ = ["adopted_entry", "check_unowned"]
@@ -100,7 +101,9 @@ def _not_a_clone_of(job: LiveJob, source: LiveJob | None, wanted: DesiredJob) ->
     """Why `job` cannot have been cloned from the spec's source: kind, unchanged endpoints."""
     if source is None:  # deleted (original: delete): the name is what is left to compare
         name = wanted.spec.overrides.name
-        if job.name == name or (name is None and job.name.endswith(f" ({wanted.address})")):
+        if (name is not None and name_key(job.name) == name_key(name)) or (
+            name is None and job.name.endswith(f" ({wanted.address})")
+        ):
             return []
         expected = repr(name) if name is not None else f"'<source name> ({wanted.address})'"
         return [

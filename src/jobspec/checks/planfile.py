@@ -11,6 +11,7 @@ from typing import Protocol
 
 from jobspec.errors import StalePlanError, UsageError
 from jobspec.model import DesiredJob, LiveJob, StateEntry
+from jobspec.naming import name_key
 from jobspec.plan import Plan, StepOp
 from jobspec.planner import spec_digest
 
@@ -105,7 +106,7 @@ def check_specs_unchanged(plan: Plan, desired: Mapping[str, DesiredJob]) -> None
 def clone_names(plan: Plan) -> dict[str, str]:
     """The name each clone the plan makes will have → its address."""
     return {
-        str(step.body["name"]): action.address
+        name_key(str(step.body["name"])): action.address
         for action in plan.actions
         for step in action.steps
         if step.op is StepOp.clone and step.body is not None and "name" in step.body
@@ -126,9 +127,9 @@ def check_clone_names(plan: Plan, state: StateView, every: list[LiveJob]) -> Non
     for entry in state.entries.values():
         known.update((entry.source_id, entry.clone_id, *entry.superseded))
     taken = sorted(
-        (names[job.name], job.id, job.name)
+        (names[name_key(job.name)], job.id, job.name)
         for job in every
-        if job.name in names and job.id not in known
+        if name_key(job.name) in names and job.id not in known
     )
     if taken:
         address, job_id, name = taken[0]

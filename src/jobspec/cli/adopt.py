@@ -9,7 +9,7 @@ import click
 from jobspec.cli.jobs import job_filter, job_filter_options
 from jobspec.cli.options import Command, ServerFlags, lock_timeout_option, server_options
 from jobspec.cli.run import Specs, server_run
-from jobspec.cli.runtime import report_errors, show
+from jobspec.cli.runtime import SCRUB, report_errors, show
 
 
 @click.command("import", cls=Command)
@@ -76,7 +76,13 @@ def import_(
         desired = run.desired
         done = run.with_api(
             lambda api: adopt.import_batch(
-                api, run.store, desired=desired, rows=rows, lock_timeout=lock_timeout, force=force
+                api,
+                run.store,
+                desired=desired,
+                rows=rows,
+                lock_timeout=lock_timeout,
+                force=force,
+                scrub=SCRUB.known,
             )
         )
         show(batch_imported(done.imported, done.already))
@@ -96,6 +102,7 @@ def import_(
             job_id=job_id,
             lock_timeout=lock_timeout,
             force=force,
+            scrub=SCRUB.known,
         )
     )
     show(imported(address, entry))
@@ -199,6 +206,7 @@ def generate(
             original=OriginalPolicy(original),
             out=out,
             force=force,
+            scrub=SCRUB.known,
         )
     )
     show(views.generated(outcome.generated, text=outcome.text, listed=outcome.listed, out=out_path))

@@ -116,6 +116,7 @@ def emulator(
       no-total-count      list pages carry no meta.total_count
       status-200          create and clone answer 200, DELETE 200 with a body
       reorder-sets        delete_propagation and days come back in another order
+      nfc-names           job names are stored in Unicode NFC
       server-fields-move  execute_on, health, counters … change between reads
       docshapes           replies as the vendor's examples: expanded connections …
       all                 every one of them

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import click
 
-from jobspec.errors import JobspecError
+from jobspec.errors import JobspecError, Stopped
 from jobspec.scrub import Scrubber, shorten
 
 if TYPE_CHECKING:
@@ -197,6 +197,8 @@ def run_async(start: Callable[[], Awaitable[R]]) -> R:
         asyncio.run(go())
     except KeyboardInterrupt:
         raise Interrupted("SIGINT", 130) from None
+    except Stopped as stop:  # SIGTERM in a wait that blocked the loop (the state lock's)
+        raise Interrupted(stop.signal_name, stop.exit_code) from None
     except asyncio.CancelledError:
         if terminated:
             raise Interrupted("SIGTERM", 143) from None

@@ -31,11 +31,11 @@ retried only when repeating it cannot do harm:
   502, 503, 504, connection errors and timeouts. A DELETE that meets 404 after an attempt whose
   outcome was unknown counts as done: the lost attempt deleted the job.
 - Non-idempotent calls (POST create/clone, `start`) are retried only when the request provably
-  was not processed: a connect error or connect timeout (nothing was sent) or 429/503. We assume
-  that DryvIQ, its proxies and the emulator answer 429 and 503 before doing any work (a rate
-  limit or an unavailable service refuses the request at the door). Anything else after the
-  request may have been sent (read/write timeout, a dropped connection, 500, 502, 504) raises
-  `OutcomeUnknown`; the applier then looks for the job instead of creating it twice.
+  was not processed: a connect error or connect timeout (nothing was sent) or 429 (a rate
+  limit refuses the request at the door). Anything else after the request may have been sent
+  (read/write timeout, a dropped connection, any 5xx: Envoy and Istio answer 503 when the
+  upstream reset after doing the work) raises `OutcomeUnknown`; the applier then looks for
+  the job instead of creating it twice.
 Secrets (passwords, client secrets, tokens) never appear in messages, reprs or logs: token
 calls are named only `POST connect/token`, and their bodies and headers are never quoted.
 What the server says is quoted only after the client's `Scrubber` (which learns each token as

@@ -26,6 +26,9 @@ TOKEN_CALL = "POST connect/token"
 
 _log = logging.getLogger("jobspec.client")
 
+MAX_EXPIRES_IN = 10 * 365 * 24 * 3600
+"""Ten years: a token lifetime beyond it (a 400-digit `expires_in`) is taken as absent."""
+
 
 @dataclass
 class Token:
@@ -154,7 +157,14 @@ class TokenKeeper:
         expires_in = body.get("expires_in")
         refresh_at = None
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
-            refresh_at = sent_at + expires_in - min(60.0, 0.1 * expires_in)
+            if 0 <= expires_in <= MAX_EXPIRES_IN:  # NaN too fails this: taken as absent
+                refresh_at = sent_at + expires_in - min(60.0, 0.1 * expires_in)
+            else:
+                _log.warning(
+                    "the token reply's expires_in is not a usable number of seconds "
+                    "(0 to %d); taken as absent",
+                    MAX_EXPIRES_IN,
+                )
         return Token(value, refresh if isinstance(refresh, str) and refresh else None, refresh_at)
 
 

@@ -7,7 +7,6 @@ Every call goes through `_request`: a token (from `TokenKeeper`), one re-authent
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import math
 import random
@@ -42,6 +41,7 @@ from jobspec.client._retry import (
     Repeat,
     RetryPolicy,
     decide,
+    http_date,
     may_be_done,
     retry_after,
 )
@@ -49,7 +49,7 @@ from jobspec.client._transport import pools
 from jobspec.endpoints import ServerConnection
 from jobspec.errors import ApiError, AuthError
 from jobspec.model import JOB_ID_RE, LiveJob
-from jobspec.scrub import Scrubber
+from jobspec.scrub import Scrubber, shorten
 from jobspec.settings import Settings
 
 CONNECTION_PAGE = 1000
@@ -121,6 +121,8 @@ class DryvIQClient:
         self.request_count = 0
         """Requests sent so far, every attempt and token call included."""
         self.server_time: float | None = None
+        self._warn = warn or _log.warning
+        self._told: set[str] = set()
         """The latest `Date` the server sent: its own clock, for recognising a lost clone."""
 
     def __repr__(self) -> str:
@@ -387,7 +389,14 @@ class DryvIQClient:
                     await self._auth.reauthenticate(stale=token)
                     continue
                 if status in RETRY_STATUSES:  # the only replies whose Retry-After counts
-                    asked = retry_after(response.headers.get("Retry-After"))
+                    header = response.headers.get("Retry-After")
+                    asked = retry_after(header)
+                    if header and asked is None:
+                        self._warn_once(
+                            "Retry-After",
+                            f"{call}: the server's Retry-After {shorten(self._scrub(header))!r} "
+                            "is not a usable wait; taken as absent",
+                        )
             elapsed = self._clock() - started
             verdict = decide(
                 repeat=repeat,
@@ -453,12 +462,22 @@ class DryvIQClient:
         self._note_server_time(response.headers.get("Date"))
         return response
 
+    def _warn_once(self, header: str, text: str) -> None:
+        """Warn about an unusable `header` once per client, not on every reply."""
+        if header not in self._told:
+            self._told.add(header)
+            self._warn(text)
+
     def _note_server_time(self, header: str | None) -> None:
         if not header:
             return
-        try:
-            seen = email.utils.parsedate_to_datetime(header).timestamp()
-        except (TypeError, ValueError):
+        seen = http_date(header)
+        if seen is None:
+            self._warn_once(
+                "Date",
+                f"the server's Date header {shorten(self._scrub(header))!r} is not a "
+                "usable date; taken as absent",
+            )
             return
         if self.server_time is None or seen > self.server_time:
             self.server_time = seen

@@ -2,9 +2,10 @@
 
 Idempotent calls are retried on 429, 502, 503, 504, connection errors and timeouts.
 Non-idempotent calls (create, clone, start) only when the request provably was not processed:
-nothing was sent (a connect error) or the server refused it at the door (429, 503). Anything
-else after the request may have been sent means the outcome is unknown, and the call is not
-sent again. Waits are exponential backoff with full jitter, at least what `Retry-After` asks,
+nothing was sent (a connect error) or the server refused it at the door (429). Anything
+else after the request may have been sent, any 5xx included, means the outcome is unknown,
+and the call is not sent again: Envoy and Istio answer 503 when the upstream reset after it
+had done the work. Waits are exponential backoff with full jitter, at least what `Retry-After` asks,
 within the policy's attempts and deadline.
 """
 
@@ -19,7 +20,8 @@ from datetime import UTC, datetime
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Answers given before any work is done (see the package docstring): safe to repeat any call.
-NOT_PROCESSED_STATUSES = frozenset({429, 503})
+# Not 503: a gateway answers it for an upstream that reset mid-request, work done or not.
+NOT_PROCESSED_STATUSES = frozenset({429})
 
 
 class Repeat(enum.Enum):
@@ -96,18 +98,44 @@ def may_be_done(*, sent: bool, status: int | None) -> bool:
     return sent and status not in NOT_PROCESSED_STATUSES
 
 
+LATEST_HEADER_TIME = 2.0**33
+"""Epoch seconds (the year 2242): an HTTP date beyond it, or before 1970, is taken as absent."""
+
+
+def http_date(value: str | None) -> float | None:
+    """Epoch seconds from an HTTP date header; None when absent, unreadable or absurd.
+
+    A hostile or broken server's `Date: … 99999999999 …` must not raise (OverflowError) nor
+    stand for a clock centuries away.
+    """
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if 0.0 <= seconds < LATEST_HEADER_TIME else None
+
+
+LONGEST_RETRY_AFTER = 86400.0
+"""A day: a longer `Retry-After` (`1e300`, a date years ahead) is taken as absent."""
+
+
 def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date."""
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date; None when
+    absent, unreadable, or beyond `LONGEST_RETRY_AFTER`."""
     if not value:
         return None
     try:
         seconds = float(value.strip())
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        when = http_date(value)
+        if when is None:
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+        seconds = when - datetime.now(UTC).timestamp()
+    if not math.isfinite(seconds) or seconds > LONGEST_RETRY_AFTER:
+        return None
+    return max(0.0, seconds)

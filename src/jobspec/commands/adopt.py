@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,16 @@ __all__ = [
 ]
 
 
+def scrubbed(entry: StateEntry, scrub: Callable[[str], str] | None) -> StateEntry:
+    """`entry` with every known secret masked, as state will record it (a server may echo a
+    password into a job's fields, and state is a file people copy around)."""
+    if scrub is None:
+        return entry
+    text = entry.model_dump_json()
+    masked = scrub(text)
+    return entry if masked == text else StateEntry.model_validate_json(masked)
+
+
 async def import_clone(
     session: StateSession,
     api: Api,
@@ -36,6 +46,7 @@ async def import_clone(
     job_id: str,
     desired: Mapping[str, DesiredJob] | None = None,
     force: bool = False,
+    scrub: Callable[[str], str] | None = None,
 ) -> StateEntry:
     """Adopt an existing job as the clone of `wanted`; the next plan verifies its fields.
 
@@ -43,13 +54,14 @@ async def import_clone(
     adopting it would hand one job to two owners, and the next plan could retire it as an
     "old clone". Refused too, unless `force`, for a job that cannot be a clone of the spec's
     source: another kind, or an endpoint the spec does not change that differs from the
-    source's. A forced import is recorded, and every plan says so.
+    source's. A forced import is recorded, and every plan says so. `scrub` takes any known
+    secret a server echoed into the job's fields out of what state records.
     """
     session.state.check_ownership()
     session.state.check_server(server_identity(api.server))
     check_unowned(session.entries, wanted=wanted, job_id=job_id, desired=desired)
     found = await api.get_jobs({job_id, wanted.spec.source})
-    entry = adopted_entry(found, wanted=wanted, job_id=job_id, force=force)
+    entry = scrubbed(adopted_entry(found, wanted=wanted, job_id=job_id, force=force), scrub)
     session.set_server(server_identity(api.server))
     session.put(wanted.address, entry)
     return entry
@@ -64,6 +76,7 @@ async def import_job(
     job_id: str,
     lock_timeout: float = 0.0,
     force: bool = False,
+    scrub: Callable[[str], str] | None = None,
 ) -> StateEntry:
     """`jobspec import`: under the lock, adopt `job_id` as the clone of `address`."""
     wanted = check_import(desired, address=address, job_id=job_id)
@@ -74,7 +87,7 @@ async def import_job(
                 hint=f"`jobspec state rm {address}` first to replace it",
             )
         return await import_clone(
-            session, api, wanted=wanted, job_id=job_id, desired=desired, force=force
+            session, api, wanted=wanted, job_id=job_id, desired=desired, force=force, scrub=scrub
         )
 
 
@@ -155,6 +168,7 @@ async def import_batch(
     rows: list[ImportRow],
     lock_timeout: float = 0.0,
     force: bool = False,
+    scrub: Callable[[str], str] | None = None,
 ) -> BatchImport:
     """`jobspec import --from FILE`: every row checked, then all adopted under one lock, or none.
 
@@ -194,8 +208,8 @@ async def import_batch(
         for row in todo:
             wanted = desired[row.address]
             try:
-                adopted[row.address] = adopted_entry(
-                    found, wanted=wanted, job_id=row.job_id, force=force
+                adopted[row.address] = scrubbed(
+                    adopted_entry(found, wanted=wanted, job_id=row.job_id, force=force), scrub
                 )
             except UsageError as exc:
                 problems.append(f"{row.where}: {row.address}: {exc.message}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from jobspec.api import Api
@@ -22,6 +22,7 @@ from jobspec.checks.planfile import (
 from jobspec.commands.observe import has_backup, observe
 from jobspec.errors import StalePlanError, UsageError
 from jobspec.firstrun import RunWait
+from jobspec.gate import Ground
 from jobspec.idle import IdleWait
 from jobspec.model import DesiredJob
 from jobspec.netaddr import server_identity
@@ -41,12 +42,25 @@ __all__ = [
 
 
 async def settle_interrupted(
-    session: StateSession, api: Api, report: Report, *, settle: float
-) -> None:
-    """Resolve what an interrupted run left pending, before anything is planned or sent."""
-    for note in await recover(session, api=api, settle=settle):
+    session: StateSession,
+    api: Api,
+    report: Report,
+    *,
+    settle: float,
+    sources: set[str] | None = None,
+) -> dict[str, str]:
+    """Resolve what an interrupted run left pending, before anything is planned or sent.
+
+    Returns the addresses whose interrupted clone could not be settled (→ why): they wait,
+    the others apply. `sources`: jobs the spec files name as sources (never a clone).
+    """
+    unsettled: dict[str, str] = {}
+    for note in await recover(
+        session, api=api, settle=settle, sources=sources, unsettled=unsettled
+    ):
         address, _, message = note.partition(": ")
         report(address, message)
+    return unsettled
 
 
 async def check_fresh(
@@ -55,17 +69,25 @@ async def check_fresh(
     api: Api,
     *,
     desired: Mapping[str, DesiredJob] | None = None,
-) -> None:
+) -> frozenset[str]:
     """Refuse a saved plan that is not sound, or whose world has moved since it was made.
 
     A plan file is checked, not trusted: offline first (its shape, every step's target against
     state, and, given the spec files now as `desired`, whether they changed since), then the
     state's lineage and serial, then every job it read (those it fingerprinted one by one, and
     where every live job writes when its transfer-conflict check read them all), and last
-    that no job state does not know has taken a name the plan's clones will have.
+    that no job state does not know has taken a name the plan's clones will have. Returns
+    the ids of the jobs it read (the gate's `seen`).
     """
+    server = server_identity(api.server)
+    if plan.server != server:
+        made = f"made against {plan.server}" if plan.server else "records no server"
+        raise StalePlanError(
+            f"the plan was {made}, not {server}" if plan.server else f"the plan {made}",
+            hint="a plan applies only to the server it was made against; plan again there",
+        )
     state.check_ownership()
-    state.check_server(server_identity(api.server))
+    state.check_server(server)
     check_plan_shape(plan, state)
     if desired is not None:
         check_specs_unchanged(plan, desired)
@@ -104,6 +126,7 @@ async def check_fresh(
             hint="plan again: the clones may now overlap a job that runs on a schedule",
         )
     check_clone_names(plan, state, every)
+    return frozenset(live) | {job.id for job in every}
 
 
 class ApplyListener(Protocol):
@@ -213,23 +236,32 @@ async def apply(
     ) as session:
         for warning in session.warnings:
             hear.warning(warning)
+        sources = None if desired is None else {a: d.spec.source for a, d in desired.items()}
+        unsettled: dict[str, str] = {}
         if saved is not None:
-            await check_fresh(saved, session.state, api, desired=desired)
+            seen = await check_fresh(saved, session.state, api, desired=desired)
             plan = saved
         else:
-            assert desired is not None
-            await settle_interrupted(session, api, hear.step, settle=options.settle)
+            assert desired is not None and sources is not None
+            unsettled = await settle_interrupted(
+                session, api, hear.step, settle=options.settle, sources=set(sources.values())
+            )
+            shape = _settled_only(options.plan, unsettled, [*desired, *session.state.entries])
+            if shape is None:  # every address waits for its interrupted clone
+                plan = Plan(lineage=session.state.lineage, serial=session.state.serial)
+                return ApplyOutcome(plan=plan, result=_unsettled(ApplyResult(), unsettled, hear))
             observed = await observe(
                 api,
                 desired=desired,
                 state=session.state,
-                options=options.plan,
+                options=shape,
                 backup=has_backup(store),
             )
-            plan = observed.plan
+            plan, seen = observed.plan, frozenset(observed.live)
             hear.planned(plan)
             if not plan.has_changes:
-                return ApplyOutcome(plan=plan, result=None)
+                result = _unsettled(ApplyResult(), unsettled, hear) if unsettled else None
+                return ApplyOutcome(plan=plan, result=result)
             if not hear.confirm(plan):
                 raise UsageError("apply cancelled; nothing was changed")
         session.set_server(server_identity(api.server))  # checked above; recorded once
@@ -245,5 +277,46 @@ async def apply(
                 idle=options.idle,
                 on_step=hear.step_event,
                 runs=options.runs,
+                ground=Ground.of(
+                    sources=sources, entries=session.entries, seen=seen, moves=_moves(desired)
+                ),
             )
-        return ApplyOutcome(plan=plan, result=result)
+        return ApplyOutcome(plan=plan, result=_unsettled(result, unsettled, hear))
+
+
+def _moves(desired: Mapping[str, DesiredJob] | None) -> dict[str, str]:
+    """Old address → new, as the spec files' `moved_from:` say (none without the files)."""
+    if desired is None:
+        return {}
+    return {old: new for new, wanted in desired.items() for old in wanted.spec.moved_from}
+
+
+def _settled_only(
+    shape: PlanOptions, unsettled: Mapping[str, str], addresses: list[str]
+) -> PlanOptions | None:
+    """The plan's shape without the addresses whose interrupted clone is unsettled (None:
+    nothing is left to plan). Planned, such an address would clone again."""
+    if not unsettled:
+        return shape
+    wanted = set(shape.targets or addresses) - unsettled.keys()
+    if not wanted:
+        return None
+    return replace(shape, targets=tuple(sorted(wanted)))
+
+
+def _unsettled(
+    result: ApplyResult, unsettled: Mapping[str, str], hear: ApplyListener
+) -> ApplyResult:
+    """`result` with each unsettled address as a failure: it waits, it is not done."""
+    for address, why in sorted(unsettled.items()):
+        message = (
+            f"an interrupted clone is still unsettled ({why}); nothing was sent for it: "
+            f"`jobspec state rm {address}` clears the intent, then `jobspec import "
+            f"{address} ID` adopts the clone if one was made"
+        )
+        result.counts["failed"] += 1
+        result.failures.append((address, message))
+        hear.step(address, f"failed: {message}")
+        hear.done(address, False)
+    result.failures.sort()
+    return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,12 +70,14 @@ async def generate_specs(
     original: OriginalPolicy = OriginalPolicy.manual,
     out: Path | None = None,
     force: bool = False,
+    scrub: Callable[[str], str] | None = None,
 ) -> GenerateOutcome:
     """`jobspec generate`: spec files for live jobs, from one listing of every job.
 
     With `out` and `force`, specs already in that file do not count as existing: they are
     what is being regenerated. A query adds the server's filtered listing, read alongside.
     The file is written only when it holds a spec; never over an existing file unless `force`.
+    `scrub` takes any known secret a server echoed into a job out of the text (and the file).
     """
     import asyncio
 
@@ -110,6 +112,8 @@ async def generate_specs(
         text = render_generated(
             header=header, jobs=[(new.address, new.body, new.comment) for new in made.specs]
         )
+        if scrub is not None:
+            text = scrub(text)
         if out is not None:
             try:
                 atomic_write(out, [text.encode("utf-8")], replace=force)

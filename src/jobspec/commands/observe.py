@@ -130,6 +130,7 @@ async def observe(
     if asked and connections is None:  # a server without the route: say what went unchecked
         warned = [*plan.warnings, *unchecked(wanted[a] for a in sorted(wanted))]
         plan = plan.model_copy(update={"warnings": warned})
+    plan = plan.model_copy(update={"server": server_identity(api.server)})
     return Observed(plan=plan, live=live)
 
 

@@ -8,18 +8,26 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from jobspec.errors import UsageError
-from jobspec.files import atomic_write
+from jobspec.files import atomic_write, read_regular
 from jobspec.plan import PLAN_FORMAT_VERSION, Plan, PlanTampered
 
 __all__ = ["read_plan_file", "save_plan_file"]
+
+MAX_PLAN_BYTES = 256 * 1024 * 1024
+"""A plan for 10,000 addresses is a few MB; a bigger file is not one `plan --out` wrote."""
 
 
 def read_plan_file(path: Path) -> Plan:
     """A saved plan, or UsageError when the file is missing, not a plan, or from a newer jobspec."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path, limit=MAX_PLAN_BYTES)[0].decode("utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot read plan file {path}: {exc.strerror}") from exc
+        raise UsageError(f"cannot read plan file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"{path} is not a jobspec plan file (not UTF-8 text)",
+            hint="save one with `jobspec plan --out FILE`",
+        ) from None
     try:
         plan = Plan.from_json(text)
     except PlanTampered as exc:

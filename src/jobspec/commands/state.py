@@ -33,11 +33,20 @@ __all__ = [
 ]
 
 
-def forget(store: StateStore, *, address: str, lock_timeout: float = 0.0) -> str:
-    """`jobspec state rm`: drop `address` from state, leaving its clone; returns the clone id."""
+def forget(store: StateStore, *, address: str, lock_timeout: float = 0.0) -> str | None:
+    """`jobspec state rm`: drop `address` from state, leaving its clone; returns the clone id.
+
+    Its unfinished calls go too: an intent no apply can settle (a clone whose search keeps
+    failing) would otherwise stop that address for good. None: it had intents, no entry.
+    """
     with store.lock(timeout=lock_timeout, operation="state rm") as session:
-        if address not in session.entries:
+        intents = [intent for intent in session.pending_intents() if intent.address == address]
+        if address not in session.entries and not intents:
             raise UsageError(f"no state entry for {address}", hint="see `jobspec state list`")
+        for intent in intents:
+            session.abandon(intent, "cleared by `jobspec state rm`")
+        if address not in session.entries:
+            return None
         clone = session.entries[address].clone_id
         session.remove(address)
     return clone

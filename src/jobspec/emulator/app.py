@@ -209,6 +209,8 @@ class Emulator:
                 response = errors(400, *exc.problems)
             except rules.JobRejected as exc:
                 response = errors(400, *exc.problems)
+            if decision.status_after is not None:  # done, then a gateway's answer instead
+                return errors(decision.status_after, "emulated fault: upstream connect error")
             return DroppedReply(response) if decision.drop else response
 
         return Route(path, endpoint, methods=[method], name=route)

@@ -36,6 +36,7 @@ QUIRKS: dict[str, str] = {
     "status-200": "create and clone answer 200, not 201; DELETE answers 200 with a body",
     "reorder-sets": "set-like lists (delete_propagation, schedule.days) are stored in the "
     "server's own order (sorted), not the order sent",
+    "nfc-names": "job names are stored in Unicode NFC, whatever form was sent",
     "server-fields-move": "server-maintained fields (execute_on, health, stop_policy counters, "
     "event_position, size_estimate, modified_on) change between reads, as runs do",
     "docshapes": "replies as DryvIQ's documented examples show them: connections expanded in "

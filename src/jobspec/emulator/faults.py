@@ -20,12 +20,14 @@ Settings start from the command line and change at run time through
       "seed":        null,   integer: restart the random generator from this seed
       "targets": [           replaces the list; served before any random fault
         {"route": "POST /v1/jobs/{id}/clone", "fault": "drop", "count": 1, "after": 0}
-      ]                      fault: "503" | "429" | "drop"; count >= 1 (default 1):
+      ]                      fault: "503" | "429" | "drop" | "done_503"; count >= 1 (default 1):
                              after `after` (default 0) more requests to `route` pass
                              untouched, the next `count` get the fault
     }
 
 A target may name any API route; "drop" on a route that changes nothing just loses the reply.
+"done_503" does the work, then answers 503 instead of the reply: what Envoy or Istio send when
+the upstream connection resets after the server acted.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-TARGET_FAULTS = ("503", "429", "drop")
+TARGET_FAULTS = ("503", "429", "drop", "done_503")
 
 
 class FaultsRejected(Exception):
@@ -83,12 +85,14 @@ class FaultSettings:
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do to one request: wait `delay_s`, answer `status` instead, or drop the reply."""
+    """What to do to one request: wait `delay_s`, answer `status` instead, drop the reply, or
+    do the work and answer `status_after` instead of its reply."""
 
     delay_s: float = 0.0
     status: int | None = None
     retry_after: int | None = None
     drop: bool = False
+    status_after: int | None = None
 
 
 _RATES = ("spike_rate", "fault_503", "fault_429", "fault_drop")
@@ -212,6 +216,8 @@ class FaultPlan:
             return Decision(delay_s=delay_s, status=503)
         if fault == "429":
             return Decision(delay_s=delay_s, status=429, retry_after=settings.retry_after)
+        if fault == "done_503":
+            return Decision(delay_s=delay_s, status_after=503)
         return Decision(delay_s=delay_s, drop=fault == "drop")
 
     def _take_target(self, route: str) -> str | None:

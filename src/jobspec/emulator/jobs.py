@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import random
+import unicodedata
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -305,6 +306,8 @@ class JobsApi:
                 raise rules.JobRejected(problems)
         else:
             merged = deep_merge(base, body, copy_values=True)
+        if self._q("nfc-names") and isinstance(merged.get("name"), str):
+            merged["name"] = unicodedata.normalize("NFC", merged["name"])
         return rules.sorted_sets(merged) if self._q("reorder-sets") else merged
 
     def _documented(self, body: rules.RawJob) -> rules.RawJob:

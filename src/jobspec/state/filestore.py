@@ -71,7 +71,7 @@ from pathlib import Path
 from typing import Any
 
 from jobspec.errors import StateError
-from jobspec.files import OS, FileSystem, atomic_write
+from jobspec.files import OS, FileSystem, atomic_write, read_regular
 from jobspec.state.journal import (
     JOURNAL_VERSION,
     Journal,
@@ -186,9 +186,8 @@ class FileStateStore:
 
     def _read_snapshot_text(self) -> tuple[str | None, tuple[int, int] | None]:
         try:
-            with self.path.open("rb") as handle:
-                identity = file_identity(os.fstat(handle.fileno()))
-                data = handle.read()
+            data, status = read_regular(self.path)
+            identity = file_identity(status)
         except FileNotFoundError:
             return None, None
         except OSError as exc:  # a directory, no permission, …: the user's to fix
@@ -210,7 +209,7 @@ class FileStateStore:
     @staticmethod
     def _read_bytes(path: Path) -> bytes | None:
         try:
-            return path.read_bytes()
+            return read_regular(path)[0]
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -316,7 +315,13 @@ class FileStateStore:
             )
         held, _ = self._lock_file.acquire(timeout=timeout, operation="state restore", on_wait=None)
         try:
-            text = self.backup_path.read_text(encoding="utf-8")
+            try:
+                text = read_regular(self.backup_path)[0].decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise StateError(
+                    f"the backup {self.backup_path} cannot be read: {exc}",
+                    hint="nothing was changed",
+                ) from None
             backup = parse_snapshot(
                 text, source=str(self.backup_path), hint="the backup cannot be restored"
             ).freeze()
@@ -343,9 +348,10 @@ class FileStateStore:
             serials.append(self._load().working.serial)
         except StateError:
             with suppress(StateError, OSError, UnicodeDecodeError):
-                serials.append(parse_snapshot(self.path.read_text(), source="", hint=None).serial)
+                text = read_regular(self.path)[0].decode("utf-8")
+                serials.append(parse_snapshot(text, source="", hint=None).serial)
             with suppress(StateError, OSError):
-                data = self.journal_path.read_bytes()
+                data = read_regular(self.journal_path)[0]
                 journal = scan_journal(data, source="", hint="")
                 if journal is not None:
                     serials.append(journal.base_serial + len(journal.records))
@@ -398,7 +404,7 @@ class FileStateStore:
             return None
         except OSError:  # no hard links here (some network and FAT file systems)
             try:
-                data = self.path.read_bytes()
+                data = read_regular(self.path)[0]
             except FileNotFoundError:
                 return None
             try:

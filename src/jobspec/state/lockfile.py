@@ -10,9 +10,11 @@ the lock is `lockwait.wait_for_lock`, as for every store.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
+import stat
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -68,6 +70,34 @@ class _Busy:
     foreign_stale: bool  # flock free, but the holder is on another host
 
 
+NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+"""0 on Windows, where creating a symbolic link takes privileges jobspec's users lack."""
+NONBLOCK: int = getattr(os, "O_NONBLOCK", 0)
+"""So that opening a FIFO put in the lock file's place does not wait for a writer."""
+
+
+def _open_lock(path: Path, flags: int) -> int:
+    """Open the lock file, never through a symbolic link (whose target a write would
+    overwrite), and only if it is a regular file (a FIFO or device is refused, not waited on)."""
+    try:
+        fd = os.open(path, flags | NOFOLLOW | NONBLOCK | BINARY, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StateError(
+                f"the lock file {path} is a symbolic link; refused (a lock write would "
+                "overwrite what it points to)",
+                hint=f"delete the link {path} (no jobspec is using it), then run again",
+            ) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StateError(
+            f"the lock file {path} is not a regular file; refused",
+            hint=f"remove {path} (a lock file is an ordinary file jobspec creates), then run again",
+        )
+    return fd
+
+
 class LockFile:
     """The lock file at `path` of the state file `state_path` (named in messages)."""
 
@@ -79,7 +109,7 @@ class LockFile:
     def holder(self) -> LockInfo | None:
         """The holder named in the lock file, if any (it may be stale)."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | BINARY)
+            fd = _open_lock(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
@@ -93,7 +123,7 @@ class LockFile:
         A live holder notices at its next write (LockError) and stops writing.
         """
         try:
-            fd = os.open(self.path, os.O_RDONLY | BINARY)
+            fd = _open_lock(self.path, os.O_RDONLY)
         except FileNotFoundError:
             raise StateError(f"state {self.state_path} is not locked") from None
         try:
@@ -141,7 +171,9 @@ class LockFile:
     ) -> tuple[_Busy | None, tuple[HeldLock, list[str]] | None]:
         """One attempt. (busy, None) when held; (None, None) on a race; (None, held) on success."""
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | BINARY, 0o644)
+            fd = _open_lock(self.path, os.O_RDWR | os.O_CREAT)
+        except StateError:
+            raise
         except OSError as exc:
             raise StateError(
                 f"cannot open the lock file {self.path}: {exc.strerror}",

@@ -260,7 +260,9 @@ def state_entry(entry: StateEntry) -> Screen:
     return Screen(out=entry.model_dump_json(indent=2) + "\n")
 
 
-def state_forgotten(address: str, clone_id: str) -> Screen:
+def state_forgotten(address: str, clone_id: str | None) -> Screen:
+    if clone_id is None:
+        return Screen(out=f"forgot {address}'s unfinished calls; it had no clone in state\n")
     return Screen(out=f"forgot {address}; its clone {clone_id} was left on the server as it is\n")
 
 
