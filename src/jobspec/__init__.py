@@ -41,4 +41,4 @@ the import-linter contracts in pyproject.toml):
     netaddr.py      is_loopback, shared by settings and the emulator
 """
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
