@@ -230,8 +230,9 @@ def test_state_help_cuts_no_command_description() -> None:
     commands = " ".join(result.stdout.split("Commands:")[1].split())
     assert "..." not in commands
     # click would end push's sentence at "(e.g." (a period before a capital)
-    assert "Copy the whole state in SOURCE (a state file) into the state (e.g. PostgreSQL)." in (
-        commands
+    assert (
+        "Copy the whole state in SOURCE (a state file; `-`: stdin) into the state (e.g. "
+        "PostgreSQL)." in commands
     )
     for name in ("list", "mv", "pull", "restore", "rm", "set-server", "show"):
         assert f" {name} " in f" {commands} "

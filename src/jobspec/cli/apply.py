@@ -12,6 +12,7 @@ from jobspec.cli.options import (
     ConnectionFlags,
     connection_options,
     duration,
+    format_option,
     idle_wait,
     lock_timeout_option,
     ownership_options,
@@ -51,13 +52,13 @@ if TYPE_CHECKING:
     "to SECONDS (also 10m, 1h) [default: 600].",
 )
 @ownership_options
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON object a line (plan, steps, summary) instead of text; needs "
+@format_option(
+    ["text", "json"],
+    default="text",
+    help="`json`: one JSON object a line (plan, steps, summary) instead of text; needs "
     "--auto-approve or a plan file.",
 )
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @report_errors
 def apply(
     plan_file: str | None,
@@ -67,6 +68,7 @@ def apply(
     wait_for_idle: float | None,
     replace: tuple[str, ...],
     accept_source: tuple[str, ...],
+    output_format: str,
     as_json: bool,
     **flags: Unpack[ConnectionFlags],
 ) -> None:
@@ -79,9 +81,10 @@ def apply(
     from jobspec.plan import PlanOptions
     from jobspec.views.listeners import HumanListener, JsonListener
 
+    as_json = as_json or output_format == "json"
     if as_json and not (auto_approve or plan_file):
         raise UsageError(
-            "--json cannot ask for confirmation",
+            "--format json cannot ask for confirmation",
             hint="pass --auto-approve, or apply a reviewed plan file",
         )
     listener: HumanListener | JsonListener

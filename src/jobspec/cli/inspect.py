@@ -27,7 +27,10 @@ from jobspec.cli.runtime import report_errors, show
     "in jobspec.toml, else specs].",
 )
 @format_option(
-    ["text", "github"], default="text", help="`github` prints GitHub Actions error annotations."
+    ["text", "github", "json", "gitlab"],
+    default="text",
+    help="`github`: GitHub Actions error annotations; `json`: one object (valid, problems with "
+    "file, line, column, message, hint); `gitlab`: a GitLab code-quality report.",
 )
 @report_errors
 def validate(specs_dir: str | None, output_format: str) -> None:

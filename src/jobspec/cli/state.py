@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import click
 
-from jobspec.cli.options import Command, Group, complete_address, lock_timeout_option, state_option
+from jobspec.cli.options import (
+    Command,
+    Group,
+    complete_address,
+    format_option,
+    lock_timeout_option,
+    state_option,
+)
 from jobspec.cli.run import open_store
 from jobspec.cli.runtime import report_errors, show
 
@@ -19,12 +26,20 @@ def state() -> None:
 
 @state.command("list")
 @state_option
+@format_option(["text", "json"], default="text")
 @report_errors
-def state_list(state_path: str | None) -> None:
-    """One line per address: clone id, source id, how the original was retired."""
+def state_list(state_path: str | None, output_format: str) -> None:
+    """One line per address: clone id, source id, how the original was retired.
+
+    `--format json` prints one object: serial, lineage, server and every entry whole.
+
+    \b
+    Example:
+      jobspec state list --format json
+    """
     from jobspec.views import state_list as view
 
-    show(view(open_store(state_path).read()))
+    show(view(open_store(state_path).read(), output_format=output_format))
 
 
 @state.command("show")
@@ -121,10 +136,17 @@ _FORCE_HELP = "Replace a state of another lineage, or a newer one (its content i
 @lock_timeout_option
 @report_errors
 def state_push(source: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
-    """Copy the whole state in SOURCE (a state file) into the state (e.g. PostgreSQL).
+    """Copy the whole state in SOURCE (a state file; `-`: stdin) into the state (e.g. PostgreSQL).
 
     Refused when the two are different states (lineage) or SOURCE is older, unless --force.
+
+    \b
+    Example:
+      jobspec state push saved.state.json --state postgresql://ci@db/jobspec
     """
+    if source == "-":
+        _push_stdin(state_path=state_path, force=force, timeout=lock_timeout)
+        return
     _copy_state(
         source=source, target=None, state_path=state_path, force=force, timeout=lock_timeout
     )
@@ -137,13 +159,42 @@ def state_push(source: str, state_path: str | None, force: bool, lock_timeout: f
 @lock_timeout_option
 @report_errors
 def state_pull(target: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
-    """Copy the whole state (e.g. in PostgreSQL) into TARGET (a state file).
+    """Copy the whole state (e.g. in PostgreSQL) into TARGET (a state file; `-`: stdout).
 
     Refused when the two are different states (lineage) or TARGET is newer, unless --force.
+    `-` prints the state file's text and checks nothing.
+
+    \b
+    Example:
+      jobspec state pull - > backup.state.json
     """
+    if target == "-":
+        from jobspec.commands.state import state_text
+
+        # Unscrubbed, as a pulled file is: the state holds no secret, and a scrubbed copy
+        # would be a state file with a job's words replaced, which nothing would notice.
+        click.echo(state_text(open_store(state_path)), nl=False)
+        return
     _copy_state(
         source=None, target=target, state_path=state_path, force=force, timeout=lock_timeout
     )
+
+
+def _push_stdin(*, state_path: str | None, force: bool, timeout: float) -> None:
+    import sys
+
+    from jobspec.commands.state import push_text
+    from jobspec.errors import UsageError
+    from jobspec.views import state_copied
+
+    if sys.stdin.isatty():
+        raise UsageError(
+            "`state push -` reads a state file from stdin, which is a terminal",
+            hint="pipe one in: `jobspec state push - < saved.state.json`",
+        )
+    text = sys.stdin.read()
+    done = push_text(open_store(state_path), text=text, force=force, lock_timeout=timeout)
+    show(state_copied(done.origin, done.destination, done.transfer))
 
 
 def _copy_state(

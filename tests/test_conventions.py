@@ -1,0 +1,179 @@
+"""Terraform's conventions (issue 27, item 3): `version`, JSON from validate and state list,
+`state pull -` / `state push -`, and every jobspec.toml setting as a JOBSPEC_ variable."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from jobspec import __version__
+from jobspec.cli import cli
+from jobspec.errors import Problem
+from jobspec.views import validate_report
+from jobspec.views.versions import DEPENDENCIES, version_report
+
+DATA = Path(__file__).parent / "data"
+STATE = DATA / "state" / "v1.json"
+
+
+def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+# --- version ------------------------------------------------------------------------------------
+
+
+def test_version_json_names_jobspec_and_its_main_dependencies() -> None:
+    result = run("version", "--format", "json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["jobspec"] == __version__
+    assert set(document["dependencies"]) == set(DEPENDENCIES)
+    assert document["dependencies"]["pydantic"]  # installed: a version string
+    assert document["python"].count(".") == 2
+
+
+def test_version_text_says_which_extra_installs_a_missing_dependency() -> None:
+    shown = version_report(
+        jobspec="0.3.0",
+        python="3.12.1",
+        platform="linux",
+        dependencies={"click": "8.2.1", "psycopg": None},
+        output_format="text",
+    )
+    assert shown.out == (
+        "jobspec 0.3.0\nPython 3.12.1 on linux\n"
+        "  click    8.2.1\n  psycopg  not installed (extra `postgres`)\n"
+    )
+    as_json = version_report(
+        jobspec="0.3.0",
+        python="3.12.1",
+        platform="linux",
+        dependencies={"psycopg": None},
+        output_format="json",
+    )
+    assert json.loads(as_json.out)["dependencies"] == {"psycopg": None}
+
+
+def test_the_version_option_still_works() -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+# --- validate -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broken(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(DATA / "specs-broken", tmp_path / "specs")
+    return tmp_path
+
+
+def test_validate_json_gives_every_problem_with_its_position(broken: Path) -> None:
+    text = run("validate", "--format", "text")
+    result = run("validate", "--format", "json")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["valid"] is False
+    problems = document["problems"]
+    assert len(problems) == len(text.stdout.splitlines()) > 1
+    for problem, line in zip(problems, text.stdout.splitlines(), strict=True):
+        assert set(problem) == {"file", "line", "column", "message", "hint"}
+        assert str(Problem(**problem)) == line  # the same problems the text shows
+    assert "problem" in result.stderr  # the count stays on stderr
+
+
+def test_validate_json_of_clean_specs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(DATA / "specs-valid", tmp_path / "specs")
+    result = run("validate", "--format", "json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["valid"] is True and document["problems"] == []
+    assert document["jobs"] > 0 and document["files"] > 0
+    gitlab = run("validate", "--format", "gitlab")
+    assert gitlab.exit_code == 0 and json.loads(gitlab.stdout) == []
+
+
+def test_validate_gitlab_is_a_code_quality_report(broken: Path) -> None:
+    result = run("validate", "--format", "gitlab")
+    assert result.exit_code == 1
+    issues = json.loads(result.stdout)
+    assert issues
+    for issue in issues:
+        assert {"description", "check_name", "fingerprint", "severity", "location"} <= set(issue)
+        assert issue["location"]["path"].startswith("specs")
+        assert issue["location"]["lines"]["begin"] >= 1
+    assert len({issue["fingerprint"] for issue in issues}) == len(issues)
+
+
+def test_a_gitlab_fingerprint_is_stable_and_tells_problems_apart() -> None:
+    one = Problem("specs/a.yaml", 3, 5, "unknown key `x`")
+
+    def fingerprints(*problems: Problem) -> list[str]:
+        screen = validate_report(jobs=0, files=1, problems=problems, output_format="gitlab")
+        return [issue["fingerprint"] for issue in json.loads(screen.out)]
+
+    assert fingerprints(one) == fingerprints(one)
+    assert fingerprints(one) != fingerprints(Problem("specs/a.yaml", 4, 5, "unknown key `x`"))
+
+
+# --- state list, pull -, push - -----------------------------------------------------------------
+
+
+@pytest.fixture
+def state_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for found in STATE.parent.glob("v1.json*"):
+        shutil.copy(found, tmp_path / found.name.replace("v1", "jobspec.state"))
+    return tmp_path / "jobspec.state.json"
+
+
+def test_state_list_json_holds_every_entry(state_file: Path) -> None:
+    text = run("state", "list")
+    result = run("state", "list", "--format", "json")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert [entry["address"] for entry in document["entries"]] == [
+        line.split("\t")[0] for line in text.stdout.splitlines()
+    ]
+    assert {"serial", "lineage", "server"} <= set(document)
+    assert {"clone_id", "source_id", "original", "applied"} <= set(document["entries"][0])
+
+
+def test_state_pull_dash_prints_the_state_and_push_dash_reads_it(state_file: Path) -> None:
+    pulled = run("state", "pull", "-")
+    assert pulled.exit_code == 0, pulled.stderr
+    document = json.loads(pulled.stdout)
+    listed = json.loads(run("state", "list", "--format", "json").stdout)
+    assert document["serial"] == listed["serial"]
+    assert sorted(document["entries"]) == [entry["address"] for entry in listed["entries"]]
+    assert not Path("-").exists()
+
+    pushed = run("state", "push", "-", "--state", "copy.json", stdin=pulled.stdout)
+    assert pushed.exit_code == 0, pushed.stderr
+    assert "from stdin to" in pushed.stdout
+    again = json.loads(run("state", "list", "--format", "json", "--state", "copy.json").stdout)
+    assert again["entries"] == listed["entries"]
+    assert again["lineage"] == listed["lineage"]
+
+
+def test_state_push_dash_keeps_the_lineage_check(state_file: Path) -> None:
+    other = json.loads(run("state", "pull", "-").stdout)
+    other["lineage"] = "00000000-0000-4000-8000-000000000000"
+    refused = run("state", "push", "-", stdin=json.dumps(other))
+    assert refused.exit_code == 1
+    assert "lineage" in refused.stderr
+
+
+def test_state_push_dash_names_stdin_in_its_errors(state_file: Path) -> None:
+    refused = run("state", "push", "-", stdin="not json")
+    assert refused.exit_code == 1
+    assert "stdin" in refused.stderr
+    assert "Traceback" not in refused.stderr
