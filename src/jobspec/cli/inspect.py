@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Unpack
 
@@ -42,7 +43,7 @@ def validate(specs_dir: str | None, output_format: str) -> None:
     from jobspec.spec import collect_problems, spec_files
     from jobspec.views import validate_report
 
-    directory = specs_location(flag=specs_dir, config_path=config_path())
+    directory = specs_location(flag=specs_dir, config_path=config_path(), env=os.environ)
     desired, problems = collect_problems(directory)
     files = 0 if problems else len(spec_files(directory))
     show(
@@ -104,7 +105,7 @@ def fmt(specs_dir: str | None, check: bool) -> None:
     from jobspec.settings import specs_location
     from jobspec.views import fmt_report
 
-    directory = specs_location(flag=specs_dir, config_path=config_path())
+    directory = specs_location(flag=specs_dir, config_path=config_path(), env=os.environ)
     load_specs(directory)  # only valid specs are rewritten
     changed = format_specs(directory, check=check)
     show(fmt_report(changed, check=check))

@@ -220,7 +220,9 @@ def complete_address(
     config = globals_of(ctx).config
     config_path = Path(config) if config else None
     try:
-        specs = specs_location(flag=ctx.params.get("specs_dir"), config_path=config_path)
+        specs = specs_location(
+            flag=ctx.params.get("specs_dir"), config_path=config_path, env=os.environ
+        )
         desired, _ = collect_problems(specs)
         found.update((address, "spec") for address in desired)
     except (JobspecError, OSError):
