@@ -13,8 +13,10 @@ from click.testing import CliRunner, Result
 from jobspec import __version__
 from jobspec.cli import cli
 from jobspec.errors import Problem
+from jobspec.plan import Plan
 from jobspec.views import validate_report
 from jobspec.views.versions import DEPENDENCIES, version_report
+from tests.planner.helpers import SOURCE, entry, live_job, plan_of
 
 DATA = Path(__file__).parent / "data"
 STATE = DATA / "state" / "v1.json"
@@ -177,3 +179,54 @@ def test_state_push_dash_names_stdin_in_its_errors(state_file: Path) -> None:
     assert refused.exit_code == 1
     assert "stdin" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+# --- plan and show: --full-plan-url -------------------------------------------------------------
+
+
+def many_deletes() -> Plan:
+    """More deletes, with longer names, than one 60,000-character comment holds."""
+    jobs = [live_job(SOURCE)]
+    prior = {}
+    for number in range(300):
+        job_id = f"{number:032x}"
+        jobs.append(live_job(job_id, name=f"Old clone {number} " + "x" * 200))
+        prior[f"gone-{number:03d}"] = entry(original="delete")["finance"].model_copy(
+            update={"clone_id": job_id}
+        )
+    return plan_of({}, prior, jobs, prune=True)
+
+
+@pytest.fixture
+def big_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "plan.json"
+    path.write_text(many_deletes().to_json())
+    return path
+
+
+def test_show_links_the_full_plan_from_a_cut_comment(big_plan: Path) -> None:
+    url = "https://ci.example/runs/7/artifacts/42"
+    result = run("show", str(big_plan), "--format", "markdown", "--full-plan-url", url)
+    assert result.exit_code == 0, result.stderr
+    assert f"[here](<{url}>)" in result.stdout
+    assert len(result.stdout) <= 60_000
+    plain = run("show", str(big_plan), "--format", "markdown")
+    assert "`jobspec-plan` artifact" in plain.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--full-plan-url", "https://ci.example/x"], "needs --format markdown"),
+        (["--format", "markdown", "--full-plan-url", "javascript:alert(1)"], "http(s) URL"),
+    ],
+)
+@pytest.mark.parametrize("command", ["show", "plan"])
+def test_the_full_plan_url_is_for_markdown_and_http(
+    big_plan: Path, command: str, args: list[str], words: str
+) -> None:
+    given = [str(big_plan)] if command == "show" else []
+    result = run(command, *given, *args, env={"JOBSPEC_SERVER": "", "SKYSYNC_SERVER": ""})
+    assert result.exit_code == 1
+    assert words in result.stderr

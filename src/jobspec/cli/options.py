@@ -356,3 +356,29 @@ def state_option(func: F) -> F:
         help="State file or postgresql:// URL [default: $JOBSPEC_STATE, else `state` in "
         "./jobspec.toml, else jobspec.state.json].",
     )(func)
+
+
+def _full_plan_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    if value is not None and (urlsplit(value).scheme not in ("http", "https") or " " in value):
+        raise click.BadParameter(f"{value!r} is not an http(s) URL", ctx=ctx, param=param)
+    return value
+
+
+full_plan_url_option = click.option(
+    "--full-plan-url",
+    "full_plan_url",
+    default=None,
+    metavar="URL",
+    callback=_full_plan_url,
+    help="With --format markdown: where the whole plan is (a CI artifact); a comment cut "
+    "for length links it.",
+)
+"""`--full-plan-url`, as plan and show take it."""
+
+
+def check_full_plan_url(url: str | None, output_format: str) -> None:
+    """`--full-plan-url` is only for the markdown comment."""
+    if url is not None and output_format != "markdown":
+        raise click.UsageError("--full-plan-url needs --format markdown")

@@ -10,8 +10,10 @@ import click
 from jobspec.cli.options import (
     Command,
     ConnectionFlags,
+    check_full_plan_url,
     connection_options,
     format_option,
+    full_plan_url_option,
     ownership_options,
 )
 from jobspec.cli.run import server_run
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 @connection_options
 @click.option("--out", "out_path", default=None, help="Save the plan for `jobspec apply FILE`.")
 @format_option(["text", "json", "markdown"], default="text")
+@full_plan_url_option
 @click.option("--prune", is_flag=True, help="Plan to retire the clones of removed specs.")
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes, 1 for errors."
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 def plan(
     out_path: str | None,
     output_format: str,
+    full_plan_url: str | None,
     prune: bool,
     detailed_exitcode: bool,
     replace: tuple[str, ...],
@@ -49,6 +53,7 @@ def plan(
     from jobspec.commands.planfiles import save_plan_file
     from jobspec.plan import PlanOptions
 
+    check_full_plan_url(full_plan_url, output_format)
     run = server_run(**flags)
     desired, state = run.desired, run.store.read()
 
@@ -66,7 +71,10 @@ def plan(
     result = run.with_api(planned)
     show(views.interrupted_notes(state.pending_intents()))
     color = use_color()
-    show(views.plan_view(result, output_format=output_format, color=color), color=color)
+    shown = views.plan_view(
+        result, output_format=output_format, color=color, full_plan_url=full_plan_url
+    )
+    show(shown, color=color)
     if out_path:
         save_plan_file(result, Path(out_path), scrub=SCRUB.known)
         show(views.plan_saved(out_path))
@@ -77,8 +85,9 @@ def plan(
 @click.command("show", cls=Command)
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @format_option(["text", "json", "markdown"], default="text")
+@full_plan_url_option
 @report_errors
-def show_plan(plan_file: str, output_format: str) -> None:
+def show_plan(plan_file: str, output_format: str, full_plan_url: str | None) -> None:
     """Print a saved plan file. Calls nothing."""
     from pathlib import Path
 
@@ -87,6 +96,7 @@ def show_plan(plan_file: str, output_format: str) -> None:
     from jobspec.plan import PlanTampered
     from jobspec.views import plan_view
 
+    check_full_plan_url(full_plan_url, output_format)
     try:
         saved = read_plan_file(Path(plan_file))
     except UsageError as exc:
@@ -101,7 +111,8 @@ def show_plan(plan_file: str, output_format: str) -> None:
             "plan again",
         ) from broken
     color = use_color()
-    show(plan_view(saved, output_format=output_format, color=color), color=color)
+    shown = plan_view(saved, output_format=output_format, color=color, full_plan_url=full_plan_url)
+    show(shown, color=color)
 
 
 COMMANDS = (plan, show_plan)
