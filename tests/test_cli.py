@@ -209,7 +209,7 @@ def test_generate_and_import_take_no_target(command: str) -> None:
 def test_import_explains_lock_timeout_as_apply_does() -> None:
     def described(command: str) -> str:
         text = " ".join(run(command, "--help", env={"COLUMNS": "200"}).stdout.split())
-        return text.split("--lock-timeout FLOAT RANGE ")[1].split(" [default")[0]
+        return text.split("--lock-timeout SECONDS ")[1].split(" [default")[0]
 
     assert described("import") == described("apply")
     assert described("import") == (
@@ -221,7 +221,7 @@ def test_import_explains_lock_timeout_as_apply_does() -> None:
 def test_specs_help_names_the_config_file_default(command: str) -> None:
     """They read `specs` from jobspec.toml, as validate and fmt do; the help says so."""
     text = " ".join(run(command, "--help", env={"COLUMNS": "200"}).stdout.split())
-    assert "--specs TEXT Spec directory [default: `specs` in jobspec.toml, else specs]." in text
+    assert "--specs DIR Spec directory [default: `specs` in jobspec.toml, else specs]." in text
 
 
 def test_state_help_cuts_no_command_description() -> None:

@@ -230,3 +230,44 @@ def test_the_full_plan_url_is_for_markdown_and_http(
     result = run(command, *given, *args, env={"JOBSPEC_SERVER": "", "SKYSYNC_SERVER": ""})
     assert result.exit_code == 1
     assert words in result.stderr
+
+
+# --- help ---------------------------------------------------------------------------------------
+
+
+def every_command() -> list[list[str]]:
+    """Each command's path: `plan`, `state list`, …"""
+    import click
+
+    found = []
+    for name, command in sorted(cli.commands.items()):
+        if isinstance(command, click.Group):
+            found.append([name])
+            found += [[name, sub] for sub in sorted(command.commands)]
+        else:
+            found.append([name])
+    return found
+
+
+@pytest.mark.parametrize("path", every_command(), ids=" ".join)
+def test_every_command_s_help_has_an_example(path: list[str]) -> None:
+    text = run(*path, "--help", env={"COLUMNS": "100"}).stdout
+    assert "\n  Example:\n    jobspec " + " ".join(path) in text
+
+
+@pytest.mark.parametrize("path", every_command(), ids=" ".join)
+def test_placeholders_name_their_kind(path: list[str]) -> None:
+    text = run(*path, "--help", env={"COLUMNS": "100"}).stdout
+    for option, placeholder in [("--specs", "DIR"), ("--state", "FILE|URL"), ("--out", "FILE")]:
+        if f"  {option} " in text:
+            assert f"  {option} {placeholder} " in text
+    assert "  --query TEXT " in text or " TEXT " not in text  # a search text is TEXT
+    assert " INTEGER" not in text and " FLOAT" not in text
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "drift", "import", "generate"])
+def test_server_commands_name_the_credential_variables(command: str) -> None:
+    text = " ".join(run(command, "--help").stdout.split())
+    for name in ("JOBSPEC_USERNAME", "JOBSPEC_PASSWORD", "JOBSPEC_CLIENT_ID", "JOBSPEC_TOKEN"):
+        assert name in text
+    assert "JOBSPEC_CLIENT_SECRET" in text and "JOBSPEC_SERVER" in text

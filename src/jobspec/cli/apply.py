@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Unpack
 import click
 
 from jobspec.cli.options import (
+    CREDENTIALS_EPILOG,
     Command,
     ConnectionFlags,
     connection_options,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from jobspec.views.listeners import HumanListener, JsonListener
 
 
-@click.command(cls=Command)
+@click.command(cls=Command, epilog=CREDENTIALS_EPILOG)
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
 @connection_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask; required when not on a terminal.")
@@ -76,6 +77,10 @@ def apply(
 
     A running job is deleted at once unless --wait-for-idle (or `wait_for_idle: true` in its
     spec) asks to wait; a wait that times out leaves the delete for the next apply.
+
+    \b
+    Example:
+      jobspec apply plan.json --wait-for-idle=10m
     """
     from jobspec.errors import UsageError
     from jobspec.plan import PlanOptions

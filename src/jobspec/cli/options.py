@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+CREDENTIALS_EPILOG = (
+    "Credentials come from the environment only, one kind: JOBSPEC_USERNAME and "
+    "JOBSPEC_PASSWORD, or JOBSPEC_CLIENT_ID and JOBSPEC_CLIENT_SECRET, or JOBSPEC_TOKEN. The "
+    "server: --server, else JOBSPEC_SERVER, else `server` in jobspec.toml."
+)
+"""The epilog of every command that calls the server: what it needs that no flag gives."""
+
+
 def format_option(choices: list[str], *, default: str, help: str | None = None) -> Callable[[F], F]:
     """`--format`, as every command that prints something takes it."""
     return click.option(
@@ -250,16 +258,23 @@ def server_options(func: F) -> F:
             "--specs",
             "specs_dir",
             default=None,
+            metavar="DIR",
             help="Spec directory [default: `specs` in jobspec.toml, else specs].",
         ),
         click.option(
             "--state",
             "state_path",
             default=None,
+            metavar="FILE|URL",
             help="State file or postgresql:// URL [default: $JOBSPEC_STATE, else `state` in "
             "jobspec.toml, else jobspec.state.json].",
         ),
-        click.option("--server", default=None, help="DryvIQ server root (else JOBSPEC_SERVER)."),
+        click.option(
+            "--server",
+            default=None,
+            metavar="URL",
+            help="DryvIQ server root (else JOBSPEC_SERVER).",
+        ),
         click.option(
             "--insecure", is_flag=True, help="Allow plain http:// to a non-loopback server."
         ),
@@ -267,6 +282,7 @@ def server_options(func: F) -> F:
             "--concurrency",
             default=None,
             type=click.IntRange(1, 64),
+            metavar="N",
             help="Requests in flight [default: 8].",
         ),
     ]
@@ -315,6 +331,7 @@ lock_timeout_option = click.option(
     default=0.0,
     show_default=True,
     type=click.FloatRange(min=0),
+    metavar="SECONDS",
     help=_LOCK_TIMEOUT_HELP,
 )
 """`--lock-timeout`, as every command that takes the state lock has it."""
@@ -353,6 +370,7 @@ def state_option(func: F) -> F:
         "--state",
         "state_path",
         default=None,
+        metavar="FILE|URL",
         help="State file or postgresql:// URL [default: $JOBSPEC_STATE, else `state` in "
         "./jobspec.toml, else jobspec.state.json].",
     )(func)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Unpack
 import click
 
 from jobspec.cli.options import (
+    CREDENTIALS_EPILOG,
     Command,
     ConnectionFlags,
     check_full_plan_url,
@@ -24,9 +25,15 @@ if TYPE_CHECKING:
     from jobspec.plan import Plan
 
 
-@click.command(cls=Command)
+@click.command(cls=Command, epilog=CREDENTIALS_EPILOG)
 @connection_options
-@click.option("--out", "out_path", default=None, help="Save the plan for `jobspec apply FILE`.")
+@click.option(
+    "--out",
+    "out_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Save the plan for `jobspec apply FILE`.",
+)
 @format_option(["text", "json", "markdown"], default="text")
 @full_plan_url_option
 @click.option("--prune", is_flag=True, help="Plan to retire the clones of removed specs.")
@@ -45,7 +52,12 @@ def plan(
     accept_source: tuple[str, ...],
     **flags: Unpack[ConnectionFlags],
 ) -> None:
-    """Show what apply would do: specs vs state vs the live jobs. Changes nothing."""
+    """Show what apply would do: specs vs state vs the live jobs. Changes nothing.
+
+    \b
+    Example:
+      jobspec plan --out plan.json --detailed-exitcode
+    """
     from pathlib import Path
 
     from jobspec import views
@@ -88,7 +100,12 @@ def plan(
 @full_plan_url_option
 @report_errors
 def show_plan(plan_file: str, output_format: str, full_plan_url: str | None) -> None:
-    """Print a saved plan file. Calls nothing."""
+    """Print a saved plan file. Calls nothing.
+
+    \b
+    Example:
+      jobspec show plan.json --format markdown
+    """
     from pathlib import Path
 
     from jobspec.commands.planfiles import read_plan_file

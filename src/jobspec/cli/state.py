@@ -21,7 +21,12 @@ from jobspec.cli.runtime import report_errors, show
 
 @click.group(cls=Group)
 def state() -> None:
-    """Inspect, edit or move the state (a file, or PostgreSQL). Never touches the server."""
+    """Inspect, edit or move the state (a file, or PostgreSQL). Never touches the server.
+
+    \b
+    Example:
+      jobspec state list --state postgresql://ci@db.example.com/jobspec
+    """
 
 
 @state.command("list")
@@ -47,7 +52,12 @@ def state_list(state_path: str | None, output_format: str) -> None:
 @state_option
 @report_errors
 def state_show(address: str, state_path: str | None) -> None:
-    """The whole state entry of one address, as JSON."""
+    """The whole state entry of one address, as JSON.
+
+    \b
+    Example:
+      jobspec state show finance-archive
+    """
     from jobspec.errors import UsageError
     from jobspec.views import state_entry
 
@@ -63,7 +73,12 @@ def state_show(address: str, state_path: str | None) -> None:
 @lock_timeout_option
 @report_errors
 def state_rm(address: str, state_path: str | None, lock_timeout: float) -> None:
-    """Forget an address without touching the server (its clone stays as it is)."""
+    """Forget an address without touching the server (its clone stays as it is).
+
+    \b
+    Example:
+      jobspec state rm finance-archive
+    """
     from jobspec.commands.state import forget
     from jobspec.views import state_forgotten
 
@@ -81,6 +96,10 @@ def state_mv(old: str, new: str, state_path: str | None, lock_timeout: float) ->
     """Rename an address in state: its clone moves with it, and no new clone is made.
 
     Rename the address in the spec files too; the next plan then sees the same clone.
+
+    \b
+    Example:
+      jobspec state mv finance-archive finance-archive-2026
     """
     from jobspec.commands.state import move_address
     from jobspec.views import state_moved
@@ -99,6 +118,10 @@ def state_set_server(url: str, state_path: str | None, lock_timeout: float) -> N
 
     A state records its server and refuses any other: the same job ids on another server (a
     staging copy restored from production) are other jobs. Never use this to share a state.
+
+    \b
+    Example:
+      jobspec state set-server https://dryviq-new.example.com/
     """
     from jobspec.commands.state import repoint_server
     from jobspec.netaddr import server_identity
@@ -118,6 +141,10 @@ def state_restore(state_path: str | None, lock_timeout: float) -> None:
 
     For a state file that is damaged or wrong. The replaced snapshot and journal are kept
     beside it; plans saved before the restore are refused afterwards.
+
+    \b
+    Example:
+      jobspec state restore
     """
     from jobspec.commands.state import restore_backup
     from jobspec.views import state_restored
@@ -214,7 +241,12 @@ def _copy_state(
 @state_option
 @report_errors
 def unlock(lock_id: str, state_path: str | None) -> None:
-    """Break the state lock on purpose (only if LOCK_ID matches the holder's id)."""
+    """Break the state lock on purpose (only if LOCK_ID matches the holder's id).
+
+    \b
+    Example:
+      jobspec unlock 7b1e
+    """
     from jobspec.views import lock_broken
 
     show(lock_broken(open_store(state_path).unlock(lock_id)))
