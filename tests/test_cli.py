@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.render.test_render import deleting_plan
 SOURCE = "c4d8c04a69224ef0bfaa2f8e920b8792"
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
+def run(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
@@ -176,10 +177,17 @@ def test_show_still_says_when_a_file_is_not_a_plan(tmp_path: Path) -> None:
 def test_colour_switches(
     plan_file: Path, env: dict[str, str], args: list[str], coloured: bool
 ) -> None:
-    base = {"NO_COLOR": "", "FORCE_COLOR": "", "TERM": "xterm"}
+    """rich's Console decides (the one mechanism); --no-color is on top of it."""
+    base: dict[str, str | None] = {"NO_COLOR": None, "FORCE_COLOR": None, "TERM": "xterm"}
     result = run("show", str(plan_file), *args, env={**base, **env})
     assert result.exit_code == 0
     assert ("\x1b[" in result.stdout) is coloured
+    if coloured:
+        assert result.stdout.startswith("\x1b[1;31mWARNING: this plan DELETES")
+        forced = {**base, **env}
+        for output_format in ("json", "markdown"):
+            other = run("show", str(plan_file), "--format", output_format, env=forced)
+            assert "\x1b[" not in other.stdout
 
 
 # --- help ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from pydantic import (
     model_serializer,
 )
 
+from jobspec.durations import UNIT_ALIASES, unit_name
 from jobspec.merge import deep_merge as deep_merge  # re-exported: its old home
 
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -187,19 +188,8 @@ class TimeUnit(StrEnum):
     d = "d"
 
 
-TIME_UNIT_ALIASES = {
-    "day": "d",
-    "days": "d",
-    "hour": "h",
-    "hours": "h",
-    "minute": "m",
-    "minutes": "m",
-    "second": "s",
-    "seconds": "s",
-    "millisecond": "ms",
-    "milliseconds": "ms",
-}
-"""Long names a person may write; the spec sends the vendor's unit."""
+TIME_UNIT_ALIASES = UNIT_ALIASES
+"""Long names a person may write; the spec sends the vendor's unit (`durations`' grammar)."""
 TIME_OF_DAY_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
@@ -210,7 +200,8 @@ class RepeatInterval(_Strict):
     @field_validator("unit", mode="before")
     @classmethod
     def _long_names(cls, value: Any) -> Any:
-        return TIME_UNIT_ALIASES.get(value, value) if isinstance(value, str) else value
+        """The duration grammar's units (`durations`): `hours`, `H` … are `h`."""
+        return (unit_name(value) or value) if isinstance(value, str) else value
 
 
 class TimeOfDay(_Strict):

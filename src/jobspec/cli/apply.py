@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     callback=duration,
     metavar="[=SECONDS]",
     help="Delete an original (or a replaced clone) only once it is not running, waiting up "
-    "to SECONDS (also 10m, 1h) [default: 600].",
+    "to SECONDS (or a duration: 10m, 1.5h …) [default: 600].",
 )
 @ownership_options
 @format_option(

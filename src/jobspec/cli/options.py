@@ -335,27 +335,27 @@ lock_timeout_option = click.option(
     help=_LOCK_TIMEOUT_HELP,
 )
 """`--lock-timeout`, as every command that takes the state lock has it."""
-_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    """Seconds from `90`, `90s`, `10m` or `1h` (a click callback, so any click version)."""
+    """Seconds from a duration, `90`, `90s`, `10m`, `1.5h`, `2d` (`durations`: the grammar the
+    spec's intervals use too); a click callback, so any click version. For every option that
+    takes a time to wait (`--wait-for-idle`, `--wait`)."""
+    from jobspec.durations import parse_duration
+
     if value is None:
         return None
-    text = value.strip().lower()
-    factor = _DURATION_UNITS.get(text[-1:])
     try:
-        seconds = float(text[:-1] if factor else text) * (factor or 1.0)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a duration (like 300, 90s, 10m); to wait the default time, "
-            "put --wait-for-idle after the plan file, or write --wait-for-idle=SECONDS",
-            ctx=ctx,
-            param=param,
-        ) from None
-    if not 0 <= seconds < float("inf"):
-        raise click.BadParameter(f"{value!r} is not zero seconds or more", ctx=ctx, param=param)
-    return seconds
+        return parse_duration(value)
+    except ValueError as exc:
+        name = param.opts[0] if param.opts else "the option"
+        optional = bool(getattr(param, "_flag_needs_value", False))  # `--opt[=VALUE]`
+        again = (
+            f"; to wait the default time, put {name} after the plan file, or write {name}=SECONDS"
+            if optional
+            else ""
+        )
+        raise click.BadParameter(f"{exc}{again}", ctx=ctx, param=param) from None
 
 
 def idle_wait(timeout: float | None) -> IdleWait:

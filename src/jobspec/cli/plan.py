@@ -18,7 +18,7 @@ from jobspec.cli.options import (
     ownership_options,
 )
 from jobspec.cli.run import server_run
-from jobspec.cli.runtime import SCRUB, report_errors, show, use_color
+from jobspec.cli.runtime import SCRUB, painter, report_errors, show
 
 if TYPE_CHECKING:
     from jobspec.api import Api
@@ -64,6 +64,7 @@ def plan(
     from jobspec.commands.observe import observe
     from jobspec.commands.planfiles import save_plan_file
     from jobspec.plan import PlanOptions
+    from jobspec.render import plain
 
     check_full_plan_url(full_plan_url, output_format)
     run = server_run(**flags)
@@ -82,11 +83,11 @@ def plan(
 
     result = run.with_api(planned)
     show(views.interrupted_notes(state.pending_intents()))
-    color = use_color()
+    paint = painter() if output_format == "text" else None
     shown = views.plan_view(
-        result, output_format=output_format, color=color, full_plan_url=full_plan_url
+        result, output_format=output_format, paint=paint or plain, full_plan_url=full_plan_url
     )
-    show(shown, color=color)
+    show(shown, color=paint is not None)
     if out_path:
         save_plan_file(result, Path(out_path), scrub=SCRUB.known)
         show(views.plan_saved(out_path))
@@ -111,6 +112,7 @@ def show_plan(plan_file: str, output_format: str, full_plan_url: str | None) -> 
     from jobspec.commands.planfiles import read_plan_file
     from jobspec.errors import UsageError
     from jobspec.plan import PlanTampered
+    from jobspec.render import plain
     from jobspec.views import plan_view
 
     check_full_plan_url(full_plan_url, output_format)
@@ -127,9 +129,11 @@ def show_plan(plan_file: str, output_format: str, full_plan_url: str | None) -> 
             hint="show and apply take plans as `jobspec plan --out` made them, unedited; "
             "plan again",
         ) from broken
-    color = use_color()
-    shown = plan_view(saved, output_format=output_format, color=color, full_plan_url=full_plan_url)
-    show(shown, color=color)
+    paint = painter() if output_format == "text" else None
+    shown = plan_view(
+        saved, output_format=output_format, paint=paint or plain, full_plan_url=full_plan_url
+    )
+    show(shown, color=paint is not None)
 
 
 COMMANDS = (plan, show_plan)

@@ -19,7 +19,7 @@ from jobspec.errors import Problem
 from jobspec.generate import Generated
 from jobspec.model import StateEntry
 from jobspec.plan import Plan, Step
-from jobspec.render import render_json, render_markdown, render_text
+from jobspec.render import Paint, plain, render_json, render_markdown, render_text
 from jobspec.scrub import shorten
 from jobspec.state import Intent, LockInfo, Restored, State, Transfer
 
@@ -151,7 +151,7 @@ def spec_problems(problems: Sequence[Problem]) -> Screen:
 
 
 def plan_view(
-    plan: Plan, *, output_format: str, color: bool = False, full_plan_url: str | None = None
+    plan: Plan, *, output_format: str, paint: Paint = plain, full_plan_url: str | None = None
 ) -> Screen:
     """A plan as text (optionally coloured), JSON or markdown (a pull-request comment, which
     links `full_plan_url` when it is cut)."""
@@ -159,7 +159,7 @@ def plan_view(
         return Screen(out=render_json(plan))
     if output_format == "markdown":
         return Screen(out=render_markdown(plan, full_plan_url=full_plan_url))
-    return Screen(out=render_text(plan, color=color))
+    return Screen(out=render_text(plan, paint=paint))
 
 
 def interrupted_notes(pending: Iterable[Intent]) -> Screen:

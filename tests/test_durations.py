@@ -1,0 +1,73 @@
+"""One duration grammar (durations.py) for --wait-for-idle, --wait and the spec's intervals."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobspec import model
+from jobspec.durations import SECONDS, UNIT_ALIASES, parse_duration, unit_name
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 90.0),
+        ("0", 0.0),
+        ("90s", 90.0),
+        ("10m", 600.0),
+        ("1h", 3600.0),
+        ("1.5h", 5400.0),
+        (".5h", 1800.0),
+        ("2d", 172800.0),
+        ("500ms", 0.5),
+        ("2 days", 172800.0),
+        ("10 Minutes", 600.0),
+        (" 5M ", 300.0),
+        ("3 hours", 10800.0),
+    ],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "not a duration"),
+        ("soon", "not a duration"),
+        ("-5", "not a duration"),
+        ("1e3", "not a duration"),
+        ("inf", "not a duration"),
+        ("nan", "not a duration"),
+        ("10x", "unknown unit 'x'"),
+        ("5 m s", "not a duration"),
+        ("1h30m", "not a duration"),
+    ],
+)
+def test_what_is_not_a_duration(text: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        parse_duration(text)
+
+
+def test_the_spec_s_units_are_the_grammar_s() -> None:
+    """The spec's `repeat_interval` units, long names included, are the same table."""
+    assert {unit.value for unit in model.TimeUnit} == set(SECONDS)
+    assert model.TIME_UNIT_ALIASES == UNIT_ALIASES
+    for name in [*SECONDS, *UNIT_ALIASES, "Hours", "D"]:
+        interval = model.RepeatInterval.model_validate({"value": 2, "unit": name})
+        assert interval.unit.value == unit_name(name)
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"),
+    [
+        ("--wait-for-idle=2d", 172800.0),
+        ("--wait-for-idle=500ms", 0.5),
+        ("--wait-for-idle=1.5h", 5400.0),
+    ],
+)
+def test_wait_for_idle_takes_the_grammar(given: str, seconds: float) -> None:
+    from jobspec.cli.apply import apply
+
+    with apply.make_context("apply", [given]) as ctx:
+        assert ctx.params["wait_for_idle"] == pytest.approx(seconds)
