@@ -4,13 +4,14 @@ The package, top layer first; a module imports only from the layers below it (en
 the import-linter contracts in pyproject.toml):
 
     cli/            parsing, wiring, printing and exit codes (the only click/rich importer):
-                    a module per command group (plan, apply, state, adopt, inspect, emulator),
-                    runtime (scrubber, error reporting, event loop, signals), options, and
+                    a module per command group (plan, apply, state, adopt, inspect, emulator,
+                    version), runtime (scrubber, error reporting, event loop, signals), options, and
                     run.py, the one settings → store → specs → API path of server commands
     commands/       the sequences behind the commands, one module each: observe (plan,
                     drift), apply, adopt (import), generate, state, planfiles, fmt
     views/          each command's human and JSON output, as plain strings; listeners.py,
-                    what apply shows as it runs (the human and the JSON listener)
+                    what apply shows as it runs (the human and the JSON listener);
+                    versions.py, `jobspec version`
     emulator/       the local DryvIQ-compatible server (Starlette; only the CLI imports it):
                     app.py routes, jobs.py/vendor.py handlers, replies.py, controls.py
                     (/_emulator/), config.py (EmulatorConfig), faults, runs, store, rules
@@ -28,7 +29,7 @@ the import-linter contracts in pyproject.toml):
     generate.py     specs for live jobs (`jobspec generate`): selection, addresses, --set
     naming.py       the planner's clone names as identities: the name check
     retirement.py   the planner's retiring of originals and old clones
-    render.py       plans as text, JSON and markdown
+    render.py       plans as text, JSON and markdown (colour through the caller's paint)
     conflicts.py    the pure transfer-conflict check
     diff.py         managed-field comparison
     schema.py       the JSON Schema of spec files and the field reference
@@ -39,6 +40,7 @@ the import-linter contracts in pyproject.toml):
     merge.py        deep_merge, shared by the model and the emulator
     scrub.py        the Scrubber every piece of server text passes before it is shown; shorten
     netaddr.py      is_loopback, shared by settings and the emulator
+    durations.py    the one duration grammar: --wait-for-idle, --wait, the spec's intervals
 """
 
 __version__ = "0.3.0"

@@ -14,6 +14,7 @@ checks every use.
     plan.py      plan, show          apply.py     apply
     state.py     state …, unlock     adopt.py     import, generate
     inspect.py   validate, fmt, schema, drift, completion
+    version.py   version
     emulator.py  emulator
 """
 
