@@ -376,20 +376,11 @@ def state_option(func: F) -> F:
     )(func)
 
 
-def _full_plan_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from urllib.parse import urlsplit
-
-    if value is not None and (urlsplit(value).scheme not in ("http", "https") or " " in value):
-        raise click.BadParameter(f"{value!r} is not an http(s) URL", ctx=ctx, param=param)
-    return value
-
-
 full_plan_url_option = click.option(
     "--full-plan-url",
     "full_plan_url",
     default=None,
     metavar="URL",
-    callback=_full_plan_url,
     help="With --format markdown: where the whole plan is (a CI artifact); a comment cut "
     "for length links it.",
 )
@@ -397,6 +388,13 @@ full_plan_url_option = click.option(
 
 
 def check_full_plan_url(url: str | None, output_format: str) -> None:
-    """`--full-plan-url` is only for the markdown comment."""
-    if url is not None and output_format != "markdown":
+    """`--full-plan-url` is an http(s) URL, and only for the markdown comment. Checked when
+    the command runs, not as it is parsed: a pipeline's line holds `$PLAN_URL` until then."""
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return
+    if output_format != "markdown":
         raise click.UsageError("--full-plan-url needs --format markdown")
+    if urlsplit(url).scheme not in ("http", "https") or any(c.isspace() for c in url):
+        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="'--full-plan-url'")
