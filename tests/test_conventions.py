@@ -166,6 +166,17 @@ def test_state_pull_dash_prints_the_state_and_push_dash_reads_it(state_file: Pat
     assert again["lineage"] == listed["lineage"]
 
 
+def test_state_pull_dash_of_no_state_is_refused_as_a_pull_to_a_file_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for target in ("-", "copy.json"):
+        refused = run("state", "pull", target)
+        assert refused.exit_code == 1
+        assert "nothing to pull" in refused.stderr
+        assert refused.stdout == ""
+
+
 def test_state_push_dash_keeps_the_lineage_check(state_file: Path) -> None:
     other = json.loads(run("state", "pull", "-").stdout)
     other["lineage"] = "00000000-0000-4000-8000-000000000000"

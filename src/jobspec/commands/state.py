@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobspec.errors import UsageError
+from jobspec.errors import StateError, UsageError
 from jobspec.model import ADDRESS_RE
 from jobspec.netaddr import server_identity
 from jobspec.settings import normalize_server
@@ -142,8 +142,15 @@ def copy_state(
 
 
 def state_text(store: StateStore) -> str:
-    """`jobspec state pull -`: the whole state as a state file holds it."""
-    return dumps_state(store.read())
+    """`jobspec state pull -`: the whole state as a state file holds it; refused, as a pull
+    into a file is, when there is no state yet."""
+    state = store.read()
+    if state.lineage is None:
+        raise StateError(
+            f"nothing to pull: {store.location} holds no state yet",
+            hint="check --state, JOBSPEC_STATE or `state` in jobspec.toml",
+        )
+    return dumps_state(state)
 
 
 def push_text(
