@@ -261,6 +261,15 @@ def test_gitlab_applies_in_order_behind_a_protected_environment(gitlab: Any) -> 
     assert "plan.json" in plan["artifacts"]["paths"]
 
 
+def test_gitlab_validate_reports_problems_as_code_quality(gitlab: Any) -> None:
+    validate = gitlab["validate"]
+    script = gitlab_script(validate)
+    assert "jobspec validate --format gitlab > gl-code-quality.json" in script
+    assert script.rstrip().endswith("jobspec validate")  # the job fails on a problem
+    assert validate["artifacts"]["reports"]["codequality"] == "gl-code-quality.json"
+    assert validate["artifacts"]["when"] == "always"
+
+
 def test_gitlab_mr_note_is_written_on_failure_with_commit_and_job(gitlab: Any) -> None:
     script = gitlab_script(gitlab["mr-plan"])
     assert script.index("code=$?") < script.index("python3 -") < script.index('test "$code"')
