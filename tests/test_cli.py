@@ -221,7 +221,8 @@ def test_import_explains_lock_timeout_as_apply_does() -> None:
 
     assert described("import") == described("apply")
     assert described("import") == (
-        "Seconds to wait for the state lock (0: fail at once, naming the holder)."
+        "Seconds (or a duration: 2m …) to wait for the state lock (0: fail at once, naming the "
+        "holder)."
     )
 
 

@@ -71,3 +71,11 @@ def test_wait_for_idle_takes_the_grammar(given: str, seconds: float) -> None:
 
     with apply.make_context("apply", [given]) as ctx:
         assert ctx.params["wait_for_idle"] == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize(("given", "seconds"), [([], 0.0), (["--lock-timeout", "2m"], 120.0)])
+def test_lock_timeout_takes_the_grammar(given: list[str], seconds: float) -> None:
+    from jobspec.cli.apply import apply
+
+    with apply.make_context("apply", given) as ctx:
+        assert ctx.params["lock_timeout"] == seconds

@@ -325,22 +325,15 @@ def ownership_options(func: F) -> F:
     )(func)
 
 
-_LOCK_TIMEOUT_HELP = "Seconds to wait for the state lock (0: fail at once, naming the holder)."
-lock_timeout_option = click.option(
-    "--lock-timeout",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    help=_LOCK_TIMEOUT_HELP,
+_LOCK_TIMEOUT_HELP = (
+    "Seconds (or a duration: 2m …) to wait for the state lock (0: fail at once, naming the holder)."
 )
-"""`--lock-timeout`, as every command that takes the state lock has it."""
 
 
 def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """Seconds from a duration, `90`, `90s`, `10m`, `1.5h`, `2d` (`durations`: the grammar the
     spec's intervals use too); a click callback, so any click version. For every option that
-    takes a time to wait (`--wait-for-idle`, `--wait`)."""
+    takes a time to wait (`--wait-for-idle`, `--wait`, `--lock-timeout`)."""
     from jobspec.durations import parse_duration
 
     if value is None:
@@ -356,6 +349,17 @@ def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> f
             else ""
         )
         raise click.BadParameter(f"{exc}{again}", ctx=ctx, param=param) from None
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    default="0",
+    show_default=True,
+    callback=duration,
+    metavar="SECONDS",
+    help=_LOCK_TIMEOUT_HELP,
+)
+"""`--lock-timeout`, as every command that takes the state lock has it."""
 
 
 def idle_wait(timeout: float | None) -> IdleWait:
