@@ -270,7 +270,13 @@ def _state_location(raw: str | None, *, origin: str | None, base_dir: Path) -> P
         return DEFAULT_STATE
     if not is_database_url(raw):
         return Path(raw) if origin in (None, "flag", "JOBSPEC_STATE") else base_dir / raw
-    if origin not in ("flag", "JOBSPEC_STATE") and parse_location(raw).has_password:
+    try:
+        parsed = parse_location(raw)
+    except UsageError as exc:
+        if origin in (None, "flag"):
+            raise
+        raise UsageError(f"{origin}: {exc.message}", hint=exc.hint) from None
+    if origin not in ("flag", "JOBSPEC_STATE") and parsed.has_password:
         # Never echo the URL: it holds the password.
         raise UsageError(
             f"{origin}: the `state` URL contains a password: it may end up in git",

@@ -79,11 +79,16 @@ def test_a_flag_beats_the_variable() -> None:
         ("JOBSPEC_TIMEOUT", "inf"),
         ("JOBSPEC_CLONE_SETTLE", "x"),
         ("JOBSPEC_SERVER", "ftp://example.com/"),
+        ("JOBSPEC_STATE", "postgresql://db.example.com/jobspec?workspace=%25%25"),
+        ("SKYSYNC_SERVER", "http://x:abc/"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_its_variable(name: str, value: str) -> None:
+    env = {**BASE, name: value}
+    if name == "SKYSYNC_SERVER":
+        del env["JOBSPEC_SERVER"]
     with pytest.raises(UsageError) as raised:
-        load_settings(env={**BASE, name: value}, config_path=None)
+        load_settings(env=env, config_path=None)
     assert name in raised.value.message
 
 
