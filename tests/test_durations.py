@@ -79,3 +79,30 @@ def test_lock_timeout_takes_the_grammar(given: list[str], seconds: float) -> Non
 
     with apply.make_context("apply", given) as ctx:
         assert ctx.params["lock_timeout"] == seconds
+
+
+@pytest.mark.parametrize(
+    ("written", "sent"),
+    [
+        ("4h", {"value": 4, "unit": "h"}),
+        ("2 Days", {"value": 2, "unit": "d"}),
+        ("90", {"value": 90, "unit": "s"}),
+        ("30 minutes", {"value": 30, "unit": "m"}),
+        ({"value": 4, "unit": "hours"}, {"value": 4, "unit": "h"}),
+    ],
+)
+def test_a_spec_interval_may_be_written_as_a_duration(written: object, sent: object) -> None:
+    """The same text the flags take; the API gets its `{value, unit}` either way."""
+    schedule = model.Schedule.model_validate({"repeat_interval": written})
+    assert schedule.model_dump(mode="json", exclude_none=True) == {"repeat_interval": sent}
+
+
+@pytest.mark.parametrize(
+    ("written", "words"),
+    [("1.5h", "whole number"), ("0h", "whole number"), ("soon", "not a duration")],
+)
+def test_a_spec_interval_that_is_not_a_whole_duration(written: str, words: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=words):
+        model.Schedule.model_validate({"repeat_interval": written})

@@ -29,7 +29,7 @@ from pydantic import (
     model_serializer,
 )
 
-from jobspec.durations import UNIT_ALIASES, unit_name
+from jobspec.durations import UNIT_ALIASES, split_duration, unit_name
 from jobspec.merge import deep_merge as deep_merge  # re-exported: its old home
 
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -227,7 +227,10 @@ class Schedule(_Strict):
         description="Days of the week (a list, in any order) or a name such as `weekends`.",
     )
     repeat_count: int | None = None
-    repeat_interval: RepeatInterval | None = None
+    repeat_interval: RepeatInterval | None = Field(
+        default=None,
+        description='`{value, unit}`, or a duration: `"4h"`, `"30 minutes"` (a whole number).',
+    )
     run_at: TimeOfDay | None = Field(
         default=None,
         description='Time of day: `{hr, min, sec, ms}`, or `"HH:MM"` / `"HH:MM:SS"`.',
@@ -239,6 +242,22 @@ class Schedule(_Strict):
         if isinstance(value, str) and not value.isdigit():
             raise ValueError(f"must be epoch seconds (like 1767225600), not {value!r}")
         return value
+
+    @field_validator(
+        "repeat_interval", mode="before", json_schema_input_type=RepeatInterval | str | None
+    )
+    @classmethod
+    def _interval_text(cls, value: Any) -> Any:
+        """`"4h"`: the duration grammar (`durations`) the flags take, as a whole number of one
+        unit, which is what the API's `TimeInterval` holds."""
+        if not isinstance(value, str):
+            return value
+        number, unit = split_duration(value)
+        if not number.isdigit() or int(number) < 1:
+            raise ValueError(
+                f"{value!r} is not a whole number of one unit (like 4h, or 90m for 1.5h)"
+            )
+        return {"value": int(number), "unit": unit}
 
     @field_validator("run_at", mode="before", json_schema_input_type=TimeOfDay | str | None)
     @classmethod

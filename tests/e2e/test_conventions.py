@@ -41,3 +41,11 @@ def test_validate_and_version_print_json(ws: Workspace) -> None:
     checked = json.loads(ws.cli("validate", "--format", "json").stdout)
     assert checked == {"valid": True, "jobs": 3, "files": 1, "problems": []}
     assert json.loads(ws.cli("version", "--format", "json").stdout)["jobspec"]
+
+
+def test_a_spec_interval_written_as_a_duration_applies_and_stays_converged(ws: Workspace) -> None:
+    ws.add_spec("finance", schedule={"mode": "manual", "repeat_interval": "4h"})
+    ws.cli("apply", "--auto-approve")
+    (entry,) = ws.state().values()
+    assert entry.applied["schedule"]["repeat_interval"] == {"value": 4, "unit": "h"}
+    assert ws.cli("plan", "--detailed-exitcode").exit_code == 0
