@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from jobspec.commands import adopt as adopt_cmd
-from jobspec.commands import apply as apply_cmd
-from jobspec.commands import generate as generate_cmd
-from jobspec.commands import observe as observe_cmd
+from jobspec.commands import (
+    adopt as adopt_cmd,
+    apply as apply_cmd,
+    generate as generate_cmd,
+    observe as observe_cmd,
+)
 from jobspec.errors import UsageError
 from jobspec.generate import Selection
 from jobspec.model import DesiredJob

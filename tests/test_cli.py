@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.planner.helpers import deleting_plan
 SOURCE = "c4d8c04a69224ef0bfaa2f8e920b8792"
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
+def run(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
@@ -176,10 +177,17 @@ def test_show_still_says_when_a_file_is_not_a_plan(tmp_path: Path) -> None:
 def test_colour_switches(
     plan_file: Path, env: dict[str, str], args: list[str], coloured: bool
 ) -> None:
-    base = {"NO_COLOR": "", "FORCE_COLOR": "", "TERM": "xterm"}
+    """rich's Console decides (the one mechanism); --no-color is on top of it."""
+    base: dict[str, str | None] = {"NO_COLOR": None, "FORCE_COLOR": None, "TERM": "xterm"}
     result = run("show", str(plan_file), *args, env={**base, **env})
     assert result.exit_code == 0
     assert ("\x1b[" in result.stdout) is coloured
+    if coloured:
+        assert result.stdout.startswith("\x1b[1;31mWARNING: this plan DELETES")
+        forced = {**base, **env}
+        for output_format in ("json", "markdown"):
+            other = run("show", str(plan_file), "--format", output_format, env=forced)
+            assert "\x1b[" not in other.stdout
 
 
 # --- help ---------------------------------------------------------------------------------------
@@ -209,11 +217,12 @@ def test_generate_and_import_take_no_target(command: str) -> None:
 def test_import_explains_lock_timeout_as_apply_does() -> None:
     def described(command: str) -> str:
         text = " ".join(run(command, "--help", env={"COLUMNS": "200"}).stdout.split())
-        return text.split("--lock-timeout FLOAT RANGE ")[1].split(" [default")[0]
+        return text.split("--lock-timeout SECONDS ")[1].split(" [default")[0]
 
     assert described("import") == described("apply")
     assert described("import") == (
-        "Seconds to wait for the state lock (0: fail at once, naming the holder)."
+        "Seconds (or a duration: 2m …) to wait for the state lock (0: fail at once, naming the "
+        "holder)."
     )
 
 
@@ -221,7 +230,7 @@ def test_import_explains_lock_timeout_as_apply_does() -> None:
 def test_specs_help_names_the_config_file_default(command: str) -> None:
     """They read `specs` from jobspec.toml, as validate and fmt do; the help says so."""
     text = " ".join(run(command, "--help", env={"COLUMNS": "200"}).stdout.split())
-    assert "--specs TEXT Spec directory [default: `specs` in jobspec.toml, else specs]." in text
+    assert "--specs DIR Spec directory [default: `specs` in jobspec.toml, else specs]." in text
 
 
 def test_state_help_cuts_no_command_description() -> None:
@@ -230,8 +239,9 @@ def test_state_help_cuts_no_command_description() -> None:
     commands = " ".join(result.stdout.split("Commands:")[1].split())
     assert "..." not in commands
     # click would end push's sentence at "(e.g." (a period before a capital)
-    assert "Copy the whole state in SOURCE (a state file) into the state (e.g. PostgreSQL)." in (
-        commands
+    assert (
+        "Copy the whole state in SOURCE (a state file; `-`: stdin) into the state (e.g. "
+        "PostgreSQL)." in commands
     )
     for name in ("list", "mv", "pull", "restore", "rm", "set-server", "show"):
         assert f" {name} " in f" {commands} "

@@ -33,5 +33,6 @@ def test_every_module_s_commands_are_registered() -> None:
         "drift": "inspect",
         "completion": "inspect",
         "emulator": "emulator",
+        "version": "version",
     }
     assert set(cli.commands) == set(declared)

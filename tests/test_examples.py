@@ -72,6 +72,20 @@ def test_install_the_projects_own_distribution(path: Path) -> None:
     assert all('"dryviq-jobspec==${JOBSPEC_VERSION}"' in line for line in installs), installs
 
 
+@pytest.mark.parametrize("path", [GITHUB, GITLAB, EXAMPLES.parent / "README.md"])
+def test_examples_and_readme_pin_this_release_series(path: Path) -> None:
+    """The pins follow the version: `0.3.*` while jobspec is 0.3.x."""
+    import jobspec
+
+    series = ".".join(jobspec.__version__.split(".")[:2]) + ".*"
+    pins = re.findall(
+        r"(?:JOBSPEC_VERSION: |dryviq-jobspec(?:\[\w+\])?==)\"?([0-9][^\"' ]*)",
+        path.read_text(encoding="utf-8"),
+    )
+    assert pins
+    assert set(pins) == {series}, pins
+
+
 @pytest.mark.parametrize("path", [GITHUB, GITLAB])
 def test_no_force_push_and_no_fetch_that_treats_failure_as_empty(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
@@ -176,6 +190,11 @@ def test_github_uploads_the_full_plan_and_links_it(github: Any) -> None:
     comment = step(pr, "Create or update the plan comment")
     assert comment["env"]["PLAN_URL"] == "${{ steps.artifact.outputs.artifact-url }}"
     assert "process.env.PLAN_URL" in comment["with"]["script"]
+    linked = step(pr, "Point the comment at the uploaded plan")
+    assert '--full-plan-url "$PLAN_URL" > plan.md' in linked["run"]
+    assert linked["env"]["PLAN_URL"] == "${{ steps.artifact.outputs.artifact-url }}"
+    names = [str(s.get("name", "")) for s in steps(pr)]
+    assert names.index(upload["name"]) < names.index(linked["name"]) < names.index(comment["name"])
 
 
 def test_github_keeps_a_state_it_could_not_push(github: Any) -> None:
@@ -242,6 +261,15 @@ def test_gitlab_applies_in_order_behind_a_protected_environment(gitlab: Any) -> 
     assert "plan.json" in plan["artifacts"]["paths"]
 
 
+def test_gitlab_validate_reports_problems_as_code_quality(gitlab: Any) -> None:
+    validate = gitlab["validate"]
+    script = gitlab_script(validate)
+    assert "jobspec validate --format gitlab > gl-code-quality.json" in script
+    assert script.rstrip().endswith("jobspec validate")  # the job fails on a problem
+    assert validate["artifacts"]["reports"]["codequality"] == "gl-code-quality.json"
+    assert validate["artifacts"]["when"] == "always"
+
+
 def test_gitlab_mr_note_is_written_on_failure_with_commit_and_job(gitlab: Any) -> None:
     script = gitlab_script(gitlab["mr-plan"])
     assert script.index("code=$?") < script.index("python3 -") < script.index('test "$code"')
@@ -254,6 +282,7 @@ def test_gitlab_note_is_ours_by_marker_and_bot_author_and_links_the_full_plan(gi
     assert 'n["author"]["id"] == bot' in script and 'n["body"].startswith(marker)' in script
     assert "/artifacts/browse" in script
     assert "--out plan.json" in script and "jobspec show plan.json > plan.txt" in script
+    assert '--full-plan-url "${CI_JOB_URL}/artifacts/browse"' in script
     assert {"plan.txt", "plan.json", "plan.md"} <= set(mr["artifacts"]["paths"])
     assert {"plan.txt", "plan.json", "plan.md"} <= set(gitlab["plan"]["artifacts"]["paths"])
 

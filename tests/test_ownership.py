@@ -17,11 +17,13 @@ import pytest
 from pydantic import SecretStr
 
 from jobspec.client import DryvIQClient
-from jobspec.commands import adopt as adopt_cmd
-from jobspec.commands import apply as apply_cmd
-from jobspec.commands import observe as observe_cmd
-from jobspec.commands import planfiles
-from jobspec.commands import state as state_cmd
+from jobspec.commands import (
+    adopt as adopt_cmd,
+    apply as apply_cmd,
+    observe as observe_cmd,
+    planfiles,
+    state as state_cmd,
+)
 from jobspec.emulator.app import create_app
 from jobspec.emulator.config import EmulatorConfig
 from jobspec.errors import LockError, PlanError, StalePlanError, StateError, UsageError

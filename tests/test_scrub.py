@@ -11,8 +11,7 @@ from collections.abc import Callable
 from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from jobspec.scrub import MASK, MIN_SECRET, Scrubber, clean_unicode, shorten
 

@@ -5,14 +5,15 @@ the import-linter contracts in pyproject.toml):
 
     cli/            parsing, wiring, printing and exit codes (the only click/rich importer):
                     a module per command group (plan, apply, state, adopt, jobs, inspect,
-                    emulator),
-                    runtime (scrubber, error reporting, event loop, signals), options, and
+                    emulator, version), runtime (scrubber, error reporting, event loop,
+                    signals), options, and
                     run.py, the one settings → store → specs → API path of server commands
     commands/       the sequences behind the commands, one module each: observe (plan,
                     drift), apply, adopt (import, import --discover), generate, jobs, state,
                     planfiles, fmt
     views/          each command's human and JSON output, as plain strings; listeners.py,
-                    what apply shows as it runs (the human and the JSON listener)
+                    what apply shows as it runs (the human and the JSON listener);
+                    versions.py, `jobspec version`
     emulator/       the local DryvIQ-compatible server (Starlette; only the CLI imports it):
                     app.py routes, jobs.py/vendor.py/categories.py/connections.py
                     handlers, replies.py, controls.py
@@ -40,7 +41,7 @@ the import-linter contracts in pyproject.toml):
     placing.py      endpoints the overlap check cannot place: refused or warned of
     connections.py  connections in specs checked against the server's, names resolved
     naming.py       the planner's clone names as identities: the name check, `name_key`
-    render.py       plans as text, JSON and markdown
+    render.py       plans as text, JSON and markdown (colour through the caller's paint)
     conflicts.py    the pure transfer-conflict check
     diff.py         managed-field comparison
     schema.py       the JSON Schema of spec files and the field reference
@@ -53,6 +54,7 @@ the import-linter contracts in pyproject.toml):
     scrub.py        the Scrubber every piece of server text passes before it is shown; shorten
     netaddr.py      is_loopback, shared by settings and the emulator
     endpoints.py    where an endpoint writes: a path, an item chain's folder, or unplaced
+    durations.py    the one duration grammar: --wait-for-idle, --wait, the spec's intervals
 """
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"

@@ -31,58 +31,25 @@ from pydantic import (
     model_validator,
 )
 
-from jobspec.enums import (
-    AuditLevel as AuditLevel,
-)
-from jobspec.enums import (
-    ConflictResolution as ConflictResolution,
-)
-from jobspec.enums import (
-    Cutover as Cutover,
-)
-from jobspec.enums import (
-    CutoverPhase as CutoverPhase,
-)
-from jobspec.enums import (
-    DeletePropagation as DeletePropagation,
-)
-from jobspec.enums import (
-    DuplicateNames as DuplicateNames,
-)
-from jobspec.enums import (
-    EmptyContainers as EmptyContainers,
-)
-from jobspec.enums import (
-    FailurePolicy as FailurePolicy,
-)
-from jobspec.enums import (
-    ItemOverwrite as ItemOverwrite,
-)
-from jobspec.enums import (
-    LockPropagation as LockPropagation,
-)
-from jobspec.enums import (
-    OriginalPolicy as OriginalPolicy,
-)
-from jobspec.enums import (
-    PermissionFailures as PermissionFailures,
-)
-from jobspec.enums import (
-    PermissionPolicy as PermissionPolicy,
-)
-from jobspec.enums import (
-    RetireHow as RetireHow,
-)
-from jobspec.enums import (
-    ScheduleMode as ScheduleMode,
-)
+from jobspec.durations import UNIT_ALIASES, split_duration, unit_name
 from jobspec.enums import (  # re-exported: their old home
+    AuditLevel as AuditLevel,
+    ConflictResolution as ConflictResolution,
+    Cutover as Cutover,
+    CutoverPhase as CutoverPhase,
+    DeletePropagation as DeletePropagation,
+    DuplicateNames as DuplicateNames,
+    EmptyContainers as EmptyContainers,
+    FailurePolicy as FailurePolicy,
+    ItemOverwrite as ItemOverwrite,
+    LockPropagation as LockPropagation,
+    OriginalPolicy as OriginalPolicy,
+    PermissionFailures as PermissionFailures,
+    PermissionPolicy as PermissionPolicy,
+    RetireHow as RetireHow,
+    ScheduleMode as ScheduleMode,
     TransferType as TransferType,
-)
-from jobspec.enums import (
     VersionPreserve as VersionPreserve,
-)
-from jobspec.enums import (
     VersionSelect as VersionSelect,
 )
 from jobspec.merge import deep_merge as deep_merge  # re-exported: its old home
@@ -169,19 +136,8 @@ class TimeUnit(StrEnum):
     d = "d"
 
 
-TIME_UNIT_ALIASES = {
-    "day": "d",
-    "days": "d",
-    "hour": "h",
-    "hours": "h",
-    "minute": "m",
-    "minutes": "m",
-    "second": "s",
-    "seconds": "s",
-    "millisecond": "ms",
-    "milliseconds": "ms",
-}
-"""Long names a person may write; the spec sends the vendor's unit."""
+TIME_UNIT_ALIASES = UNIT_ALIASES
+"""Long names a person may write; the spec sends the vendor's unit (`durations`' grammar)."""
 TIME_OF_DAY_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
@@ -192,7 +148,8 @@ class RepeatInterval(_Strict):
     @field_validator("unit", mode="before")
     @classmethod
     def _long_names(cls, value: Any) -> Any:
-        return TIME_UNIT_ALIASES.get(value, value) if isinstance(value, str) else value
+        """The duration grammar's units (`durations`): `hours`, `H` … are `h`."""
+        return (unit_name(value) or value) if isinstance(value, str) else value
 
 
 class TimeOfDay(_Strict):
@@ -218,7 +175,10 @@ class Schedule(_Strict):
         description="Days of the week (a list, in any order) or a name such as `weekends`.",
     )
     repeat_count: int | None = None
-    repeat_interval: RepeatInterval | None = None
+    repeat_interval: RepeatInterval | None = Field(
+        default=None,
+        description='`{value, unit}`, or a duration: `"4h"`, `"30 minutes"` (a whole number).',
+    )
     run_at: TimeOfDay | None = Field(
         default=None,
         description='Time of day: `{hr, min, sec, ms}`, or `"HH:MM"` / `"HH:MM:SS"`.',
@@ -230,6 +190,22 @@ class Schedule(_Strict):
         if isinstance(value, str) and not value.isdigit():
             raise ValueError(f"must be epoch seconds (like 1767225600), not {value!r}")
         return value
+
+    @field_validator(
+        "repeat_interval", mode="before", json_schema_input_type=RepeatInterval | str | None
+    )
+    @classmethod
+    def _interval_text(cls, value: Any) -> Any:
+        """`"4h"`: the duration grammar (`durations`) the flags take, as a whole number of one
+        unit, which is what the API's `TimeInterval` holds."""
+        if not isinstance(value, str):
+            return value
+        number, unit = split_duration(value)
+        if not number.isdigit() or int(number) < 1:
+            raise ValueError(
+                f"{value!r} is not a whole number of one unit (like 4h, or 90m for 1.5h)"
+            )
+        return {"value": int(number), "unit": unit}
 
     @field_validator("run_at", mode="before", json_schema_input_type=TimeOfDay | str | None)
     @classmethod

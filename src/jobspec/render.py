@@ -1,13 +1,14 @@
 """Plan → text | json | markdown: pure string functions, no terminal or file access.
 
-Colour is a parameter (the CLI decides from the terminal and NO_COLOR), so the same function
-gives golden-testable output.
+Colour is a parameter: a `Paint` function the CLI makes from rich (which decides from the
+terminal, NO_COLOR, FORCE_COLOR and TERM), given style names only; this module knows no escape
+code, and without one the same function gives golden-testable output.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from jobspec.mdsafe import code, fence, html_code, one_line
@@ -18,15 +19,17 @@ from jobspec.scrub import shorten
 MARKDOWN_LIMIT = 60_000
 VALUE_LIMIT = 400  # characters of one field value shown in a text or markdown plan
 
-_COLOURS = {
-    ActionKind.create: "32",  # green
-    ActionKind.update: "33",  # yellow
-    ActionKind.replace: "35",  # magenta
-    ActionKind.retire: "31",  # red
-    ActionKind.prune: "31",
-    ActionKind.orphan: "36",  # cyan
-    ActionKind.noop: "0",
-}
+Paint = Callable[[str, str], str]
+"""`paint(text, style)`: `text` in the named style, one of `STYLES`."""
+STYLES = ("create", "update", "replace", "retire", "prune", "orphan", "danger", "warning")
+"""The styles a text plan asks for: an action's kind for its heading, `danger` for the delete
+banner, `warning` for the warnings' heading."""
+
+
+def plain(text: str, style: str) -> str:
+    """The `Paint` that leaves text as it is: no colour."""
+    return text
+
 
 _SUMMARY_WORDS = [
     ("create", "to create"),
@@ -101,10 +104,6 @@ def named_value(path: str, item: Any, connections: Mapping[str, str]) -> str:
     return shown
 
 
-def _paint(text: str, code: str, color: bool) -> str:
-    return f"\x1b[{code}m{text}\x1b[0m" if color and code != "0" else text
-
-
 def describe_step(step: Step, names: Mapping[str, str] | None = None) -> str:
     """One step in words, for text and markdown; `names` puts job names beside ids."""
     known = names or {}
@@ -174,35 +173,35 @@ def _deletes(action: Action) -> bool:
     return any(step.how is RetireHow.deleted for step in action.steps)
 
 
-def render_text(plan: Plan, *, color: bool = False) -> str:
+def render_text(plan: Plan, *, paint: Paint = plain) -> str:
     """Terraform-like: a summary, then each changing address with its fields and steps.
 
     A plan that deletes a job says so on its first and on its last line; a plan with changes
-    repeats its summary at the bottom, where a long plan's reader ends up.
+    repeats its summary at the bottom, where a long plan's reader ends up. `paint` colours the
+    headings and the banner.
     """
     banner = delete_banner(plan)
-    lines = [_paint(banner, "1;31", color)] if banner else []
+    lines = [paint(banner, "danger")] if banner else []
     lines.append(summary_line(plan))
     for action in plan.actions:
         if action.kind is ActionKind.noop:
             continue
-        code = _COLOURS[action.kind]
         where = f"  ({action.location})" if action.location else ""
         head = f"{action.kind.mark} {action.address}: {action.kind.value}"
         lines.append("")
-        lines.append(_paint(head, code, color) + where)
+        lines.append(paint(head, action.kind.value) + where)
         shown = _action_lines(action, plan.names, plan.connections)
         lines.extend(f"    {line}" for line in shown)
     if plan.warnings:
         lines.append("")
-        lines.append(_paint("Warnings:", "33", color))
+        lines.append(paint("Warnings:", "warning"))
         for warning in plan.warnings:
             where = f"{warning.location}: " if warning.location else ""
             lines.append(f"  ! {where}{warning.address}: {warning.message}")
     if plan.has_changes:
         lines += ["", summary_line(plan)]
         if banner:
-            lines.append(_paint(banner, "1;31", color))
+            lines.append(paint(banner, "danger"))
     return "\n".join(lines) + "\n"
 
 

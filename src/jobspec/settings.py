@@ -5,10 +5,17 @@ frozen `Settings`, so that the client never reads the environment and the CLI ne
 a URL. Sources, highest first:
 
 1. explicit arguments (the CLI flags `--server`, `--concurrency`, `--insecure`);
-2. the environment: `JOBSPEC_*`, then DryvIQ's own CLI variables `SKYSYNC_*` as a fallback;
+2. the environment: every key of `jobspec.toml` as `JOBSPEC_<KEY>` (`ENV_NAMES`), then
+   DryvIQ's own CLI variable `SKYSYNC_SERVER` as a fallback; a bad value is an error naming
+   the variable;
 3. `jobspec.toml` (non-secrets only: `server`, `state`, `specs`, `concurrency`, `timeout`,
    `clone_settle`, and `cutover`, the default of every spec that does not set its own);
 4. defaults.
+
+(pydantic-settings was weighed for this and not taken: it would add python-dotenv and about
+60 ms of imports to every command, and what this module is mostly about, the `SKYSYNC_*`
+family never mixed with `JOBSPEC_*`, exactly one credential kind, paths relative to the
+config file, refusing secrets in it, and where each value came from, would stay hand-written.)
 
 Credentials come from the environment only, never from a file that may end up in git. Exactly
 one kind may be set: a user (`JOBSPEC_USERNAME` + `JOBSPEC_PASSWORD`), an API client
@@ -58,6 +65,17 @@ CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "cutover": (str,),
 }
 CONFIG_KEYS = tuple(CONFIG_TYPES)
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "server": ("JOBSPEC_SERVER", "SKYSYNC_SERVER"),
+    "state": ("JOBSPEC_STATE",),
+    "specs": ("JOBSPEC_SPECS",),
+    "concurrency": ("JOBSPEC_CONCURRENCY",),
+    "timeout": ("JOBSPEC_TIMEOUT",),
+    "clone_settle": ("JOBSPEC_CLONE_SETTLE",),
+    "ignore_unreadable": ("JOBSPEC_IGNORE_UNREADABLE",),  # a comma-separated list
+    "cutover": ("JOBSPEC_CUTOVER",),
+}
+"""The variables each `jobspec.toml` key is also read from, first found wins."""
 # Keys people will try to put in jobspec.toml, and where they belong instead.
 CREDENTIAL_KEYS = {
     "password": "JOBSPEC_PASSWORD",
@@ -208,32 +226,43 @@ def load_settings(
             return config[key]
         return None
 
-    raw_server = pick("server", server, ("JOBSPEC_SERVER", "SKYSYNC_SERVER"))
+    raw_server = pick("server", server, ENV_NAMES["server"])
     if raw_server is None:
         raise UsageError(
             "no DryvIQ server given",
             hint=f"pass --server, set JOBSPEC_SERVER, or set `server` in {CONFIG_FILE}",
         )
-    base = normalize_server(raw_server)
+    try:
+        base = normalize_server(raw_server)
+    except UsageError as exc:
+        if origins["server"] == "flag":
+            raise
+        raise UsageError(f"{origins['server']}: {exc.message}", hint=exc.hint) from None
     _check_transport_security(base, insecure=insecure)
 
     base_dir = config_file.parent if config_file else Path()
-    state = pick("state", None, ("JOBSPEC_STATE",))
-    specs = pick("specs", None)
-    workers = pick("concurrency", concurrency)
-    seconds = pick("timeout", timeout)
-    settle = pick("clone_settle", None, ("JOBSPEC_CLONE_SETTLE",))
-    cutover = pick("cutover", None)
+    state = pick("state", None, ENV_NAMES["state"])
+    specs = pick("specs", None, ENV_NAMES["specs"])
+    workers = pick("concurrency", concurrency, ENV_NAMES["concurrency"])
+    seconds = pick("timeout", timeout, ENV_NAMES["timeout"])
+    settle = pick("clone_settle", None, ENV_NAMES["clone_settle"])
+    specs_base = Path() if origins.get("specs") in ENV_NAMES["specs"] else base_dir
+    cutover = pick("cutover", None, ENV_NAMES["cutover"])
+    unreadable = pick("ignore_unreadable", None, ENV_NAMES["ignore_unreadable"])
+    if isinstance(unreadable, str):  # the variable: a comma-separated list
+        unreadable = [item.strip() for item in unreadable.split(",") if item.strip()]
     return Settings(
         server=base,
         credentials=_credentials(env),
         state_path=_state_location(state, origin=origins.get("state"), base_dir=base_dir),
-        specs_dir=base_dir / specs if specs else DEFAULT_SPECS,
-        concurrency=DEFAULT_CONCURRENCY if workers is None else _concurrency(workers, origins),
-        timeout=DEFAULT_TIMEOUT if seconds is None else _timeout(seconds, origins),
+        specs_dir=specs_base / specs if specs else DEFAULT_SPECS,
+        concurrency=DEFAULT_CONCURRENCY
+        if workers is None
+        else _concurrency(_number(workers, int), origins),
+        timeout=DEFAULT_TIMEOUT if seconds is None else _timeout(_number(seconds, float), origins),
         insecure=insecure,
         clone_settle=DEFAULT_CLONE_SETTLE if settle is None else _settle(settle, origins),
-        ignore_unreadable=tuple(config.get("ignore_unreadable", ())),
+        ignore_unreadable=tuple(unreadable or ()),
         cutover=Cutover.immediate if cutover is None else _cutover(cutover, origins),
         origins=origins,
     )
@@ -259,15 +288,19 @@ def state_location(
     return _state_location(config["state"], origin=str(config_file), base_dir=config_file.parent)
 
 
-def specs_location(*, flag: str | None, config_path: Path | None = None) -> Path:
+def specs_location(
+    *, flag: str | None, config_path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Path:
     """The spec directory, for commands that need nothing else (`validate`, `fmt`).
 
-    The same answer `load_settings` gives: the `--specs` flag, else `specs` in `jobspec.toml`
-    (relative to that file), else `specs`. So CI's validate step and the pre-commit hooks
-    check the folder that plan and apply read.
+    The same answer `load_settings` gives: the `--specs` flag, else `JOBSPEC_SPECS`, else
+    `specs` in `jobspec.toml` (relative to that file), else `specs`. So CI's validate step and
+    the pre-commit hooks check the folder that plan and apply read.
     """
     if flag is not None:
         return Path(flag)
+    if env and (value := env.get("JOBSPEC_SPECS", "").strip()):
+        return Path(value)
     config, config_file = _read_config(config_path)
     if config_file is None or not config.get("specs"):
         return DEFAULT_SPECS
@@ -281,7 +314,13 @@ def _state_location(raw: str | None, *, origin: str | None, base_dir: Path) -> P
         return DEFAULT_STATE
     if not is_database_url(raw):
         return Path(raw) if origin in (None, "flag", "JOBSPEC_STATE") else base_dir / raw
-    if origin not in ("flag", "JOBSPEC_STATE") and parse_location(raw).has_password:
+    try:
+        parsed = parse_location(raw)
+    except UsageError as exc:
+        if origin in (None, "flag"):
+            raise
+        raise UsageError(f"{origin}: {exc.message}", hint=exc.hint) from None
+    if origin not in ("flag", "JOBSPEC_STATE") and parsed.has_password:
         # Never echo the URL: it holds the password.
         raise UsageError(
             f"{origin}: the `state` URL contains a password: it may end up in git",
@@ -415,6 +454,16 @@ def _read_config(config_path: Path | None) -> tuple[dict[str, Any], Path | None]
     return data, path
 
 
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    """A variable's text as the number it spells, else unchanged (for the check to refuse)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        return value
+
+
 def _concurrency(value: Any, origins: Mapping[str, str]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENCY:
         raise UsageError(
@@ -453,5 +502,7 @@ def _timeout(value: Any, origins: Mapping[str, str]) -> float:
             f"seconds, not {value!r}"
         )
     if not math.isfinite(value):
-        raise UsageError("timeout must be a finite number of seconds")
+        raise UsageError(
+            f"timeout from {origins.get('timeout', 'settings')} must be a finite number of seconds"
+        )
     return float(value)

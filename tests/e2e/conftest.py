@@ -95,13 +95,15 @@ class Workspace:
         document = {"version": 1, "jobs": self.specs}
         (folder / "jobs.yaml").write_text(json.dumps(document, indent=2), encoding="utf-8")
 
-    def cli(self, *args: str, expect: int | None = 0) -> Result:
-        """Run `jobspec ARGS` in process, in the workspace directory."""
+    def cli(self, *args: str, expect: int | None = 0, input: str | None = None) -> Result:
+        """Run `jobspec ARGS` in process, in the workspace directory; `input` is its stdin."""
         runner = CliRunner()
         cwd = Path.cwd()
         os.chdir(self.root)
         try:
-            result = runner.invoke(cli, list(args), env=self.env, catch_exceptions=False)
+            result = runner.invoke(
+                cli, list(args), env=self.env, input=input, catch_exceptions=False
+            )
         finally:
             os.chdir(cwd)
         if expect is not None:

@@ -204,9 +204,11 @@ def test_a_refused_call_leaves_no_pending_intent_to_block_saved_plans(ws: Worksp
     ws.assert_converged()
 
 
-def test_apply_json_prints_one_parseable_object_a_line(ws: Workspace) -> None:
+@pytest.mark.parametrize("as_json", [["--format", "json"], ["--json"]])
+def test_apply_json_prints_one_parseable_object_a_line(ws: Workspace, as_json: list[str]) -> None:
+    """`--format json`, as every other command says it; `--json` is kept as its alias."""
     standard_specs(ws)
-    result = ws.cli("apply", "--auto-approve", "--json")
+    result = ws.cli("apply", "--auto-approve", *as_json)
     lines = result.stdout.splitlines()
     events = [json.loads(line) for line in lines]  # every line parses on its own
     assert {event["format_version"] for event in events} == {1}
@@ -235,10 +237,11 @@ def test_apply_json_reports_an_error_as_a_line_too(ws: Workspace) -> None:
     assert result.stderr.startswith("error: ")
 
 
-def test_apply_json_will_not_ask(ws: Workspace) -> None:
+@pytest.mark.parametrize("as_json", [["--format", "json"], ["--json"]])
+def test_apply_json_will_not_ask(ws: Workspace, as_json: list[str]) -> None:
     standard_specs(ws)
-    result = ws.cli("apply", "--json", expect=1)
-    assert "--json cannot ask for confirmation" in result.stderr
+    result = ws.cli("apply", *as_json, expect=1)
+    assert "--format json cannot ask for confirmation" in result.stderr
     assert ws.mutations() == 0
 
 

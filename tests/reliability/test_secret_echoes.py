@@ -18,8 +18,12 @@ import httpx
 from jobspec.emulator.server import RunningEmulator
 from tests.helpers import EmulatorHandle, make_job
 from tests.reliability.campaign import TrialWorkspace
-from tests.reliability.test_secrets import PASSWORD, USERNAME, run
-from tests.reliability.test_secrets import secret_server as secret_server  # the fixture
+from tests.reliability.test_secrets import (
+    PASSWORD,
+    USERNAME,
+    run,
+    secret_server as secret_server,  # the fixture
+)
 
 FORMS = {
     "raw": PASSWORD,

@@ -10,8 +10,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from jobspec.mdsafe import code, fence, html_code, one_line
 from jobspec.plan import Plan

@@ -15,7 +15,7 @@ import pytest
 
 from jobspec.model import deep_merge
 from jobspec.plan import ActionKind, Plan
-from jobspec.render import render_json, render_markdown, render_text
+from jobspec.render import STYLES, render_json, render_markdown, render_text
 from tests.planner.helpers import (
     CLONE,
     OVERRIDES,
@@ -73,10 +73,13 @@ def test_text_golden() -> None:
 
 
 def test_text_colour_only_when_asked() -> None:
+    """render names styles only; the paint function (the CLI's, from rich) colours them."""
     plain = render_text(every_kind_plan())
-    coloured = render_text(every_kind_plan(), color=True)
-    assert "\x1b[" not in plain
-    assert "\x1b[32m+ kept: create\x1b[0m" in coloured
+    coloured = render_text(every_kind_plan(), paint=lambda text, style: f"<{style}>{text}</>")
+    assert "\x1b[" not in plain and "</>" not in plain
+    assert "<create>+ kept: create</>" in coloured
+    styles = set(re.findall(r"<(\w+)>", render_text(deleting_plan(), paint=lambda t, s: f"<{s}>")))
+    assert styles <= set(STYLES) and "danger" in styles
 
 
 def test_json_golden_and_schema() -> None:

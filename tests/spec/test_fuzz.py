@@ -9,8 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 

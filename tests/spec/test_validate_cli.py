@@ -100,7 +100,7 @@ def test_no_traceback_on_hostile_input(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_bad_format_is_a_usage_error() -> None:
-    code, _, err = run("--format", "json")
+    code, _, err = run("--format", "yaml")
     assert code == 1  # 2 means "changes" or "drift" to pipelines
     assert "Invalid value for '--format'" in err
 

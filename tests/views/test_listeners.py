@@ -77,8 +77,8 @@ class FakeTerminal:
         if screen.err:
             self.said.append(f"[err] {screen.err}")
 
-    def use_color(self) -> bool:
-        return False
+    def painter(self) -> None:
+        return None
 
     def confirm(self, question: str) -> bool:
         self.said.append(f"[ask] {question} {'y' if self.answer else 'n'}\n")

@@ -15,6 +15,7 @@ checks every use.
     state.py     state …, unlock     adopt.py     import, generate
     jobs.py      jobs (and the connection/path filters generate shares)
     inspect.py   validate, fmt, schema, drift, completion
+    version.py   version
     emulator.py  emulator
 """
 

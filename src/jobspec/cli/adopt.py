@@ -7,12 +7,18 @@ from typing import Unpack
 import click
 
 from jobspec.cli.jobs import job_filter, job_filter_options
-from jobspec.cli.options import Command, ServerFlags, lock_timeout_option, server_options
+from jobspec.cli.options import (
+    CREDENTIALS_EPILOG,
+    Command,
+    ServerFlags,
+    lock_timeout_option,
+    server_options,
+)
 from jobspec.cli.run import Specs, server_run
 from jobspec.cli.runtime import SCRUB, report_errors, show
 
 
-@click.command("import", cls=Command)
+@click.command("import", cls=Command, epilog=CREDENTIALS_EPILOG)
 @click.argument("address", required=False)
 @click.argument("job_id", required=False)
 @click.option(
@@ -49,6 +55,10 @@ def import_(
     Refused for a job state already holds or a spec clones, and (unless --force) for one whose
     kind or endpoints the spec does not change differ from the source's. With --from FILE,
     every row is checked first, then all are imported under one lock, or none.
+
+    \b
+    Example:
+      jobspec import finance-archive 0f3ae9d1c2b34a5f8e7d6c5b4a392817
     """
     from pathlib import Path
 
@@ -108,12 +118,16 @@ def import_(
     show(imported(address, entry))
 
 
-@click.command(cls=Command)
+@click.command(cls=Command, epilog=CREDENTIALS_EPILOG)
 @click.argument("job_ids", nargs=-1, metavar="[JOB_ID]...")
 @click.option("--query", default=None, help="Jobs the server finds for TEXT (its `q` filter).")
-@click.option("--category", default=None, help="Jobs in this category (name or id).")
-@click.option("--kind", default=None, help="Jobs of this kind (e.g. transfer).")
-@click.option("--status", default=None, help="Jobs in this status (e.g. idle, failed).")
+@click.option(
+    "--category", default=None, metavar="NAME|ID", help="Jobs in this category (name or id)."
+)
+@click.option("--kind", default=None, metavar="KIND", help="Jobs of this kind (e.g. transfer).")
+@click.option(
+    "--status", default=None, metavar="STATUS", help="Jobs in this status (e.g. idle, failed)."
+)
 @job_filter_options
 @click.option("--all", "every", is_flag=True, help="Every job not managed yet.")
 @click.option(
@@ -172,6 +186,10 @@ def generate(
     Jobs state manages or a spec already clones are left out (stderr says which and why).
     Each spec gets an address from its job's name, a comment describing the job, and the
     --set overrides; the output is in canonical form and plans without edits.
+
+    \b
+    Example:
+      jobspec generate --category Finance --out specs/finance.yaml
     """
     from pathlib import Path
 

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Unpack
 import click
 
 from jobspec.cli.options import (
+    CREDENTIALS_EPILOG,
     Command,
     ConnectionFlags,
     connection_options,
     duration,
+    format_option,
     idle_wait,
     lock_timeout_option,
     ownership_options,
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from jobspec.views.listeners import HumanListener, JsonListener
 
 
-@click.command(cls=Command)
+@click.command(cls=Command, epilog=CREDENTIALS_EPILOG)
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
 @connection_options
 @click.option("--auto-approve", is_flag=True, help="Do not ask; required when not on a terminal.")
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     callback=duration,
     metavar="[=SECONDS]",
     help="Delete an original (or a replaced clone) only once it is not running, waiting up "
-    "to SECONDS (also 10m, 1h) [default: 600].",
+    "to SECONDS (or a duration: 10m, 1.5h …) [default: 600].",
 )
 @click.option(
     "--wait",
@@ -60,13 +62,13 @@ if TYPE_CHECKING:
     "to end, and retire their originals in this run; Ctrl-C ends the wait.",
 )
 @ownership_options
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON object a line (plan, steps, summary) instead of text; needs "
+@format_option(
+    ["text", "json"],
+    default="text",
+    help="`json`: one JSON object a line (plan, steps, summary) instead of text; needs "
     "--auto-approve or a plan file.",
 )
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @report_errors
 def apply(
     plan_file: str | None,
@@ -77,6 +79,7 @@ def apply(
     wait_runs: float | None,
     replace: tuple[str, ...],
     accept_source: tuple[str, ...],
+    output_format: str,
     as_json: bool,
     **flags: Unpack[ConnectionFlags],
 ) -> None:
@@ -86,14 +89,19 @@ def apply(
     spec) asks to wait; a wait that times out leaves the delete for the next apply. A
     verified cutover whose clone's first run is still going is left for the next apply
     (exit 0) unless --wait gives it time.
+
+    \b
+    Example:
+      jobspec apply plan.json --wait-for-idle=10m
     """
     from jobspec.errors import UsageError
     from jobspec.plan import PlanOptions
     from jobspec.views.listeners import HumanListener, JsonListener
 
+    as_json = as_json or output_format == "json"
     if as_json and not (auto_approve or plan_file):
         raise UsageError(
-            "--json cannot ask for confirmation",
+            "--format json cannot ask for confirmation",
             hint="pass --auto-approve, or apply a reviewed plan file",
         )
     listener: HumanListener | JsonListener
@@ -136,8 +144,7 @@ def _apply(
     from pathlib import Path
 
     from jobspec import views
-    from jobspec.commands.apply import ApplyOptions
-    from jobspec.commands.apply import apply as run_apply
+    from jobspec.commands.apply import ApplyOptions, apply as run_apply
     from jobspec.commands.planfiles import read_plan_file
     from jobspec.errors import UsageError
     from jobspec.firstrun import RunWait

@@ -14,24 +14,42 @@ from jobspec.cli.runtime import report_errors
 @click.command(cls=click.Command)
 @VERBOSE
 @NO_COLOR
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=9090, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--username", default="admin", show_default=True, envvar="JOBSPEC_EMULATOR_USERNAME")
+@click.option(
+    "--host",
+    metavar="ADDRESS",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on.",
+)
+@click.option(
+    "--port", metavar="PORT", default=9090, show_default=True, type=click.IntRange(0, 65535)
+)
+@click.option(
+    "--username",
+    metavar="NAME",
+    default="admin",
+    show_default=True,
+    envvar="JOBSPEC_EMULATOR_USERNAME",
+)
 @click.option(
     "--password",
+    metavar="PASSWORD",
     default="admin",
     show_default=True,
     envvar="JOBSPEC_EMULATOR_PASSWORD",
     help="Password for the password grant; the default is refused on a non-loopback --host.",
 )
-@click.option("--client-id", default=None, envvar="JOBSPEC_EMULATOR_CLIENT_ID")
+@click.option("--client-id", metavar="ID", default=None, envvar="JOBSPEC_EMULATOR_CLIENT_ID")
 @click.option(
     "--client-secret",
+    metavar="SECRET",
     default=None,
     envvar="JOBSPEC_EMULATOR_CLIENT_SECRET",
     help="With --client-id, enables the client_credentials grant.",
 )
-@click.option("--token-ttl", default=3600, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--token-ttl", metavar="SECONDS", default=3600, show_default=True, type=click.IntRange(min=1)
+)
 @click.option(
     "--data",
     "data_path",
@@ -43,22 +61,54 @@ from jobspec.cli.runtime import report_errors
     "--controls/--no-controls", default=True, show_default=True, help="Serve /_emulator/."
 )
 @click.option(
-    "--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Added to every call."
+    "--latency-ms",
+    metavar="MS",
+    default=0.0,
+    type=click.FloatRange(min=0),
+    help="Added to every call.",
 )
-@click.option("--spike-rate", default=0.0, type=click.FloatRange(0, 1), help="Latency spike rate.")
-@click.option("--spike-ms", default=0.0, type=click.FloatRange(min=0), help="Latency spike length.")
-@click.option("--fault-503", default=0.0, type=click.FloatRange(0, 1), help="Rate of 503 replies.")
-@click.option("--fault-429", default=0.0, type=click.FloatRange(0, 1), help="Rate of 429 replies.")
+@click.option(
+    "--spike-rate",
+    metavar="RATE",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Latency spike rate.",
+)
+@click.option(
+    "--spike-ms",
+    metavar="MS",
+    default=0.0,
+    type=click.FloatRange(min=0),
+    help="Latency spike length.",
+)
+@click.option(
+    "--fault-503",
+    metavar="RATE",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Rate of 503 replies.",
+)
+@click.option(
+    "--fault-429",
+    metavar="RATE",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Rate of 429 replies.",
+)
 @click.option(
     "--fault-drop",
+    metavar="RATE",
     default=0.0,
     type=click.FloatRange(0, 1),
     help="Rate of clone/patch/delete calls done but whose reply is lost.",
 )
-@click.option("--retry-after", default=1, show_default=True, type=click.IntRange(min=0))
-@click.option("--seed", default=None, type=int, help="Seed for reproducible faults.")
+@click.option(
+    "--retry-after", metavar="SECONDS", default=1, show_default=True, type=click.IntRange(min=0)
+)
+@click.option("--seed", metavar="N", default=None, type=int, help="Seed for reproducible faults.")
 @click.option(
     "--run-seconds",
+    metavar="SECONDS",
     default=30.0,
     show_default=True,
     type=click.FloatRange(min=0),
@@ -66,6 +116,7 @@ from jobspec.cli.runtime import report_errors
 )
 @click.option(
     "--auto-interval",
+    metavar="SECONDS",
     default=0.0,
     show_default=True,
     type=click.FloatRange(min=0),
@@ -73,6 +124,7 @@ from jobspec.cli.runtime import report_errors
 )
 @click.option(
     "--cancel-interval",
+    metavar="SECONDS",
     default=5.0,
     show_default=True,
     type=click.FloatRange(min=0),
@@ -120,6 +172,10 @@ def emulator(
       server-fields-move  execute_on, health, counters … change between reads
       docshapes           replies as the vendor's examples: expanded connections …
       all                 every one of them
+
+    \b
+    Example:
+      jobspec emulator --demo --port 9090
     """
     from pathlib import Path
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Unpack
 
 import click
 
 from jobspec.cli.options import (
+    CREDENTIALS_EPILOG,
     Command,
     ConnectionFlags,
     config_path,
@@ -23,23 +25,31 @@ from jobspec.cli.runtime import report_errors, show
     "--specs",
     "specs_dir",
     default=None,
+    metavar="DIR",
     help="Directory of *.yaml / *.yml spec files, not searched recursively [default: `specs` "
     "in jobspec.toml, else specs].",
 )
 @format_option(
-    ["text", "github"], default="text", help="`github` prints GitHub Actions error annotations."
+    ["text", "github", "json", "gitlab"],
+    default="text",
+    help="`github`: GitHub Actions error annotations; `json`: one object (valid, problems with "
+    "file, line, column, message, hint); `gitlab`: a GitLab code-quality report.",
 )
 @report_errors
 def validate(specs_dir: str | None, output_format: str) -> None:
     """Check the specs offline (YAML, schema, addresses): every problem in one pass.
 
     Exit 0 when clean, 1 when any problem is found. Never calls the API.
+
+    \b
+    Example:
+      jobspec validate --format json
     """
     from jobspec.settings import specs_location
     from jobspec.spec import collect_problems, spec_files
     from jobspec.views import validate_report
 
-    directory = specs_location(flag=specs_dir, config_path=config_path())
+    directory = specs_location(flag=specs_dir, config_path=config_path(), env=os.environ)
     desired, problems = collect_problems(directory)
     files = 0 if problems else len(spec_files(directory))
     show(
@@ -51,7 +61,7 @@ def validate(specs_dir: str | None, output_format: str) -> None:
         sys.exit(1)
 
 
-@click.command(cls=Command)
+@click.command(cls=Command, epilog=CREDENTIALS_EPILOG)
 @connection_options
 @format_option(["text", "json"], default="text")
 @report_errors
@@ -60,6 +70,10 @@ def drift(output_format: str, **flags: Unpack[ConnectionFlags]) -> None:
 
     Each finding says who moved: the spec (edited, not applied yet), the server (the clone or
     the original edited, deleted or rescheduled by hand) or the source job.
+
+    \b
+    Example:
+      jobspec drift --format json --target finance-archive
     """
     from jobspec.commands.observe import drift as find
     from jobspec.views import drift_report
@@ -79,7 +93,12 @@ def drift(output_format: str, **flags: Unpack[ConnectionFlags]) -> None:
     help="`markdown` is the field reference (docs/spec-reference.md).",
 )
 def schema(output_format: str) -> None:
-    """Print the JSON Schema of spec files (for editors), generated from the models."""
+    """Print the JSON Schema of spec files (for editors), generated from the models.
+
+    \b
+    Example:
+      jobspec schema > jobspec.schema.json
+    """
     from jobspec.schema import spec_json_schema_text, spec_reference_markdown
 
     text = spec_json_schema_text() if output_format == "json" else spec_reference_markdown()
@@ -91,17 +110,23 @@ def schema(output_format: str) -> None:
     "--specs",
     "specs_dir",
     default=None,
+    metavar="DIR",
     help="Spec directory [default: `specs` in jobspec.toml, else specs].",
 )
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a file would change.")
 @report_errors
 def fmt(specs_dir: str | None, check: bool) -> None:
-    """Rewrite spec files in canonical form, keeping comments and key order."""
+    """Rewrite spec files in canonical form, keeping comments and key order.
+
+    \b
+    Example:
+      jobspec fmt --check
+    """
     from jobspec.commands.fmt import format_specs
     from jobspec.settings import specs_location
     from jobspec.views import fmt_report
 
-    directory = specs_location(flag=specs_dir, config_path=config_path())
+    directory = specs_location(flag=specs_dir, config_path=config_path(), env=os.environ)
     load_specs(directory)  # only valid specs are rewritten
     changed = format_specs(directory, check=check)
     show(fmt_report(changed, check=check))
@@ -112,7 +137,12 @@ def fmt(specs_dir: str | None, check: bool) -> None:
 @click.command(cls=Command)
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
-    """Print the shell completion script: `eval "$(jobspec completion bash)"`."""
+    """Print the shell completion script: `eval "$(jobspec completion bash)"`.
+
+    \b
+    Example:
+      jobspec completion zsh > ~/.zfunc/_jobspec
+    """
     from click.shell_completion import get_completion_class
 
     completer = get_completion_class(shell)

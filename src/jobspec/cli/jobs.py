@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import click
 
-from jobspec.cli.options import Command, ServerFlags, format_option, server_options
+from jobspec.cli.options import (
+    CREDENTIALS_EPILOG,
+    Command,
+    ServerFlags,
+    format_option,
+    server_options,
+)
 from jobspec.cli.run import Specs, server_run
 from jobspec.cli.runtime import report_errors, show
 
@@ -69,11 +75,15 @@ def job_filter(
     )
 
 
-@click.command("jobs", cls=Command)
+@click.command("jobs", cls=Command, epilog=CREDENTIALS_EPILOG)
 @click.option("--query", default=None, help="Jobs the server finds for TEXT (its `q` filter).")
-@click.option("--category", default=None, help="Jobs in this category (name or id).")
-@click.option("--kind", default=None, help="Jobs of this kind (e.g. transfer).")
-@click.option("--status", default=None, help="Jobs in this status (e.g. idle, failed).")
+@click.option(
+    "--category", default=None, metavar="NAME|ID", help="Jobs in this category (name or id)."
+)
+@click.option("--kind", default=None, metavar="KIND", help="Jobs of this kind (e.g. transfer).")
+@click.option(
+    "--status", default=None, metavar="STATUS", help="Jobs in this status (e.g. idle, failed)."
+)
 @job_filter_options
 @format_option(["text", "json"], default="text")
 @server_options
@@ -91,7 +101,12 @@ def jobs(
     **flags: Unpack[ServerFlags],
 ) -> None:
     """List live jobs (all, or those the filters select) and what each is to jobspec: the
-    clone, original or source of an address, or unmanaged. Read-only."""
+    clone, original or source of an address, or unmanaged. Read-only.
+
+    \b
+    Example:
+      jobspec jobs --connection 5dc5e3f0a1b24c6d8e9f0a1b2c3d4e5f --format json
+    """
     from jobspec import views
     from jobspec.commands.jobs import list_jobs
     from jobspec.errors import UsageError

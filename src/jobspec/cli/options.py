@@ -25,6 +25,14 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+CREDENTIALS_EPILOG = (
+    "Credentials come from the environment only, one kind: JOBSPEC_USERNAME and "
+    "JOBSPEC_PASSWORD, or JOBSPEC_CLIENT_ID and JOBSPEC_CLIENT_SECRET, or JOBSPEC_TOKEN. The "
+    "server: --server, else JOBSPEC_SERVER, else `server` in jobspec.toml."
+)
+"""The epilog of every command that calls the server: what it needs that no flag gives."""
+
+
 def format_option(choices: list[str], *, default: str, help: str | None = None) -> Callable[[F], F]:
     """`--format`, as every command that prints something takes it."""
     return click.option(
@@ -220,7 +228,9 @@ def complete_address(
     config = globals_of(ctx).config
     config_path = Path(config) if config else None
     try:
-        specs = specs_location(flag=ctx.params.get("specs_dir"), config_path=config_path)
+        specs = specs_location(
+            flag=ctx.params.get("specs_dir"), config_path=config_path, env=os.environ
+        )
         desired, _ = collect_problems(specs)
         found.update((address, "spec") for address in desired)
     except (JobspecError, OSError):
@@ -248,16 +258,23 @@ def server_options(func: F) -> F:
             "--specs",
             "specs_dir",
             default=None,
+            metavar="DIR",
             help="Spec directory [default: `specs` in jobspec.toml, else specs].",
         ),
         click.option(
             "--state",
             "state_path",
             default=None,
+            metavar="FILE|URL",
             help="State file or postgresql:// URL [default: $JOBSPEC_STATE, else `state` in "
             "jobspec.toml, else jobspec.state.json].",
         ),
-        click.option("--server", default=None, help="DryvIQ server root (else JOBSPEC_SERVER)."),
+        click.option(
+            "--server",
+            default=None,
+            metavar="URL",
+            help="DryvIQ server root (else JOBSPEC_SERVER).",
+        ),
         click.option(
             "--insecure", is_flag=True, help="Allow plain http:// to a non-loopback server."
         ),
@@ -265,6 +282,7 @@ def server_options(func: F) -> F:
             "--concurrency",
             default=None,
             type=click.IntRange(1, 64),
+            metavar="N",
             help="Requests in flight [default: 8].",
         ),
     ]
@@ -307,41 +325,41 @@ def ownership_options(func: F) -> F:
     )(func)
 
 
-_LOCK_TIMEOUT_HELP = "Seconds to wait for the state lock (0: fail at once, naming the holder)."
-lock_timeout_option = click.option(
-    "--lock-timeout",
-    default=0.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help=_LOCK_TIMEOUT_HELP,
+_LOCK_TIMEOUT_HELP = (
+    "Seconds (or a duration: 2m …) to wait for the state lock (0: fail at once, naming the holder)."
 )
-"""`--lock-timeout`, as every command that takes the state lock has it."""
-_DURATION_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-    """Seconds from `90`, `90s`, `10m` or `1h` (a click callback, so any click version)."""
+    """Seconds from a duration, `90`, `90s`, `10m`, `1.5h`, `2d` (`durations`: the grammar the
+    spec's intervals use too); a click callback, so any click version. For every option that
+    takes a time to wait (`--wait-for-idle`, `--wait`, `--lock-timeout`)."""
+    from jobspec.durations import parse_duration
+
     if value is None:
         return None
-    text = value.strip().lower()
-    factor = _DURATION_UNITS.get(text[-1:])
     try:
-        seconds = float(text[:-1] if factor else text) * (factor or 1.0)
-    except ValueError:
-        default = (
-            "; to wait the default time, put --wait-for-idle after the plan file, or write "
-            "--wait-for-idle=SECONDS"
-            if param.name == "wait_for_idle"
+        return parse_duration(value)
+    except ValueError as exc:
+        name = param.opts[0] if param.opts else "the option"
+        optional = bool(getattr(param, "_flag_needs_value", False))  # `--opt[=VALUE]`
+        again = (
+            f"; to wait the default time, put {name} after the plan file, or write {name}=SECONDS"
+            if optional
             else ""
         )
-        raise click.BadParameter(
-            f"{value!r} is not a duration (like 300, 90s, 10m){default}",
-            ctx=ctx,
-            param=param,
-        ) from None
-    if not 0 <= seconds < float("inf"):
-        raise click.BadParameter(f"{value!r} is not zero seconds or more", ctx=ctx, param=param)
-    return seconds
+        raise click.BadParameter(f"{exc}{again}", ctx=ctx, param=param) from None
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    default="0",
+    show_default=True,
+    callback=duration,
+    metavar="SECONDS",
+    help=_LOCK_TIMEOUT_HELP,
+)
+"""`--lock-timeout`, as every command that takes the state lock has it."""
 
 
 def idle_wait(timeout: float | None) -> IdleWait:
@@ -356,6 +374,31 @@ def state_option(func: F) -> F:
         "--state",
         "state_path",
         default=None,
+        metavar="FILE|URL",
         help="State file or postgresql:// URL [default: $JOBSPEC_STATE, else `state` in "
         "./jobspec.toml, else jobspec.state.json].",
     )(func)
+
+
+full_plan_url_option = click.option(
+    "--full-plan-url",
+    "full_plan_url",
+    default=None,
+    metavar="URL",
+    help="With --format markdown: where the whole plan is (a CI artifact); a comment cut "
+    "for length links it.",
+)
+"""`--full-plan-url`, as plan and show take it."""
+
+
+def check_full_plan_url(url: str | None, output_format: str) -> None:
+    """`--full-plan-url` is an http(s) URL, and only for the markdown comment. Checked when
+    the command runs, not as it is parsed: a pipeline's line holds `$PLAN_URL` until then."""
+    from urllib.parse import urlsplit
+
+    if url is None:
+        return
+    if output_format != "markdown":
+        raise click.UsageError("--full-plan-url needs --format markdown")
+    if urlsplit(url).scheme not in ("http", "https") or any(c.isspace() for c in url):
+        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="'--full-plan-url'")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from rich.progress import Progress, TaskID
 
+    from jobspec.render import Paint
     from jobspec.views import Screen
     from jobspec.views.listeners import ProgressBar
 
@@ -89,8 +90,9 @@ def echo(text: str, *, err: bool = False, nl: bool = True, color: bool | None = 
 
 
 def show(screen: Screen, *, color: bool = False) -> None:
-    """Print a view: its result on stdout, its notes on stderr. `color` keeps its ANSI codes
-    off a terminal (FORCE_COLOR); click strips them there otherwise."""
+    """Print a view: its result on stdout, its notes on stderr. `color`: the view was painted
+    (`painter`), so its escape codes stay, off a terminal too (FORCE_COLOR); click strips
+    any other escape codes off a terminal."""
     if screen.out:
         echo(screen.out, nl=False, color=True if color else None)
     if screen.err:
@@ -145,22 +147,42 @@ def _scrub_record(record: logging.LogRecord) -> bool:
     return True
 
 
-def no_color() -> bool:
-    """--no-color, NO_COLOR (any non-empty value) or TERM=dumb: no colour anywhere."""
-    import os
+PLAN_STYLES = {
+    "create": "green",
+    "update": "yellow",
+    "replace": "magenta",
+    "retire": "red",
+    "prune": "red",
+    "orphan": "cyan",
+    "danger": "bold red",
+    "warning": "yellow",
+}
+"""rich's style for each of `render.STYLES`."""
 
-    globals_ = globals_of(click.get_current_context())
-    return globals_.no_color or bool(os.environ.get("NO_COLOR")) or os.environ.get("TERM") == "dumb"
+
+def _no_color_flag() -> bool | None:
+    """--no-color, for rich: True turns colour off; None leaves it to rich (NO_COLOR …)."""
+    return True if globals_of(click.get_current_context()).no_color else None
 
 
-def use_color() -> bool:
-    """Colour on stdout: never when no_color(); forced by FORCE_COLOR (CI logs that render
-    ANSI); otherwise only on a terminal."""
-    import os
+def painter() -> Paint | None:
+    """How to colour stdout, or None for no colour: rich's `Console` decides, the one place
+    that does (a terminal or not, NO_COLOR, FORCE_COLOR, TERM=dumb), with --no-color on top.
+    The views get the function and style names only, never rich."""
+    from rich.console import COLOR_SYSTEMS, Console as RichConsole
+    from rich.style import Style
 
-    if no_color():
-        return False
-    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
+    console = RichConsole(no_color=_no_color_flag())
+    system = console.color_system
+    if system is None or console.no_color:
+        return None
+    styles = {name: Style.parse(spec) for name, spec in PLAN_STYLES.items()}
+
+    def paint(text: str, style: str) -> str:
+        found = styles.get(style)
+        return text if found is None else found.render(text, color_system=COLOR_SYSTEMS[system])
+
+    return paint
 
 
 def run_async(start: Callable[[], Awaitable[R]]) -> R:
@@ -244,8 +266,8 @@ class Console:
     def show(self, screen: Screen, *, color: bool = False) -> None:
         show(screen, color=color)
 
-    def use_color(self) -> bool:
-        return use_color()
+    def painter(self) -> Paint | None:
+        return painter()
 
     def confirm(self, question: str) -> bool:
         """No answer (end of input) is a no; Ctrl-C and SIGTERM stop the run at once, as they
@@ -278,7 +300,7 @@ class Console:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[last]}"),
-            console=RichConsole(stderr=True, no_color=no_color()),
+            console=RichConsole(stderr=True, no_color=_no_color_flag()),
             transient=True,
         )
         task = progress.add_task("apply", total=total, last="")

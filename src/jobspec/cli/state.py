@@ -7,24 +7,44 @@ from __future__ import annotations
 
 import click
 
-from jobspec.cli.options import Command, Group, complete_address, lock_timeout_option, state_option
+from jobspec.cli.options import (
+    Command,
+    Group,
+    complete_address,
+    format_option,
+    lock_timeout_option,
+    state_option,
+)
 from jobspec.cli.run import open_store
 from jobspec.cli.runtime import report_errors, show
 
 
 @click.group(cls=Group)
 def state() -> None:
-    """Inspect, edit or move the state (a file, or PostgreSQL). Never touches the server."""
+    """Inspect, edit or move the state (a file, or PostgreSQL). Never touches the server.
+
+    \b
+    Example:
+      jobspec state list --state postgresql://ci@db.example.com/jobspec
+    """
 
 
 @state.command("list")
 @state_option
+@format_option(["text", "json"], default="text")
 @report_errors
-def state_list(state_path: str | None) -> None:
-    """One line per address: clone id, source id, how the original was retired."""
+def state_list(state_path: str | None, output_format: str) -> None:
+    """One line per address: clone id, source id, how the original was retired.
+
+    `--format json` prints one object: serial, lineage, server and every entry whole.
+
+    \b
+    Example:
+      jobspec state list --format json
+    """
     from jobspec.views import state_list as view
 
-    show(view(open_store(state_path).read()))
+    show(view(open_store(state_path).read(), output_format=output_format))
 
 
 @state.command("show")
@@ -32,7 +52,12 @@ def state_list(state_path: str | None) -> None:
 @state_option
 @report_errors
 def state_show(address: str, state_path: str | None) -> None:
-    """The whole state entry of one address, as JSON."""
+    """The whole state entry of one address, as JSON.
+
+    \b
+    Example:
+      jobspec state show finance-archive
+    """
     from jobspec.errors import UsageError
     from jobspec.views import state_entry
 
@@ -48,7 +73,12 @@ def state_show(address: str, state_path: str | None) -> None:
 @lock_timeout_option
 @report_errors
 def state_rm(address: str, state_path: str | None, lock_timeout: float) -> None:
-    """Forget an address without touching the server (its clone stays as it is)."""
+    """Forget an address without touching the server (its clone stays as it is).
+
+    \b
+    Example:
+      jobspec state rm finance-archive
+    """
     from jobspec.commands.state import forget
     from jobspec.views import state_forgotten
 
@@ -66,6 +96,10 @@ def state_mv(old: str, new: str, state_path: str | None, lock_timeout: float) ->
     """Rename an address in state: its clone moves with it, and no new clone is made.
 
     Rename the address in the spec files too; the next plan then sees the same clone.
+
+    \b
+    Example:
+      jobspec state mv finance-archive finance-archive-2026
     """
     from jobspec.commands.state import move_address
     from jobspec.views import state_moved
@@ -84,6 +118,10 @@ def state_set_server(url: str, state_path: str | None, lock_timeout: float) -> N
 
     A state records its server and refuses any other: the same job ids on another server (a
     staging copy restored from production) are other jobs. Never use this to share a state.
+
+    \b
+    Example:
+      jobspec state set-server https://dryviq-new.example.com/
     """
     from jobspec.commands.state import repoint_server
     from jobspec.netaddr import server_identity
@@ -103,6 +141,10 @@ def state_restore(state_path: str | None, lock_timeout: float) -> None:
 
     For a state file that is damaged or wrong. The replaced snapshot and journal are kept
     beside it; plans saved before the restore are refused afterwards.
+
+    \b
+    Example:
+      jobspec state restore
     """
     from jobspec.commands.state import restore_backup
     from jobspec.views import state_restored
@@ -121,10 +163,17 @@ _FORCE_HELP = "Replace a state of another lineage, or a newer one (its content i
 @lock_timeout_option
 @report_errors
 def state_push(source: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
-    """Copy the whole state in SOURCE (a state file) into the state (e.g. PostgreSQL).
+    """Copy the whole state in SOURCE (a state file; `-`: stdin) into the state (e.g. PostgreSQL).
 
     Refused when the two are different states (lineage) or SOURCE is older, unless --force.
+
+    \b
+    Example:
+      jobspec state push saved.state.json --state postgresql://ci@db/jobspec
     """
+    if source == "-":
+        _push_stdin(state_path=state_path, force=force, timeout=lock_timeout)
+        return
     _copy_state(
         source=source, target=None, state_path=state_path, force=force, timeout=lock_timeout
     )
@@ -137,13 +186,42 @@ def state_push(source: str, state_path: str | None, force: bool, lock_timeout: f
 @lock_timeout_option
 @report_errors
 def state_pull(target: str, state_path: str | None, force: bool, lock_timeout: float) -> None:
-    """Copy the whole state (e.g. in PostgreSQL) into TARGET (a state file).
+    """Copy the whole state (e.g. in PostgreSQL) into TARGET (a state file; `-`: stdout).
 
     Refused when the two are different states (lineage) or TARGET is newer, unless --force.
+    `-` prints the state file's text and checks nothing.
+
+    \b
+    Example:
+      jobspec state pull - > backup.state.json
     """
+    if target == "-":
+        from jobspec.commands.state import state_text
+
+        # Unscrubbed, as a pulled file is: the state holds no secret, and a scrubbed copy
+        # would be a state file with a job's words replaced, which nothing would notice.
+        click.echo(state_text(open_store(state_path)), nl=False)
+        return
     _copy_state(
         source=None, target=target, state_path=state_path, force=force, timeout=lock_timeout
     )
+
+
+def _push_stdin(*, state_path: str | None, force: bool, timeout: float) -> None:
+    import sys
+
+    from jobspec.commands.state import push_text
+    from jobspec.errors import UsageError
+    from jobspec.views import state_copied
+
+    if sys.stdin.isatty():
+        raise UsageError(
+            "`state push -` reads a state file from stdin, which is a terminal",
+            hint="pipe one in: `jobspec state push - < saved.state.json`",
+        )
+    text = sys.stdin.read()
+    done = push_text(open_store(state_path), text=text, force=force, lock_timeout=timeout)
+    show(state_copied(done.origin, done.destination, done.transfer))
 
 
 def _copy_state(
@@ -163,7 +241,12 @@ def _copy_state(
 @state_option
 @report_errors
 def unlock(lock_id: str, state_path: str | None) -> None:
-    """Break the state lock on purpose (only if LOCK_ID matches the holder's id)."""
+    """Break the state lock on purpose (only if LOCK_ID matches the holder's id).
+
+    \b
+    Example:
+      jobspec unlock 7b1e
+    """
     from jobspec.views import lock_broken
 
     show(lock_broken(open_store(state_path).unlock(lock_id)))

@@ -71,8 +71,8 @@ from jobspec.client._retry import (
     RETRY_STATUSES,
     Repeat,
     RetryPolicy,
+    retry_after as _retry_after,
 )
-from jobspec.client._retry import retry_after as _retry_after
 from jobspec.client._transport import CONNECT_TIMEOUT
 
 __all__ = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobspec.errors import UsageError
+from jobspec.errors import StateError, UsageError
 from jobspec.model import ADDRESS_RE
 from jobspec.netaddr import server_identity
 from jobspec.settings import normalize_server
@@ -17,7 +17,9 @@ from jobspec.state import (
     Restored,
     StateStore,
     Transfer,
+    dumps_state,
     is_database_url,
+    loads_state,
     open_state_store,
     transfer_state,
 )
@@ -28,8 +30,10 @@ __all__ = [
     "copy_state",
     "forget",
     "move_address",
+    "push_text",
     "repoint_server",
     "restore_backup",
+    "state_text",
 ]
 
 
@@ -144,3 +148,40 @@ def copy_state(
         source=origin, target=destination, force=force, what=what, lock_timeout=lock_timeout
     )
     return StateCopy(origin=origin.location, destination=destination.location, transfer=done)
+
+
+def state_text(store: StateStore) -> str:
+    """`jobspec state pull -`: the whole state as a state file holds it; refused, as a pull
+    into a file is, when there is no state yet."""
+    state = store.read()
+    if state.lineage is None:
+        raise StateError(
+            f"nothing to pull: {store.location} holds no state yet",
+            hint="check --state, JOBSPEC_STATE or `state` in jobspec.toml",
+        )
+    return dumps_state(state)
+
+
+def push_text(
+    configured: StateStore, *, text: str, force: bool, lock_timeout: float = 0.0
+) -> StateCopy:
+    """`jobspec state push -`: the state file text read from stdin, copied in as
+    `copy_state` copies a file (the same lineage and serial checks, the same locks).
+
+    The text is checked first, so its problems name stdin; it then goes through a scratch
+    state file, so that there is one way of copying a state.
+    """
+    import tempfile
+
+    given = loads_state(text, source="stdin")
+    with tempfile.TemporaryDirectory(prefix="jobspec-push-") as folder:
+        path = Path(folder) / "stdin.state.json"
+        path.write_text(dumps_state(given), encoding="utf-8")
+        done = transfer_state(
+            source=open_state_store(path),
+            target=configured,
+            force=force,
+            what="push",
+            lock_timeout=lock_timeout,
+        )
+    return StateCopy(origin="stdin", destination=configured.location, transfer=done)

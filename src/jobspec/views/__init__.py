@@ -7,6 +7,7 @@ so the CLI only prints, and golden files pin every command's output.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from jobspec.jobroles import connection_of, path_of
 from jobspec.mdsafe import code
 from jobspec.model import LiveJob, StateEntry
 from jobspec.plan import Plan, Step
-from jobspec.render import render_json, render_markdown, render_text
+from jobspec.render import Paint, plain, render_json, render_markdown, render_text
 from jobspec.scrub import shorten
 from jobspec.state import Intent, LockInfo, Restored, State, Transfer
 
@@ -36,12 +37,14 @@ __all__ = [
     "fmt_report",
     "generated",
     "github_annotation",
+    "gitlab_issue",
     "imported",
     "interrupted_notes",
     "lock_broken",
     "lock_waiting",
     "plan_saved",
     "plan_view",
+    "problem_fields",
     "state_copied",
     "state_entry",
     "state_forgotten",
@@ -92,18 +95,53 @@ def github_annotation(problem: Problem) -> str:
     )
 
 
+def problem_fields(problem: Problem) -> dict[str, object]:
+    """One problem as `validate --format json` gives it."""
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+        "hint": problem.hint,
+    }
+
+
+def gitlab_issue(problem: Problem) -> dict[str, object]:
+    """One problem as a GitLab code-quality issue; the fingerprint (which GitLab compares
+    between pipelines) is the problem's position and words, so an unchanged one stays one."""
+    message = f"{problem.message} ({problem.hint})" if problem.hint else problem.message
+    where = f"{problem.file}:{problem.line}:{problem.column}:{message}"
+    return {
+        "description": message,
+        "check_name": "jobspec-validate",
+        "fingerprint": hashlib.sha256(where.encode("utf-8")).hexdigest(),
+        "severity": "major",
+        "location": {"path": problem.file, "lines": {"begin": problem.line}},
+    }
+
+
 def validate_report(
     *, jobs: int, files: int, problems: Sequence[Problem], output_format: str
 ) -> Screen:
-    """`ok: N jobs in M files`, or one line per problem and a count on stderr."""
+    """`ok: N jobs in M files`, or one line per problem and a count on stderr; `json` is one
+    object, `gitlab` a GitLab code-quality report (a list, empty when clean)."""
+    with_problems = len({problem.file for problem in problems})
+    summary = f"{count(len(problems), 'problem')} in {count(with_problems, 'file')}\n"
+    if output_format == "json":
+        document = {
+            "valid": not problems,
+            "jobs": jobs,
+            "files": files,
+            "problems": [problem_fields(problem) for problem in problems],
+        }
+        return Screen(out=json.dumps(document, indent=2) + "\n", err=summary if problems else "")
+    if output_format == "gitlab":
+        found = [gitlab_issue(problem) for problem in problems]
+        return Screen(out=json.dumps(found, indent=2) + "\n", err=summary if problems else "")
     if not problems:
         return Screen(out=f"ok: {count(jobs, 'job')} in {count(files, 'file')}\n")
     shown = (github_annotation(p) if output_format == "github" else str(p) for p in problems)
-    with_problems = len({problem.file for problem in problems})
-    return Screen(
-        out=_lines(shown),
-        err=f"{count(len(problems), 'problem')} in {count(with_problems, 'file')}\n",
-    )
+    return Screen(out=_lines(shown), err=summary)
 
 
 def spec_problems(problems: Sequence[Problem]) -> Screen:
@@ -118,7 +156,7 @@ def plan_view(
     plan: Plan,
     *,
     output_format: str,
-    color: bool = False,
+    paint: Paint = plain,
     full_plan_url: str | None = None,
     locked_by: LockInfo | None = None,
 ) -> Screen:
@@ -145,7 +183,7 @@ def plan_view(
                 "be changing the jobs right now; plan again once it is done.\n\n" + shown
             )
         return Screen(out=shown)
-    return Screen(out=note + render_text(plan, color=color))
+    return Screen(out=note + render_text(plan, paint=paint))
 
 
 def interrupted_notes(pending: Iterable[Intent]) -> Screen:
@@ -239,8 +277,20 @@ def apply_summary(result: ApplyResult) -> Screen:
 # --- state, import, unlock ----------------------------------------------------------------------
 
 
-def state_list(state: State) -> Screen:
-    """One tab-separated line per address; the count, serial and lineage on stderr."""
+def state_list(state: State, *, output_format: str = "text") -> Screen:
+    """One tab-separated line per address; the count, serial and lineage on stderr. As JSON:
+    one object, the state's serial, lineage and server and each address's whole entry."""
+    if output_format == "json":
+        document = {
+            "serial": state.serial,
+            "lineage": state.lineage,
+            "server": state.server,
+            "entries": [
+                {"address": address, **state.entries[address].model_dump(mode="json")}
+                for address in sorted(state.entries)
+            ],
+        }
+        return Screen(out=json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     lines = []
     for address, entry in sorted(state.entries.items()):
         retired = entry.original_retired or "not retired"

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 from jobspec.plan import Plan, Step
+from jobspec.render import Paint, plain
 from jobspec.state import LockInfo
 from jobspec.views import Screen, apply_event, lock_waiting, plan_view, step_fields
 
@@ -62,8 +63,8 @@ class Terminal(Protocol):
     def show(self, screen: Screen, *, color: bool = False) -> None:
         """Print a view: `out` on stdout, `err` on stderr."""
 
-    def use_color(self) -> bool:
-        """Whether stdout takes colour."""
+    def painter(self) -> Paint | None:
+        """How to colour stdout; None when it takes no colour."""
 
     def confirm(self, question: str) -> bool:
         """Ask; no answer is a no. An interruption raises."""
@@ -92,8 +93,9 @@ class HumanListener:
         self._terminal.show(Screen(err=f"warning: {text}\n"))
 
     def planned(self, plan: Plan) -> None:
-        color = self._terminal.use_color()
-        self._terminal.show(plan_view(plan, output_format="text", color=color), color=color)
+        paint = self._terminal.painter()
+        shown = plan_view(plan, output_format="text", paint=paint or plain)
+        self._terminal.show(shown, color=paint is not None)
 
     def confirm(self, plan: Plan) -> bool:
         """Ask on the terminal, unless --auto-approve."""
