@@ -1,0 +1,117 @@
+"""The one limiter of a client's run: requests in flight, and the pause every slot keeps.
+
+`Limiter` carries out what `_pace.on_answer` decides: a request takes a slot (`acquire`),
+waits out a pause the server asked for, and hands its answer back (`release`), which moves
+the limit. Waiters are served in order, so a refused request does not starve behind others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from jobspec.client._pace import Pace, on_answer
+
+
+class Limiter:
+    """Adaptive bound on the requests in flight; `ceiling` is `--concurrency`."""
+
+    def __init__(
+        self,
+        ceiling: int,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.pace = Pace.start(ceiling)
+        self._clock = clock
+        self._sleep = sleep
+        self._in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self.answers = 0  # answers from the server (refusals included)
+        self._answers_at_first_refusal = 0
+
+    async def acquire(self, *, waited_until: float = -math.inf) -> float:
+        """Take a slot once any pause is over; returns when the request is sent (its clock).
+
+        `waited_until`: the end of a pause the caller already waited out itself (a refused
+        request sleeps its own retry wait), which it need not wait again.
+        """
+        while True:
+            until = self.pace.paused_until
+            now = self._clock()
+            if until > waited_until and until > now:
+                await self._sleep(until - now)
+                waited_until = until
+                continue
+            if self._in_flight < self.pace.slots and not self._waiters:
+                self._in_flight += 1
+                return now
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter  # woken with a slot already counted for it (`_wake`)
+            except BaseException:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                elif waiter.done() and not waiter.cancelled():
+                    self._in_flight -= 1  # handed a slot it will not use: pass it on
+                    self._wake()
+                raise
+            until = self.pace.paused_until
+            now = self._clock()
+            if until > waited_until and until > now:  # a pause began while it queued
+                try:
+                    await self._sleep(until - now)
+                except BaseException:
+                    self._in_flight -= 1
+                    self._wake()
+                    raise
+                now = self._clock()
+            return now
+
+    def release(
+        self, *, sent_at: float, status: int | None, retry_after: float | None, backoff: float
+    ) -> None:
+        """Give the slot back with what the attempt met (`status` None: no answer)."""
+        self._in_flight -= 1
+        if status is not None:
+            self.answers += 1
+            first = self.pace.first_refusal
+            self.pace = on_answer(
+                self.pace,
+                status=status,
+                sent_at=sent_at,
+                now=self._clock(),
+                retry_after=retry_after,
+                backoff=backoff,
+            )
+            if first is None and self.pace.first_refusal is not None:
+                self._answers_at_first_refusal = self.answers - 1
+        self._wake()
+
+    def _wake(self) -> None:
+        free = self.pace.slots - self._in_flight
+        while free > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                self._in_flight += 1
+                free -= 1
+
+    def note(self) -> str | None:
+        """What a person should hear when the server throttled this run, else None."""
+        pace = self.pace
+        if pace.first_refusal is None:
+            return None
+        elapsed = self._clock() - pace.first_refusal
+        answers = self.answers - self._answers_at_first_refusal
+        rate = f"; went on at {answers / elapsed:.1f} calls/s" if elapsed > 0.5 else ""
+        share = pace.refusals / self.answers if self.answers else 0.0
+        return (
+            f"the server throttled this run: {pace.refusals} of {self.answers} calls refused "
+            f"({share:.0%}){rate}, down to {max(1, int(pace.lowest))} in flight at the lowest "
+            f"(ceiling {pace.ceiling})"
+        )
