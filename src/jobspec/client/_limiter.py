@@ -12,7 +12,9 @@ import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from jobspec.client._pace import Pace, on_answer
+from jobspec.client._pace import REFUSALS, Pace, on_answer
+
+WINDOW = 1.0  # seconds: the server's answering rate is measured over the last one
 
 
 class Limiter:
@@ -32,13 +34,40 @@ class Limiter:
         self._waiters: deque[asyncio.Future[None]] = deque()
         self.answers = 0  # answers from the server (refusals included)
         self._answers_at_first_refusal = 0
+        self._next_send = -math.inf  # when the rate cap lets the next request go
+        self._window_start = clock()  # since the last pause: what the server answered
+        self._answered: deque[float] = deque()  # when, within the last WINDOW seconds
 
     async def acquire(self, *, waited_until: float = -math.inf) -> float:
-        """Take a slot once any pause is over; returns when the request is sent (its clock).
+        """Take a slot once any pause is over, at the pace's rate; returns the send time.
 
         `waited_until`: the end of a pause the caller already waited out itself (a refused
-        request sleeps its own retry wait), which it need not wait again.
+        request sleeps its own retry wait), which it need not wait again; such a retry goes
+        first, without waiting for the rate cap too.
         """
+        now = await self._slot(waited_until)
+        if waited_until > -math.inf:
+            return now
+        cut = self.pace.cut_at
+        while True:
+            rate, until = self.pace.rate, self.pace.paused_until
+            at = max(self._next_send, now, until if until > waited_until else now)
+            if rate < math.inf:
+                self._next_send = at + 1.0 / rate
+            if at <= now:
+                return now
+            try:
+                await self._sleep(at - now)
+            except BaseException:
+                self._in_flight -= 1
+                self._wake()
+                raise
+            now = self._clock()
+            if self.pace.cut_at == cut:
+                return now
+            cut = self.pace.cut_at  # a refusal while it waited: a new pause, a new pace
+
+    async def _slot(self, waited_until: float) -> float:
         while True:
             until = self.pace.paused_until
             now = self._clock()
@@ -79,16 +108,31 @@ class Limiter:
         self._in_flight -= 1
         if status is not None:
             self.answers += 1
-            first = self.pace.first_refusal
+            before = self.pace
+            now = self._clock()
+            answered = self._answered
+            while answered and answered[0] < now - WINDOW:
+                answered.popleft()
+            if status not in REFUSALS:
+                answered.append(now)
+            # Over a whole window, the rate the server kept up; over less, a burst it allowed
+            # after a pause, which says little: counted as a second's worth, and probed from.
+            measured = now - self._window_start >= WINDOW
+            answered_rate = len(answered) / WINDOW
             self.pace = on_answer(
-                self.pace,
+                before,
                 status=status,
                 sent_at=sent_at,
-                now=self._clock(),
+                now=now,
                 retry_after=retry_after,
                 backoff=backoff,
+                answered_rate=answered_rate,
+                measured=measured,
             )
-            if first is None and self.pace.first_refusal is not None:
+            if self.pace.cut_at != before.cut_at:  # a new pause: measure afresh after it
+                self._window_start = self.pace.paused_until
+                answered.clear()
+            if before.first_refusal is None and self.pace.first_refusal is not None:
                 self._answers_at_first_refusal = self.answers - 1
         self._wake()
 
@@ -110,8 +154,9 @@ class Limiter:
         answers = self.answers - self._answers_at_first_refusal
         rate = f"; went on at {answers / elapsed:.1f} calls/s" if elapsed > 0.5 else ""
         share = pace.refusals / self.answers if self.answers else 0.0
+        cap = f", paced at {pace.rate:.1f} calls/s at the end" if pace.rate < math.inf else ""
         return (
             f"the server throttled this run: {pace.refusals} of {self.answers} calls refused "
             f"({share:.0%}){rate}, down to {max(1, int(pace.lowest))} in flight at the lowest "
-            f"(ceiling {pace.ceiling})"
+            f"(ceiling {pace.ceiling}){cap}"
         )
