@@ -45,6 +45,9 @@ DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CLONE_SETTLE = 30.0
+DEFAULT_KEEPALIVE = 2.0
+"""Seconds a connection may sit idle and still be reused: below common servers' keep-alive
+(uvicorn's 5 s, nginx's 75 s), so that a request never races the server closing it."""
 
 CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "server": (str,),
@@ -53,6 +56,7 @@ CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "concurrency": (int,),
     "timeout": (int, float),
     "clone_settle": (int, float),
+    "keepalive": (int, float),
 }
 CONFIG_KEYS = tuple(CONFIG_TYPES)
 # Keys people will try to put in jobspec.toml, and where they belong instead.
@@ -128,6 +132,8 @@ class Settings:
     insecure: bool = False
     clone_settle: float = DEFAULT_CLONE_SETTLE
     """Seconds after a lost clone call before "not found" counts as proof it was never made."""
+    keepalive: float = DEFAULT_KEEPALIVE
+    """Seconds an idle connection may be reused; older ones are closed, not sent on."""
     # Where each value came from, for `--verbose` style reporting; never holds a secret.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -188,6 +194,7 @@ def load_settings(
     workers = pick("concurrency", concurrency)
     seconds = pick("timeout", timeout)
     settle = pick("clone_settle", None, ("JOBSPEC_CLONE_SETTLE",))
+    idle = pick("keepalive", None, ("JOBSPEC_KEEPALIVE",))
     return Settings(
         server=base,
         credentials=_credentials(env),
@@ -197,6 +204,7 @@ def load_settings(
         timeout=DEFAULT_TIMEOUT if seconds is None else _timeout(seconds, origins),
         insecure=insecure,
         clone_settle=DEFAULT_CLONE_SETTLE if settle is None else _settle(settle, origins),
+        keepalive=DEFAULT_KEEPALIVE if idle is None else _keepalive(idle, origins),
         origins=origins,
     )
 
@@ -386,6 +394,20 @@ def _settle(value: Any, origins: Mapping[str, str]) -> float:
         raise UsageError(
             f"clone_settle from {origins.get('clone_settle', 'settings')} must be a number of "
             f"seconds from 0 to 3600, not {value!r}"
+        )
+    return seconds
+
+
+def _keepalive(value: Any, origins: Mapping[str, str]) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not 0 <= seconds <= 300:
+        raise UsageError(
+            f"keepalive from {origins.get('keepalive', 'settings')} must be a number of "
+            f"seconds from 0 to 300, not {value!r}",
+            hint="keep it below the server's own keep-alive (5 s for uvicorn); 0 never reuses",
         )
     return seconds
 

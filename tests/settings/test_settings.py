@@ -297,3 +297,16 @@ def test_secrets_never_in_repr(env: dict[str, str]) -> None:
     for text in (repr(settings), str(settings), repr(settings.credentials), str(settings.origins)):
         assert "pa55-word" not in text
     assert "localhost:9090" in repr(settings)
+
+
+def test_keepalive_defaults_below_five_seconds_and_is_configurable(tmp_path: Path) -> None:
+    assert 0 < load({**LOCAL, **USER}).keepalive < 5.0
+    assert load({**LOCAL, **USER}, "keepalive = 1.5\n", tmp_path).keepalive == 1.5
+    from_env = load({**LOCAL, **USER, "JOBSPEC_KEEPALIVE": "0"})
+    assert (from_env.keepalive, from_env.origins["keepalive"]) == (0.0, "JOBSPEC_KEEPALIVE")
+
+
+@pytest.mark.parametrize("value", ["-1", "301", "soon", "nan"])
+def test_a_bad_keepalive_is_a_usage_error(value: str) -> None:
+    with pytest.raises(UsageError, match="keepalive from JOBSPEC_KEEPALIVE must be"):
+        load({**LOCAL, **USER, "JOBSPEC_KEEPALIVE": value})

@@ -109,6 +109,7 @@ class DryvIQClient:
             self._base,
             timeout=settings.timeout,
             concurrency=settings.concurrency,
+            keepalive=settings.keepalive,
             transport=transport,
         )
         self._http = self._pools[0]  # builds requests; every pool is configured alike
