@@ -17,6 +17,13 @@ Crash safety rests on three rules:
    state. One match is adopted; none means it provably was not made; several is an error that
    asks a human, because guessing could retire the wrong job.
 
+While a run's addresses go on cloning and retiring, the whole-list search would meet a list
+that this very run keeps changing, and a listing that changes while it is read is refused
+(`the job list kept changing`): a large apply could then fail an address it had in fact
+made. So within `apply_plan` a whole-list search has the server to itself (`_Quiet`): new
+mutating calls wait while it reads, and it starts once those in flight have answered (a name
+search as well: this run's clones may bear names containing the one sought).
+
 Without a `Date` header (a proxy that strips it) there is no server clock, and the name rule
 stands alone: the intent records no `not_before`, and every job with the exact name that
 state does not know is a candidate. That is sound because clone names are identities: the
@@ -30,7 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +109,7 @@ async def apply_plan(
     """
     waits = idle or IdleWait()
     result = ApplyResult()
+    api = _QuietApi(api)
     # Twice as many addresses as requests in flight (the client bounds those): while one
     # address waits for the journal or between its steps, another has a request ready, so the
     # request slots stay full.
@@ -345,6 +353,95 @@ async def _clone(
         await _saved(journal)
         raise
     return clone, intent
+
+
+class _Quiet:
+    """Mutating calls share the server; a search (a listing) has it to itself.
+
+    Any number of mutations, or any number of searches, at a time: a search waits for the
+    mutations in flight to answer, and new mutations wait while a search reads or waits.
+    """
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+        self._mutating = 0
+        self._searching = 0
+
+    @asynccontextmanager
+    async def mutation(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._searching == 0)
+            self._mutating += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._mutating -= 1
+                self._changed.notify_all()
+
+    @asynccontextmanager
+    async def search(self) -> AsyncIterator[None]:
+        async with self._changed:
+            self._searching += 1
+            try:
+                await self._changed.wait_for(lambda: self._mutating == 0)
+            except BaseException:
+                self._searching -= 1
+                self._changed.notify_all()
+                raise
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._searching -= 1
+                self._changed.notify_all()
+
+
+class _QuietApi:
+    """The run's `Api`, with its mutating calls and its listings kept apart (`_Quiet`)."""
+
+    def __init__(self, api: Api) -> None:
+        self._api = api
+        self._quiet = _Quiet()
+
+    @property
+    def server(self) -> str:
+        return self._api.server
+
+    @property
+    def server_time(self) -> float | None:
+        return self._api.server_time
+
+    async def get_job(self, job_id: str) -> LiveJob | None:
+        return await self._api.get_job(job_id)
+
+    async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]:
+        return await self._api.get_jobs(ids)
+
+    async def list_jobs(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> list[LiveJob]:
+        given: dict[str, Any] = {"kind": kind, "status": status, "q": q, "keep": keep}
+        # A name search too: the run's own clones may bear names that contain the one sought.
+        async with self._quiet.search():
+            return await self._api.list_jobs(**{k: v for k, v in given.items() if v is not None})
+
+    async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob:
+        async with self._quiet.mutation():
+            return await self._api.clone(source_id, body)
+
+    async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob:
+        async with self._quiet.mutation():
+            return await self._api.patch(job_id, body)
+
+    async def delete(self, job_id: str) -> bool:
+        async with self._quiet.mutation():
+            return await self._api.delete(job_id)
 
 
 def _entry_details(action: Action) -> dict[str, Any]:
