@@ -37,6 +37,7 @@ class Limiter:
         self._next_send = -math.inf  # when the rate cap lets the next request go
         self._window_start = clock()  # since the last pause: what the server answered
         self._answered: deque[float] = deque()  # when, within the last WINDOW seconds
+        self._busy_since = self._window_start  # since when requests have been in flight
 
     async def acquire(self, *, waited_until: float = -math.inf) -> float:
         """Take a slot once any pause is over, at the pace's rate; returns the send time.
@@ -76,7 +77,7 @@ class Limiter:
                 waited_until = until
                 continue
             if self._in_flight < self.pace.slots and not self._waiters:
-                self._in_flight += 1
+                self._take(now)
                 return now
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
@@ -115,9 +116,10 @@ class Limiter:
                 answered.popleft()
             if status not in REFUSALS:
                 answered.append(now)
-            # Over a whole window, the rate the server kept up; over less, a burst it allowed
-            # after a pause, which says little: counted as a second's worth, and probed from.
-            measured = now - self._window_start >= WINDOW
+            # Over a whole busy window, the rate the server kept up; over less (a burst it
+            # allowed after a pause, or after a lull of ours) it says little: counted as a
+            # second's worth, and probed from.
+            measured = now - max(self._window_start, self._busy_since) >= WINDOW
             answered_rate = len(answered) / WINDOW
             self.pace = on_answer(
                 before,
@@ -136,13 +138,18 @@ class Limiter:
                 self._answers_at_first_refusal = self.answers - 1
         self._wake()
 
+    def _take(self, now: float) -> None:
+        if self._in_flight == 0:  # busy again after a lull: the rate is measured from here
+            self._busy_since = now
+        self._in_flight += 1
+
     def _wake(self) -> None:
         free = self.pace.slots - self._in_flight
         while free > 0 and self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
-                self._in_flight += 1
+                self._take(self._clock())
                 free -= 1
 
     def note(self) -> str | None:
