@@ -112,7 +112,7 @@ async def _minimal(url: str, *, specs: int, stride: int, concurrency: int) -> in
                 source = _job_id(n * stride)
                 body = {"name": f"Minimal clone {n:05d}", "schedule": {"mode": "manual"}}
                 clone = await connection.call("POST", f"/v1/jobs/{source}/clone", body)
-                await connection.call("GET", f"/v1/jobs/{clone['id']}?fields=all")
+                await connection.call("GET", f"/v1/jobs/{clone['job']['id']}?fields=all")
                 patch = {"kind": "transfer", "schedule": {"mode": "manual"}}
                 await connection.call("PATCH", f"/v1/jobs/{source}", patch)
                 calls += 3
@@ -123,8 +123,11 @@ async def _minimal(url: str, *, specs: int, stride: int, concurrency: int) -> in
     return calls
 
 
-def minimal_client(emulator: Emulator, *, specs: int, concurrency: int) -> tuple[float, int]:
+def minimal_client(
+    emulator: Emulator, *, specs: int, concurrency: int, latency: float
+) -> tuple[float, int]:
     emulator.reset_and_seed(specs * 5)
+    _faults(emulator, latency_ms=latency)  # after the reset, which restores the flags
     started = time.perf_counter()
     calls = asyncio.run(_minimal(emulator.url, specs=specs, stride=5, concurrency=concurrency))
     return time.perf_counter() - started, calls
@@ -138,9 +141,16 @@ def _faults(emulator: Emulator, **body: Any) -> None:
 
 
 def _apply(
-    emulator: Emulator, work: Path, *, specs: int, concurrency: int, plan_first: bool = False
+    emulator: Emulator,
+    work: Path,
+    *,
+    specs: int,
+    concurrency: int,
+    plan_first: bool = False,
+    latency: float = 0.0,
 ) -> tuple[Sample | None, Sample, int]:
     emulator.reset_and_seed(specs * 5)
+    _faults(emulator, latency_ms=latency)  # after the reset, which restores the flags
     write_specs(work / "specs", specs, jobs=specs * 5)
     _fresh_workdir(work)
     env = _env(emulator)
@@ -159,16 +169,18 @@ def section_minimal(emulator: Emulator, work: Path, *, specs: dict[float, int]) 
         "|---|---|---|---|---|---|",
     ]
     for latency, count in specs.items():
-        _faults(emulator, latency_ms=latency)
         for concurrency in (8, 32, 64):
-            _, apply, _ = _apply(emulator, work, specs=count, concurrency=concurrency)
-            wall, _ = minimal_client(emulator, specs=count, concurrency=concurrency)
+            _, apply, _ = _apply(
+                emulator, work, specs=count, concurrency=concurrency, latency=latency
+            )
+            wall, _ = minimal_client(
+                emulator, specs=count, concurrency=concurrency, latency=latency
+            )
             lines.append(
                 f"| {latency:g} ms | {count:,} | {concurrency} | {apply.wall:.1f} s "
                 f"| {wall:.1f} s | {apply.wall / wall:.2f}x |"
             )
             print(lines[-1], flush=True)
-    _faults(emulator, latency_ms=0)
     return lines
 
 
