@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from click.testing import CliRunner
+
+from jobspec.cli import cli
 from jobspec.model import deep_merge
 from tests.e2e.conftest import Workspace
 from tests.helpers import make_job
@@ -49,3 +52,20 @@ def test_a_rate_limited_apply_of_100_specs_fails_no_address(ws: Workspace) -> No
     assert f"the server throttled this run: {limited} of " in result.stderr
     ws.emulator.faults(rate_limit=0)
     ws.assert_converged()
+
+
+def test_plan_says_when_the_server_throttled_it(ws: Workspace) -> None:
+    _many_specs(ws, 3)
+    ws.emulator.faults(rate_limit=1, rate_burst=1)  # the token call, then one a second
+    result = ws.cli("plan", expect=None)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "3 to create" in result.stdout
+    limited = ws.emulator.stats()["rate_limited"]
+    assert f"warning: the server throttled this run: {limited} of " in result.stderr
+
+
+def test_a_bad_rate_limit_flag_stops_the_emulator_before_it_starts() -> None:
+    result = CliRunner().invoke(cli, ["emulator", "--rate-limit", "fast"])
+    assert result.exit_code == CliRunner().invoke(cli, ["emulator", "--fault-503", "7"]).exit_code
+    assert result.exit_code != 0
+    assert "'fast' is not CALLS_PER_SECOND[,BURST]" in result.output
