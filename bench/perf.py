@@ -4,6 +4,8 @@
                                                   # tables: N=1,000 / M=5,000 at concurrency
                                                   # 8, 16, 32, the curl loop, N=10,000 / M=50,000
     python bench/perf.py --specs 100 --jobs 500 --runs 3 --no-large --no-curl   # a quick look
+    python bench/perf.py --table [--quick]        # issue 28's side-by-side table (scale.py):
+                                                  # minimal client, rate limit, 1k/10k/30k
     python bench/perf.py --scaling                # plan and re-plan at N = 10 … 10,000 (+100,000
                                                   # projected)
 
@@ -700,7 +702,19 @@ def main() -> None:
     parser.add_argument(
         "--project", type=int, default=100_000, help="--scaling: one more N, projected [100000]"
     )
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="issue 28's table instead (bench/scale.py): minimal client, rate limit, scale",
+    )
+    parser.add_argument("--quick", action="store_true", help="--table at small sizes (~2 min)")
     args = parser.parse_args()
+    if args.table:
+        import scale  # bench/scale.py, beside this script
+
+        sys.argv = [sys.argv[0], *(["--quick"] if args.quick else [])]
+        scale.main()
+        return
     latency = args.latency_ms / 1000
     print(machine())
     if args.scaling:

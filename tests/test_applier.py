@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from jobspec.applier import apply_plan, clone_entry, find_clone
-from jobspec.errors import ApiError
+from jobspec.errors import ApiError, OutcomeUnknown
 from jobspec.gate import Ground
 from jobspec.model import (
     DesiredJob,
@@ -296,3 +296,80 @@ def test_a_move_is_one_journal_record_and_no_call(tmp_path: Path) -> None:
         ("move", "finance", "ledger")
     ]
     assert set(store.read().entries) == {"ledger"}
+
+
+class BusyServerApi:
+    """Clones that take a few turns of the loop; one loses its reply (the clone is made).
+
+    Its `q` search misses names with punctuation, so the lost clone is looked for in the whole
+    list, which, like the real server's paged listing, fails if any clone is being made
+    while it is read.
+    """
+
+    def __init__(self, sources: dict[str, dict[str, Any]], lose: str) -> None:
+        self.jobs = dict(sources)
+        self.lose = lose
+        self.in_flight = 0
+        self.server_time: float | None = None
+        self.full_lists = 0
+
+    async def get_job(self, job_id: str) -> LiveJob | None:
+        raw = self.jobs.get(job_id)
+        return LiveJob.from_raw(raw) if raw is not None else None
+
+    async def list_jobs(self, *, q: str | None = None) -> list[LiveJob]:
+        if q is not None and not q.replace(" ", "").isalnum():
+            return []
+        if self.in_flight:
+            raise ApiError("the job list kept changing while it was read", call="GET v1/jobs")
+        self.full_lists += q is None
+        return [LiveJob.from_raw(raw) for raw in self.jobs.values()]
+
+    async def clone(self, source_id: str, body: dict[str, Any]) -> LiveJob:
+        self.in_flight += 1
+        try:
+            for _ in range(5):
+                await asyncio.sleep(0)  # a turn of the loop: other calls run meanwhile
+            new_id = f"{0xC10E0000 + len(self.jobs):032x}"
+            self.jobs[new_id] = deep_merge(self.jobs[source_id], body) | {"id": new_id}
+        finally:
+            self.in_flight -= 1
+        if body["name"].startswith(self.lose):
+            raise OutcomeUnknown("the reply was lost", call=f"POST v1/jobs/{source_id}/clone")
+        return LiveJob.from_raw(self.jobs[new_id])
+
+    async def patch(self, job_id: str, body: dict[str, Any]) -> LiveJob:
+        return LiveJob.from_raw(self.jobs[job_id])
+
+    async def delete(self, job_id: str) -> bool:
+        return self.jobs.pop(job_id, None) is not None
+
+
+def test_a_lost_clone_is_found_though_the_run_goes_on_cloning(tmp_path: Path) -> None:
+    sources = {
+        f"{n + 1:032x}": {"id": f"{n + 1:032x}", "name": f"Site {n}", "kind": "transfer"}
+        for n in range(12)
+    }
+    desired = {}
+    for n, source_id in enumerate(sources):
+        spec = JobSpec.model_validate(
+            {"source": source_id, "original": "keep", "overrides": {"name": f"Site-{n}, new"}}
+        )
+        location = SourceLocation(file="specs/a.yaml", line=n + 1)
+        desired[f"site{n}"] = DesiredJob(address=f"site{n}", spec=spec, location=location)
+    live = {job_id: LiveJob.from_raw(raw) for job_id, raw in sources.items()}
+    plan = make_plan(desired=desired, prior={}, live=live, lineage=None, serial=0)
+    api = BusyServerApi(sources, lose="Site-3,")
+    store = FileStateStore(tmp_path / "state.json")
+    with store.lock(operation="test") as session:
+        ground = Ground.of(
+            sources={a: d.spec.source for a, d in desired.items()},
+            entries={},
+            seen=frozenset(sources),
+        )
+        result = asyncio.run(
+            apply_plan(plan, api=api, journal=session, concurrency=8, settle=0, ground=ground)
+        )
+    assert result.ok, result.failures
+    assert api.full_lists == 1  # the lost one, found in the whole list while nothing changed
+    assert len(store.read().entries) == 12

@@ -19,6 +19,8 @@ the import-linter contracts in pyproject.toml):
                     handlers, replies.py, controls.py
                     (/_emulator/), config.py (EmulatorConfig), faults, runs, store, rules
     applier.py      runs a plan: journals every call, saves after every step, recovers
+    recovery.py     settling an interrupted run's intents; finding a clone whose reply was lost
+    quiet.py        the apply's Api: a search for a lost clone has the server to itself
     idle.py         waiting for a running job before deleting it
     firstrun.py     a verified cutover's steps: hold the original, start the clone, judge its run
     client/         the DryvIQ API client (the only httpx importer): DryvIQClient, and

@@ -53,6 +53,9 @@ DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_CLONE_SETTLE = 30.0
+DEFAULT_KEEPALIVE = 2.0
+"""Seconds a connection may sit idle and still be reused: below common servers' keep-alive
+(uvicorn's 5 s, nginx's 75 s), so that a request never races the server closing it."""
 
 CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "server": (str,),
@@ -63,6 +66,7 @@ CONFIG_TYPES: dict[str, tuple[type, ...]] = {
     "clone_settle": (int, float),
     "ignore_unreadable": (list,),
     "cutover": (str,),
+    "keepalive": (int, float),
 }
 CONFIG_KEYS = tuple(CONFIG_TYPES)
 ENV_NAMES: dict[str, tuple[str, ...]] = {
@@ -74,6 +78,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "clone_settle": ("JOBSPEC_CLONE_SETTLE",),
     "ignore_unreadable": ("JOBSPEC_IGNORE_UNREADABLE",),  # a comma-separated list
     "cutover": ("JOBSPEC_CUTOVER",),
+    "keepalive": ("JOBSPEC_KEEPALIVE",),
 }
 """The variables each `jobspec.toml` key is also read from, first found wins."""
 # Keys people will try to put in jobspec.toml, and where they belong instead.
@@ -153,6 +158,8 @@ class Settings:
     """Kinds, ids or names of unreadable listed jobs acknowledged in jobspec.toml: not warned of."""
     cutover: Cutover = Cutover.immediate
     """The `cutover` of every spec that does not set its own (`jobspec.toml`)."""
+    keepalive: float = DEFAULT_KEEPALIVE
+    """Seconds an idle connection may be reused; older ones are closed, not sent on."""
     # Where each value came from, for `--verbose` style reporting; never holds a secret.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -251,6 +258,7 @@ def load_settings(
     unreadable = pick("ignore_unreadable", None, ENV_NAMES["ignore_unreadable"])
     if isinstance(unreadable, str):  # the variable: a comma-separated list
         unreadable = [item.strip() for item in unreadable.split(",") if item.strip()]
+    idle = pick("keepalive", None, ENV_NAMES["keepalive"])
     return Settings(
         server=base,
         credentials=_credentials(env),
@@ -264,6 +272,7 @@ def load_settings(
         clone_settle=DEFAULT_CLONE_SETTLE if settle is None else _settle(settle, origins),
         ignore_unreadable=tuple(unreadable or ()),
         cutover=Cutover.immediate if cutover is None else _cutover(cutover, origins),
+        keepalive=DEFAULT_KEEPALIVE if idle is None else _keepalive(idle, origins),
         origins=origins,
     )
 
@@ -493,6 +502,20 @@ def _cutover(value: Any, origins: Mapping[str, str]) -> Cutover:
             f"{', '.join(Cutover)}, not {value!r}"
         )
     return Cutover(value)
+
+
+def _keepalive(value: Any, origins: Mapping[str, str]) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not 0 <= seconds <= 300:
+        raise UsageError(
+            f"keepalive from {origins.get('keepalive', 'settings')} must be a number of "
+            f"seconds from 0 to 300, not {value!r}",
+            hint="keep it below the server's own keep-alive (5 s for uvicorn); 0 never reuses",
+        )
+    return seconds
 
 
 def _timeout(value: Any, origins: Mapping[str, str]) -> float:

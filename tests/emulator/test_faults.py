@@ -195,6 +195,8 @@ def test_faults_endpoint_reports_the_settings(emulator: EmulatorHandle) -> None:
         "fault_429": 0.25,
         "fault_drop": 0.0,
         "retry_after": 1,
+        "rate_limit": 0.0,
+        "rate_burst": 0,
         "seed": 3,
         "targets": [],
     }

@@ -315,3 +315,16 @@ def test_cutover_default_from_toml(tmp_path: Path) -> None:
     assert load({**LOCAL, **USER}, 'cutover = "verified"\n', tmp_path).cutover is Cutover.verified
     with pytest.raises(UsageError, match=r"cutover from .*jobspec\.toml must be one of"):
         load({**LOCAL, **USER}, 'cutover = "careful"\n', tmp_path)
+
+
+def test_keepalive_defaults_below_five_seconds_and_is_configurable(tmp_path: Path) -> None:
+    assert 0 < load({**LOCAL, **USER}).keepalive < 5.0
+    assert load({**LOCAL, **USER}, "keepalive = 1.5\n", tmp_path).keepalive == 1.5
+    from_env = load({**LOCAL, **USER, "JOBSPEC_KEEPALIVE": "0"})
+    assert (from_env.keepalive, from_env.origins["keepalive"]) == (0.0, "JOBSPEC_KEEPALIVE")
+
+
+@pytest.mark.parametrize("value", ["-1", "301", "soon", "nan"])
+def test_a_bad_keepalive_is_a_usage_error(value: str) -> None:
+    with pytest.raises(UsageError, match="keepalive from JOBSPEC_KEEPALIVE must be"):
+        load({**LOCAL, **USER, "JOBSPEC_KEEPALIVE": value})

@@ -105,6 +105,15 @@ from jobspec.cli.runtime import report_errors
 @click.option(
     "--retry-after", metavar="SECONDS", default=1, show_default=True, type=click.IntRange(min=0)
 )
+@click.option(
+    "--rate-limit",
+    "rate",
+    default=None,
+    metavar="CALLS_PER_SECOND[,BURST]",
+    callback=lambda ctx, param, value: _rate_limit(value),
+    help="Play a rate-limiting gateway: above this rate, 429 with Retry-After (token bucket; "
+    "BURST defaults to one second's worth).",
+)
 @click.option("--seed", metavar="N", default=None, type=int, help="Seed for reproducible faults.")
 @click.option(
     "--run-seconds",
@@ -150,6 +159,7 @@ def emulator(
     log_level: str,
     data_path: str | None,
     quirks: tuple[str, ...],
+    rate: tuple[float, int],
     **settings: Any,
 ) -> None:
     """Run a local DryvIQ-compatible server (jobs API plus /_emulator/ test controls).
@@ -182,7 +192,11 @@ def emulator(
     from jobspec.emulator.config import EmulatorConfig, check_exposure, parse_quirks
 
     config = EmulatorConfig(
-        data_path=Path(data_path) if data_path else None, quirks=parse_quirks(quirks), **settings
+        data_path=Path(data_path) if data_path else None,
+        quirks=parse_quirks(quirks),
+        rate_limit=rate[0],
+        rate_burst=rate[1],
+        **settings,
     )
     check_exposure(config, host=host)
     need_extra("emulator", ("starlette", "uvicorn"), what="`jobspec emulator`")
@@ -194,6 +208,24 @@ def emulator(
     bound = sock.getsockname()[1]
     click.echo(f"jobspec emulator on http://{shown}:{bound}/ (Ctrl-C to stop)", err=True)
     serve(config, sock=sock, log_level=log_level)
+
+
+def _rate_limit(value: str | None) -> tuple[float, int]:
+    """`CALLS_PER_SECOND[,BURST]` as (rate, burst); (0, 0) for no limit."""
+    if not value:
+        return 0.0, 0
+    rate_text, _, burst_text = value.partition(",")
+    try:
+        rate = float(rate_text)
+        burst = int(burst_text) if burst_text.strip() else 0
+    except ValueError:
+        rate, burst = -1.0, -1
+    if not (0 <= rate < float("inf")) or burst < 0:
+        raise click.BadParameter(
+            f"{value!r} is not CALLS_PER_SECOND[,BURST] (e.g. 50 or 50,10)",
+            param_hint="'--rate-limit'",
+        )
+    return rate, burst
 
 
 def need_extra(extra: str, modules: tuple[str, ...], *, what: str) -> None:

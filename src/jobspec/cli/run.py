@@ -58,7 +58,12 @@ class Run:
 
         async def start() -> R:
             async with DryvIQClient(self.settings, warn=warn, scrubber=SCRUB) as api:
-                return await work(api)
+                try:
+                    return await work(api)
+                finally:
+                    note = api.throttling()
+                    if note is not None:
+                        warn(note)
 
         return run_async(start)
 

@@ -6,7 +6,11 @@ only in values and in `jobspec.errors`:
 - auth: a token fetched lazily, cached, refreshed before it expires (refresh-token grant when we
   have one), one re-authentication and one retry on a 401, one token fetch at a time;
 - a bound on requests in flight (`Settings.concurrency`), shared by every call, token included;
-  each slot of it sends on its own single-connection pool;
+  each slot of it sends on its own single-connection pool, never on a connection idle longer
+  than `Settings.keepalive`;
+- one adaptive limiter for the run: a 429 or 503 pauses every slot for the `Retry-After`,
+  halves the requests in flight and caps the rate below what the server answered; clean
+  answers raise both again up to the bound (`throttling()` says what happened);
 - retries with exponential backoff and full jitter, honouring `Retry-After`, within a deadline;
 - paging: large pages in a stable order (`sort=id ASC`), fetched concurrently by offset once
   the first page tells the total, else by following `next` links, with a bound on pages and
@@ -50,6 +54,8 @@ Modules, all private; import from `jobspec.client`:
 
     _client.py      DryvIQClient: the API calls and the one loop that sends and retries
     _retry.py       RetryPolicy, Repeat and `decide`: retry, give up or outcome unknown (pure)
+    _pace.py        Pace and `on_answer`: the in-flight limit, rate cap and pause (pure AIMD)
+    _limiter.py     Limiter: carries out the pace for every request of the client
     _auth.py        TokenKeeper: credentials, token grants, refresh, static tokens
     _paging.py      Lister: paged listings, re-read when they change under us
     _replies.py     reading replies: JSON checks, error text, status errors, LiveJob decoding

@@ -18,6 +18,8 @@ from urllib.parse import quote
 import httpx
 
 from jobspec.client._auth import TokenKeeper
+from jobspec.client._limiter import Limiter
+from jobspec.client._pace import REFUSALS
 from jobspec.client._paging import (
     LISTING_DEADLINE,
     MAX_PAGES,
@@ -93,7 +95,7 @@ class DryvIQClient:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._slots = asyncio.Semaphore(settings.concurrency)
+        self._limiter = Limiter(settings.concurrency, clock=clock, sleep=sleep)
         self._auth = TokenKeeper(
             settings.credentials,
             base=self._base,
@@ -114,10 +116,13 @@ class DryvIQClient:
             self._base,
             timeout=settings.timeout,
             concurrency=settings.concurrency,
+            keepalive=settings.keepalive,
             transport=transport,
         )
         self._http = self._pools[0]  # builds requests; every pool is configured alike
-        self._free_slots = list(range(settings.concurrency))  # taken under `_slots`, LIFO
+        self._free_slots = list(range(settings.concurrency))  # taken under `_limiter`, LIFO
+        self._pause = min(self._retry.backoff_cap, 4 * self._retry.backoff_base)
+        """How long every slot pauses after a refusal that names no Retry-After."""
         self.request_count = 0
         """Requests sent so far, every attempt and token call included."""
         self.server_time: float | None = None
@@ -137,6 +142,10 @@ class DryvIQClient:
     async def aclose(self) -> None:
         for pool in self._pools:
             await pool.aclose()
+
+    def throttling(self) -> str | None:
+        """What to tell a person when the server refused calls as too many, else None."""
+        return self._limiter.note()
 
     # --- read side -------------------------------------------------------------------------
 
@@ -339,6 +348,7 @@ class DryvIQClient:
         attempt = 0
         reauthenticated = False
         uncertain = False
+        waited_until = -math.inf  # the end of the last retry wait: no pause to wait again
         while True:
             attempt += 1
             headers: dict[str, str] = {}
@@ -351,7 +361,7 @@ class DryvIQClient:
             status: int | None = None
             sent = True
             try:
-                response = await self._send(method, url, params, json, form, headers)
+                response = await self._send(method, url, params, json, form, headers, waited_until)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # retrying will not fix it
                     raise ApiError(
@@ -430,6 +440,7 @@ class DryvIQClient:
                     else "the server is overloaded or unavailable; try again later",
                 ) from cause
             _log.debug("%s: %s; retry %d in %.2f s", call, last, attempt, verdict.wait)
+            waited_until = self._clock() + verdict.wait
             await self._sleep(verdict.wait)
 
     async def _send(
@@ -440,25 +451,34 @@ class DryvIQClient:
         json: Any,
         form: Mapping[str, str] | None,
         headers: Mapping[str, str],
+        waited_until: float,
     ) -> httpx.Response:
         request = self._http.build_request(
             method, url, params=params, json=json, data=form, headers=headers
         )
-        async with self._slots:
-            slot = self._free_slots.pop()
-            try:
-                self.request_count += 1
-                # One deadline for headers and body: httpx's read timeout restarts with every
-                # chunk, so a server trickling a byte a second would never time out.
-                async with asyncio.timeout(self._timeout):
-                    response = await self._pools[slot % len(self._pools)].send(request)
-            except TimeoutError:
-                raise httpx.ReadTimeout(
-                    f"no complete reply within {self._timeout:g} s (headers and body)",
-                    request=request,
-                ) from None
-            finally:
-                self._free_slots.append(slot)
+        sent_at = await self._limiter.acquire(waited_until=waited_until)
+        slot = self._free_slots.pop()
+        status: int | None = None
+        asked: float | None = None
+        try:
+            self.request_count += 1
+            # One deadline for headers and body: httpx's read timeout restarts with every
+            # chunk, so a server trickling a byte a second would never time out.
+            async with asyncio.timeout(self._timeout):
+                response = await self._pools[slot % len(self._pools)].send(request)
+            status = response.status_code
+            if status in REFUSALS:
+                asked = retry_after(response.headers.get("Retry-After"))
+        except TimeoutError:
+            raise httpx.ReadTimeout(
+                f"no complete reply within {self._timeout:g} s (headers and body)",
+                request=request,
+            ) from None
+        finally:
+            self._free_slots.append(slot)
+            self._limiter.release(
+                sent_at=sent_at, status=status, retry_after=asked, backoff=self._pause
+            )
         self._note_server_time(response.headers.get("Date"))
         return response
 

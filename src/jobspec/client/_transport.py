@@ -51,11 +51,21 @@ def http_client(
     transport: httpx.AsyncBaseTransport | None,
     timeout: httpx.Timeout,
     connections: int | None,
+    keepalive: float,
     verify: ssl.SSLContext | bool = True,
     mounts: dict[str, httpx.AsyncBaseTransport | None] | None = None,
 ) -> httpx.AsyncClient:
-    """One of the client's connection pools (`connections` None: the transport's own)."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    """One of the client's connection pools (`connections` None: the transport's own).
+
+    A connection idle `keepalive` seconds is closed before the next request rather than sent
+    on: a server closing it at its own keep-alive (uvicorn: 5 s) as our request arrives
+    loses the request, and for a POST that is an unknown outcome.
+    """
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=keepalive,
+    )
     return httpx.AsyncClient(
         transport=transport,
         mounts=mounts,
@@ -68,7 +78,12 @@ def http_client(
 
 
 def pools(
-    base: str, *, timeout: float, concurrency: int, transport: httpx.AsyncBaseTransport | None
+    base: str,
+    *,
+    timeout: float,
+    concurrency: int,
+    keepalive: float,
+    transport: httpx.AsyncBaseTransport | None,
 ) -> list[httpx.AsyncClient]:
     """One single-connection pool per request slot, or one client for an injected transport.
 
@@ -79,9 +94,24 @@ def pools(
     limit = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
     mounts = proxy_mounts(base)
     if transport is not None:
-        return [http_client(transport=transport, timeout=limit, connections=None, mounts=mounts)]
+        return [
+            http_client(
+                transport=transport,
+                timeout=limit,
+                connections=None,
+                keepalive=keepalive,
+                mounts=mounts,
+            )
+        ]
     tls = httpx.create_ssl_context(verify=True, trust_env=True)  # loaded once, shared
     return [
-        http_client(transport=None, timeout=limit, connections=1, verify=tls, mounts=mounts)
+        http_client(
+            transport=None,
+            timeout=limit,
+            connections=1,
+            keepalive=keepalive,
+            verify=tls,
+            mounts=mounts,
+        )
         for _ in range(concurrency)
     ]

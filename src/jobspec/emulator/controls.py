@@ -107,11 +107,13 @@ class Controls:
         return json_reply(dumps({"jobs": jobs}))
 
     async def control_stats(self, request: Request) -> Response:
-        return json_reply(
-            dumps(
-                {"total": sum(self.emulator.stats.values()), "requests": dict(self.emulator.stats)}
-            )
-        )
+        stats: dict[str, object] = {
+            "total": sum(self.emulator.stats.values()),
+            "requests": dict(self.emulator.stats),
+        }
+        if self.emulator.faults.limited:  # requests the rate limit refused (`rate_limit`)
+            stats["rate_limited"] = self.emulator.faults.limited
+        return json_reply(dumps(stats))
 
     async def control_faults(self, request: Request) -> Response:
         if request.method == "POST":

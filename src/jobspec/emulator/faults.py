@@ -17,6 +17,9 @@ Settings start from the command line and change at run time through
       "fault_drop":  0.0,    0..1, chance that a clone, patch or delete is done
                              and its reply is then lost (connection closed)
       "retry_after": 1,      integer seconds >= 0 sent in Retry-After
+      "rate_limit":  0.0,    calls a second >= 0 (0: no limit): a token bucket answers 429
+                             with Retry-After (whole seconds until a call is allowed)
+      "rate_burst":  0,      integer >= 0: calls the bucket holds (0: one second's worth)
       "seed":        null,   integer: restart the random generator from this seed
       "targets": [           replaces the list; served before any random fault
         {"route": "POST /v1/jobs/{id}/clone", "fault": "drop", "count": 1, "after": 0}
@@ -32,8 +35,10 @@ the upstream connection resets after the server acted.
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -74,6 +79,8 @@ class FaultSettings:
     fault_429: float = 0.0
     fault_drop: float = 0.0
     retry_after: int = 1
+    rate_limit: float = 0.0
+    rate_burst: int = 0
     seed: int | None = None
     targets: tuple[Target, ...] = field(default=())
 
@@ -97,7 +104,7 @@ class Decision:
 
 _RATES = ("spike_rate", "fault_503", "fault_429", "fault_drop")
 _DURATIONS = ("latency_ms", "spike_ms")
-_KEYS = (*_DURATIONS, *_RATES, "retry_after", "seed", "targets")
+_KEYS = (*_DURATIONS, *_RATES, "retry_after", "rate_limit", "rate_burst", "seed", "targets")
 
 
 def _is_number(value: object) -> bool:
@@ -133,6 +140,18 @@ def updated_settings(
             problems.append("retry_after must be an integer number of seconds >= 0")
         else:
             changes["retry_after"] = value
+    if "rate_limit" in body:
+        value = body["rate_limit"]
+        if not _is_number(value) or not 0 <= value < float("inf"):
+            problems.append("rate_limit must be a number of calls a second >= 0 (0: no limit)")
+        else:
+            changes["rate_limit"] = float(value)
+    if "rate_burst" in body:
+        value = body["rate_burst"]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            problems.append("rate_burst must be an integer >= 0")
+        else:
+            changes["rate_burst"] = value
     if "seed" in body:
         value = body["seed"]
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
@@ -176,16 +195,49 @@ def _parse_targets(raw: object, routes: tuple[str, ...]) -> tuple[tuple[Target, 
     return tuple(targets), problems
 
 
+class TokenBucket:
+    """A gateway's rate limit: `rate` calls a second, `burst` at once; pure but for `now`."""
+
+    def __init__(self, rate: float, burst: int, *, now: float) -> None:
+        self.rate = rate
+        self.capacity = float(burst or max(1, math.ceil(rate)))
+        self._tokens = self.capacity
+        self._at = now
+
+    def take(self, now: float) -> float:
+        """Take one call's token: 0.0 when allowed, else the seconds until one is there."""
+        if self.rate <= 0:
+            return 0.0
+        self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
+        self._at = max(self._at, now)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.rate
+
+
 class FaultPlan:
     """The current settings plus the random generator and what is left of each target."""
 
     def __init__(
-        self, settings: FaultSettings, *, routes: Iterable[str], droppable: Iterable[str]
+        self,
+        settings: FaultSettings,
+        *,
+        routes: Iterable[str],
+        droppable: Iterable[str],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.routes = tuple(routes)
         self.droppable = frozenset(droppable)
         self.settings = settings
         self._random = random.Random(settings.seed)
+        self._clock = clock
+        self._bucket = self._fresh_bucket()
+        self.limited = 0
+        """Requests the rate limit refused."""
+
+    def _fresh_bucket(self) -> TokenBucket:
+        return TokenBucket(self.settings.rate_limit, self.settings.rate_burst, now=self._clock())
 
     def update(self, body: Mapping[str, Any]) -> FaultSettings:
         """Apply a faults body (see the module docstring); reseeds when it names a seed."""
@@ -193,6 +245,8 @@ class FaultPlan:
         self.settings = new
         if "seed" in body:
             self._random = random.Random(new.seed)
+        if "rate_limit" in body or "rate_burst" in body:
+            self._bucket = self._fresh_bucket()
         return new
 
     def decide(self, route: str) -> Decision:
@@ -203,6 +257,10 @@ class FaultPlan:
         delay_ms = settings.latency_ms
         if spike < settings.spike_rate:
             delay_ms += settings.spike_ms
+        wait = self._bucket.take(self._clock())
+        if wait > 0:  # over the rate: refused at the door, before any fault or work
+            self.limited += 1
+            return Decision(status=429, retry_after=max(1, math.ceil(wait)))
         fault: str | None = self._take_target(route)
         if fault is None:
             if unavailable < settings.fault_503:

@@ -599,7 +599,7 @@ class _FileSession(JournalSession):
     def _wrote(self) -> None:
         self._working.serial += 1
         self._cached = None
-        if self._journal_records >= self._store.checkpoint_lines:
+        if self._checkpoint_due(self._journal_records, self._store.checkpoint_lines):
             self.checkpoint()
 
     def _write(self, record: dict[str, Any]) -> None:

@@ -593,7 +593,7 @@ class _PgSession(JournalSession):
         self._working.serial += 1
         self._cached = None
         self._journal_records += 1
-        if self._journal_records >= self._store.checkpoint_lines:
+        if self._checkpoint_due(self._journal_records, self._store.checkpoint_lines):
             self.checkpoint()
 
     def _write(self, record: dict[str, Any]) -> None:

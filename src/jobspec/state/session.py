@@ -25,7 +25,8 @@ from jobspec.state.values import Intent, State, WorkingState
 __all__ = ["DEFAULT_CHECKPOINT_LINES", "JournalSession", "closing_session"]
 
 DEFAULT_CHECKPOINT_LINES = 4096
-"""Fold the journal into a new snapshot once it holds this many records."""
+"""Fold the journal into a new snapshot once it holds this many records (or, for a large
+state, half as many records as it has entries: see `JournalSession._checkpoint_due`)."""
 
 S = TypeVar("S", bound="JournalSession")
 
@@ -99,6 +100,17 @@ class JournalSession:
 
     def checkpoint(self) -> None:
         raise NotImplementedError
+
+    def _checkpoint_due(self, records: int, lines: int) -> bool:
+        """Is a journal of `records` records due to be folded into the snapshot?
+
+        Every `lines` records for a small state; for a large one, once the journal holds half
+        as many records as the state has entries. A checkpoint rewrites every entry, so a fixed
+        interval made an apply of N specs cost N²/`lines` entry writes; growing it with the
+        state keeps the rewrites linear in N, and the journal replayed on load is never more
+        than half the snapshot.
+        """
+        return records >= max(lines, len(self._working.entries) // 2)
 
     def _release(self) -> None:
         """What a store holds open beyond the lock (the file store's journal descriptor)."""
