@@ -3,14 +3,14 @@ and the connection and path filters both commands take."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import click
 
 from jobspec.cli.options import (
     CREDENTIALS_EPILOG,
     Command,
+    F,
     ServerFlags,
     format_option,
     server_options,
@@ -20,8 +20,6 @@ from jobspec.cli.runtime import report_errors, show
 
 if TYPE_CHECKING:
     from jobspec.jobroles import JobFilter
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def job_filter_options(command: F) -> F:
