@@ -162,6 +162,9 @@ async def apply_plan(
     """
     waits = idle or IdleWait()
     result = ApplyResult()
+    # `--wait` bounds the whole apply, not each address: cutovers the pair slots admit late
+    # share one deadline instead of each waiting the full time again.
+    deadline_runs = (runs or RunWait(hold_timeout=waits.timeout)).started()
     api = QuietApi(api)
     # Twice as many addresses as requests in flight (the client bounds those): while one
     # address waits for the journal or between its steps, another has a request ready, so the
@@ -192,7 +195,7 @@ async def apply_plan(
                     settle=settle,
                     idle=waits,
                     hook=hook,
-                    runs=runs or RunWait(hold_timeout=waits.timeout),
+                    runs=deadline_runs,
                     ground=ground,
                 )
             except StillRunning as waiting:
@@ -246,13 +249,7 @@ async def _run_action(
         hook(action.address, step, "started", None)
         try:
             now = journal.entries.get(action.address)
-            why = refusal(address=action.address, step=step, ground=ground, entry=now)
-            if why is not None:
-                raise GateRefused(
-                    f"not sent: {step.op.value} of job {step.job_id} ({step.role}): {why}",
-                    hint="nothing was sent for this step; check the spec files and "
-                    "`jobspec state show`, then plan again",
-                )
+            _gate(action.address, step, ground=ground, entry=now)
             if idle.applies_to(step):  # a delete that must not cut a running transfer short
                 kept = entry.clone_id if entry else None
                 await wait_until_idle(
@@ -261,7 +258,14 @@ async def _run_action(
             if step.op in _CUTOVER_OPS:
                 assert entry is not None
                 entry = await _cutover_step(
-                    action.address, step, entry, api=api, journal=journal, say=say, runs=runs
+                    action.address,
+                    step,
+                    entry,
+                    api=api,
+                    journal=journal,
+                    say=say,
+                    runs=runs,
+                    ground=ground,
                 )
             else:
                 entry = await _run_step(
@@ -292,6 +296,17 @@ async def _run_action(
 _CUTOVER_OPS = frozenset({StepOp.hold, StepOp.start, StepOp.await_run, StepOp.restore})
 
 
+def _gate(address: str, step: Step, *, ground: Ground, entry: StateEntry | None) -> None:
+    """The one gate (`gate.refusal`) in front of a mutating call: GateRefused, nothing sent."""
+    why = refusal(address=address, step=step, ground=ground, entry=entry)
+    if why is not None:
+        raise GateRefused(
+            f"not sent: {step.op.value} of job {step.job_id} ({step.role}): {why}",
+            hint="nothing was sent for this step; check the spec files and "
+            "`jobspec state show`, then plan again",
+        )
+
+
 async def _cutover_step(
     address: str,
     step: Step,
@@ -301,8 +316,10 @@ async def _cutover_step(
     journal: StateSession,
     say: Report,
     runs: RunWait,
+    ground: Ground,
 ) -> StateEntry:
-    """A verified cutover's step (`jobspec.firstrun`)."""
+    """A verified cutover's step (`jobspec.firstrun`); a failed run's restore of the original
+    passes the gate too, as the PATCH it is."""
 
     def tell(text: str) -> None:
         say(address, text)
@@ -314,7 +331,18 @@ async def _cutover_step(
     if step.op is StepOp.start:
         return await start_run(address, step, entry, api=api, journal=journal, say=tell)
     if step.op is StepOp.await_run:
-        return await await_run(address, step, entry, api=api, journal=journal, wait=runs, say=tell)
+        return await await_run(
+            address,
+            step,
+            entry,
+            api=api,
+            journal=journal,
+            wait=runs,
+            say=tell,
+            gate=lambda restore: _gate(
+                address, restore, ground=ground, entry=journal.entries.get(address)
+            ),
+        )
     assert step.op is StepOp.restore and step.job_id is not None and step.body is not None
     schedule = step.body.get("schedule")
     assert isinstance(schedule, dict)

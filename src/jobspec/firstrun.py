@@ -20,14 +20,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jobspec.api import Api
 from jobspec.cutover import Execution, verdict
 from jobspec.errors import ApiError, CutoverFailed, IdleTimeout, JobspecError, OutcomeUnknown
 from jobspec.model import CutoverPhase, CutoverRecord, ScheduleMode, StateEntry
-from jobspec.plan import Step
+from jobspec.plan import Step, StepOp
 from jobspec.retirement import manual_schedule_body
 from jobspec.state import GroupCommit, Intent, StateSession
 
@@ -51,6 +51,17 @@ class RunWait:
     max_pause: float = 10.0
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
+    deadline: float | None = None
+    """When the whole apply's `--wait` ends (on `clock`), so that cutovers admitted late (the
+    pair slots of issue 26 queue them) do not each wait `timeout` again; None: per address."""
+
+    def started(self) -> RunWait:
+        """This wait with its run-wide deadline set from now (once, when an apply starts)."""
+        return (
+            self
+            if self.deadline is not None
+            else replace(self, deadline=self.clock() + self.timeout)
+        )
 
 
 class StillRunning(Exception):
@@ -180,6 +191,7 @@ async def await_run(
     journal: StateSession,
     wait: RunWait,
     say: Say,
+    gate: Callable[[Step], None] = lambda step: None,
 ) -> StateEntry:
     """Judge the clone's first run: `verified` to go on, `CutoverFailed`, or `StillRunning`."""
     clone_id = step.job_id or entry.clone_id
@@ -201,9 +213,11 @@ async def await_run(
             return entry
         if judged == "bad":
             assert run is not None
-            await _failed(address, entry, run, api=api, journal=journal, say=say)
+            await _failed(address, entry, run, api=api, journal=journal, say=say, gate=gate)
         seen = run.describe() if run is not None else "not started yet"
         left = wait.timeout - (wait.clock() - started)
+        if wait.deadline is not None:
+            left = min(left, wait.deadline - wait.clock())
         if left <= 0:
             raise StillRunning(f"waiting for clone {clone_id} first run ({seen})")
         say(f"waiting for clone {clone_id} first run ({seen})")
@@ -212,7 +226,14 @@ async def await_run(
 
 
 async def _failed(
-    address: str, entry: StateEntry, run: Execution, *, api: Api, journal: StateSession, say: Say
+    address: str,
+    entry: StateEntry,
+    run: Execution,
+    *,
+    api: Api,
+    journal: StateSession,
+    say: Say,
+    gate: Callable[[Step], None],
 ) -> None:
     """The run ended badly: clone to manual, phase `failed`, the held original put back."""
     clone = await api.get_job(entry.clone_id)
@@ -234,6 +255,8 @@ async def _failed(
     assert record is not None
     original = f"original {entry.source_id} was left as it was"
     if record.original_held and record.original_schedule is not None:
+        body = {"schedule": record.original_schedule}
+        gate(Step(op=StepOp.restore, job_id=entry.source_id, role="original", body=body))
         await restore_original(
             address,
             entry,
