@@ -120,14 +120,6 @@ def import_(
 
 @click.command(cls=Command, epilog=CREDENTIALS_EPILOG)
 @click.argument("job_ids", nargs=-1, metavar="[JOB_ID]...")
-@click.option("--query", default=None, help="Jobs the server finds for TEXT (its `q` filter).")
-@click.option(
-    "--category", default=None, metavar="NAME|ID", help="Jobs in this category (name or id)."
-)
-@click.option("--kind", default=None, metavar="KIND", help="Jobs of this kind (e.g. transfer).")
-@click.option(
-    "--status", default=None, metavar="STATUS", help="Jobs in this status (e.g. idle, failed)."
-)
 @job_filter_options
 @click.option("--all", "every", is_flag=True, help="Every job not managed yet.")
 @click.option(

@@ -23,9 +23,29 @@ if TYPE_CHECKING:
 
 
 def job_filter_options(command: F) -> F:
-    """`--connection`, `--source-connection`, `--destination-connection`, `--path-prefix`."""
+    """The selection `generate` and `jobs` share: `--query`, `--category`, `--kind`,
+    `--status`, `--connection`, `--source-connection`, `--destination-connection`,
+    `--path-prefix`."""
     for option in reversed(
         [
+            click.option(
+                "--query", default=None, help="Jobs the server finds for TEXT (its `q` filter)."
+            ),
+            click.option(
+                "--category",
+                default=None,
+                metavar="NAME|ID",
+                help="Jobs in this category (name or id).",
+            ),
+            click.option(
+                "--kind", default=None, metavar="KIND", help="Jobs of this kind (e.g. transfer)."
+            ),
+            click.option(
+                "--status",
+                default=None,
+                metavar="STATUS",
+                help="Jobs in this status (e.g. idle, failed).",
+            ),
             click.option(
                 "--connection",
                 default=None,
@@ -74,14 +94,6 @@ def job_filter(
 
 
 @click.command("jobs", cls=Command, epilog=CREDENTIALS_EPILOG)
-@click.option("--query", default=None, help="Jobs the server finds for TEXT (its `q` filter).")
-@click.option(
-    "--category", default=None, metavar="NAME|ID", help="Jobs in this category (name or id)."
-)
-@click.option("--kind", default=None, metavar="KIND", help="Jobs of this kind (e.g. transfer).")
-@click.option(
-    "--status", default=None, metavar="STATUS", help="Jobs in this status (e.g. idle, failed)."
-)
 @job_filter_options
 @format_option(["text", "json"], default="text")
 @server_options
