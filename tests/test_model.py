@@ -99,6 +99,50 @@ def test_configuration_leaves_the_job_itself_alone() -> None:
     assert all(path for path in SERVER_MAINTAINED)
 
 
+def _without_reference(node: Any, paths: list[tuple[str, ...]]) -> Any:
+    """The rule spelled out slowly: drop a key when some path ends at it (`*`: any key)."""
+    if not isinstance(node, dict):
+        return node
+    kept = {}
+    for key, value in node.items():
+        below = [path[1:] for path in paths if path[0] in (key, "*")]
+        if any(not rest for rest in below):
+            continue
+        kept[key] = _without_reference(value, below) if below else value
+    return kept
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        [("a",)],
+        [("a", "b"), ("a", "c")],
+        [("*", "b")],
+        [("a", "*", "b"), ("a", "x", "c")],  # a named and a `*` rule meet at a.x
+        [("a", "*"), ("a", "x", "c")],  # `*` drops a.x whole, whatever the named rule says
+        [("*", "x"), ("a", "x", "y")],
+    ],
+)
+def test_dropping_paths_matches_the_rule_spelled_out(paths: list[tuple[str, ...]]) -> None:
+    from jobspec.model import _drop_tree, _without
+
+    node = {
+        "a": {"x": {"b": 1, "c": 2, "y": 3}, "y": {"b": 4, "e": 5}, "b": 6},
+        "x": 7,
+        "r": {"x": {"y": 8}, "b": 9},
+    }
+    assert _without(node, _drop_tree(tuple(paths))) == _without_reference(node, paths)
+
+
+def test_a_live_jobs_configuration_is_worked_out_once() -> None:
+    job = live(execute_on=5)
+    assert job.configuration is job.configuration  # cached: a plan reads it three times
+    assert job == LiveJob.from_raw(dict(job.raw))  # the cache is not part of the value
+    edited = job.model_copy(update={"raw": {**job.raw, "name": "Renamed"}})
+    assert edited.configuration["name"] == "Renamed"  # not the copied cache of the old raw
+    assert edited.fingerprint() != job.fingerprint()
+
+
 @pytest.mark.parametrize(
     ("status", "running"),
     [

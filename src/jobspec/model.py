@@ -452,14 +452,25 @@ class LiveJob(BaseModel):
         """The server lists deleted jobs with `status: deleted` on some builds: they are gone."""
         return self.status == DELETED_STATUS
 
+    @property
+    def configuration(self) -> dict[str, Any]:
+        """`configuration(raw)`, worked out once per `raw`: a plan reads it for the clone body
+        and both digests of every job it names (three walks of each job before). Kept with
+        the `raw` it came from, so a `model_copy` with another `raw` never reads a stale one."""
+        cached = self.__dict__.get("_configuration")
+        if cached is None or cached[0] is not self.raw:
+            cached = (self.raw, configuration(self.raw))
+            self.__dict__["_configuration"] = cached
+        worked_out: dict[str, Any] = cached[1]
+        return worked_out
+
     def transfer_digest(self) -> str:
         """A digest of the transfer settings alone: what a clone inherits, not the schedule."""
-        transfer = configuration(self.raw).get("transfer")
-        return digest(transfer)
+        return digest(self.configuration.get("transfer"))
 
     def fingerprint(self) -> str:
         """A digest of the job's configuration: never of what the server changes as it runs."""
-        return digest(configuration(self.raw))
+        return digest(self.configuration)
 
 
 SERVER_MAINTAINED: tuple[tuple[str, ...], ...] = (
@@ -490,7 +501,7 @@ def configuration(raw: dict[str, Any]) -> dict[str, Any]:
     """The job without its server-maintained fields (`SERVER_MAINTAINED`) and without what a
     reply merely decorates it with (`_undecorated`); a new dict, only the mappings on the way
     to a removed field are copied."""
-    return _undecorated(_without(raw, SERVER_MAINTAINED))
+    return _undecorated(_without(raw, _SERVER_MAINTAINED_TREE))
 
 
 MARKERS = ("type", "created_by")
@@ -542,16 +553,53 @@ def _without_noise(node: Any) -> Any:
     return node
 
 
-def _without(node: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
-    heads = {path[0] for path in paths}
-    if "*" not in heads and not any(head in node for head in heads):
+_Drop = dict[str, "_Drop | None"]
+"""Paths as a tree: a key mapped to None is dropped, to a tree is walked into."""
+
+
+def _drop_tree(paths: tuple[tuple[str, ...], ...]) -> _Drop:
+    tree: _Drop = {}
+    for path in paths:
+        node = tree
+        for key in path[:-1]:
+            inner = node.setdefault(key, {})
+            assert inner is not None, f"{path} is inside a path dropped whole"
+            node = inner
+        node[path[-1]] = None
+    return tree
+
+
+_SERVER_MAINTAINED_TREE = _drop_tree(SERVER_MAINTAINED)
+
+
+def _merged(one: _Drop, other: _Drop) -> _Drop:
+    """Both trees' paths; a key either drops whole is dropped whole."""
+    out = dict(one)
+    for key, rule in other.items():
+        if key not in out:
+            out[key] = rule
+        else:
+            mine = out[key]
+            out[key] = None if mine is None or rule is None else _merged(mine, rule)
+    return out
+
+
+def _without(node: dict[str, Any], tree: _Drop) -> dict[str, Any]:
+    """`node` without the paths in `tree`; only the mappings on the way to one are copied."""
+    star = tree.get("*", {})
+    if "*" not in tree and tree.keys().isdisjoint(node.keys()):
         return node
     kept: dict[str, Any] = {}
     for key, value in node.items():
-        below = tuple(path[1:] for path in paths if path[0] in (key, "*"))
-        if any(len(rest) == 0 for rest in below):
-            continue
-        kept[key] = _without(value, below) if below and isinstance(value, dict) else value
+        rule = tree.get(key, star)
+        if rule is None or (key in tree and star is None):
+            continue  # dropped by name, or by `*`
+        if rule and isinstance(value, dict):
+            if key in tree and star:  # both a named and a `*` rule: walk both
+                rule = _merged(rule, star)
+            kept[key] = _without(value, rule)
+        else:
+            kept[key] = value
     return kept
 
 

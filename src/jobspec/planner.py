@@ -381,7 +381,10 @@ def _plan_address(
         )
         steps = [
             Step(
-                op=StepOp.clone, job_id=source.id, role="source", body=_clone_body(wanted, source)
+                op=StepOp.clone,
+                job_id=source.id,
+                role="source",
+                body=_clone_body(wanted, source, managed),
             ),
             Step(op=StepOp.verify, role="clone"),
         ]
@@ -432,7 +435,9 @@ def _plan_address(
             reasons.append(f"source {spec.source} is gone: cloning the current clone instead")
         reasons.extend(_describe(immutable, replace=True))
         steps = [
-            Step(op=StepOp.clone, job_id=base.id, role=role, body=_clone_body(wanted, base)),
+            Step(
+                op=StepOp.clone, job_id=base.id, role=role, body=_clone_body(wanted, base, managed)
+            ),
             Step(op=StepOp.verify, role="clone"),
             _renamed_aside(
                 retire_step(job=clone, role="old_clone", how=old_clone_retirement(spec.original)),
@@ -503,7 +508,7 @@ def patch_body(job: LiveJob, pairs: list[tuple[diff.Path, Any]]) -> dict[str, An
 ENDPOINTS = ("source", "destination")
 
 
-def _clone_body(wanted: DesiredJob, base: LiveJob) -> dict[str, Any]:
+def _clone_body(wanted: DesiredJob, base: LiveJob, managed: dict[str, Any]) -> dict[str, Any]:
     """The clone request: the managed body, always with a name (DryvIQ's default is unknown),
     and whole endpoints.
 
@@ -514,7 +519,7 @@ def _clone_body(wanted: DesiredJob, base: LiveJob) -> dict[str, Any]:
     base's part whole: the old folder's other keys must not ride along with a new path.
     Server-maintained parts (`event_position`) are left out.
     """
-    body = wanted.spec.managed_body()
+    body = managed  # wanted.spec.managed_body(), worked out once by the caller
     if "name" not in body:
         body = {"name": default_clone_name(base_name=base.name, address=wanted.address), **body}
     transfer = body.get("transfer")
