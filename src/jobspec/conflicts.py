@@ -68,17 +68,21 @@ def is_scheduled(job: Mapping[str, Any]) -> bool:
 
 
 def conflict_view(job: Mapping[str, Any]) -> dict[str, Any]:
-    """What the conflict check reads of a live job: whether it runs by itself and, if so,
-    where it writes (`transfer_type`, `source` and `destination`). Nothing else."""
-    view = {key: job[key] for key in ("schedule", "disabled") if key in job}
-    transfer = job.get("transfer")
-    if is_scheduled(job) and isinstance(transfer, dict):
-        view["transfer"] = {
-            key: transfer[key]
-            for key in ("transfer_type", "source", "destination")
-            if key in transfer
-        }
-    return view
+    """What the conflict check reads of a live job, in as little memory as it can be kept:
+    nothing when the job does not run by itself; else that it runs on `auto`, its
+    `transfer_type`, and for each side it writes the connection id and the folder (the target
+    as written when it names no folder). `placement` and `find_conflicts` read the same from
+    it as from the whole job; a 50,000-job listing keeps this for most of its jobs."""
+    if not is_scheduled(job):
+        return {}
+    transfer = job["transfer"] if isinstance(job.get("transfer"), dict) else {}
+    kept: dict[str, Any] = {}
+    if "transfer_type" in transfer:
+        kept["transfer_type"] = transfer["transfer_type"]
+    for side, connection, where in _written(job):
+        target = {"path": where} if isinstance(where, str) else transfer[side].get("target")
+        kept[side] = {"connection": {"id": connection}, "target": target}
+    return {"schedule": {"mode": ScheduleMode.auto.value}, "transfer": kept}
 
 
 def may_be_scheduled(body: Mapping[str, Any]) -> bool:

@@ -408,32 +408,78 @@ class DesiredJob(BaseModel):
     location: SourceLocation
 
 
-class LiveJob(BaseModel):
-    """A job as the API returned it. `raw` keeps every field, known or not."""
+class MalformedJob(ValueError):
+    """A listed job whose identity fields have the wrong types: named, then skipped."""
 
-    model_config = ConfigDict(frozen=True)
 
+class LiveJob:
+    """A job as the API returned it. `raw` keeps every field, known or not.
+
+    A plain value with slots, not a pydantic model: a 50,000-job listing makes one per job,
+    and a model instance weighed about 900 bytes and its construction a third of the cost.
+    Read-only by convention and by `__setattr__`.
+    """
+
+    __slots__ = ("_configuration", "id", "kind", "name", "raw", "status")
+
+    _configuration: dict[str, Any] | None
     id: str
     name: str
     kind: str
-    status: str | None = None
+    status: str | None
     raw: dict[str, Any]
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        raw: dict[str, Any],
+        kind: str = "transfer",
+        status: str | None = None,
+    ) -> None:
+        for field, value in (("id", id), ("name", name), ("kind", kind)):
+            if type(value) is not str:
+                raise MalformedJob(f"{field}: {_shape(value)}, not text")
+        if status is not None and type(status) is not str:
+            raise MalformedJob(f"status: {_shape(status)}, not text")
+        fields: dict[str, Any] = {"id": id, "name": name, "kind": kind, "status": status}
+        for field, value in (*fields.items(), ("raw", raw), ("_configuration", None)):
+            object.__setattr__(self, field, value)
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> LiveJob:
-        fields = {
-            "id": raw["id"],
-            "name": raw["name"],
-            "kind": raw.get("kind", "transfer"),
-            "status": raw.get("status"),
-        }
-        status = fields["status"]
-        named = (fields["id"], fields["name"], fields["kind"])
-        if all(type(value) is str for value in named) and (status is None or type(status) is str):
-            # What validation would make of it, without its cost or a copy of `raw`: a
-            # 50,000-job listing builds one per job. Anything odd is validated and named.
-            return cls.model_construct(**fields, raw=raw)
-        return cls(**fields, raw=raw)
+        """The job in a reply; `MalformedJob` when its id, name, kind or status is no text."""
+        for field in ("id", "name"):
+            if field not in raw:
+                raise MalformedJob(f"{field}: missing")
+        return cls(
+            id=raw["id"],
+            name=raw["name"],
+            kind=raw.get("kind", "transfer"),
+            status=raw.get("status"),
+            raw=raw,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a LiveJob is read-only ({name})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LiveJob):
+            return NotImplemented
+        return (self.id, self.name, self.kind, self.status, self.raw) == (
+            other.id,
+            other.name,
+            other.kind,
+            other.status,
+            other.raw,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # `raw` is a dict: like it, not hashable
+
+    def __repr__(self) -> str:
+        shown = f"id={self.id!r}, name={self.name!r}, kind={self.kind!r}, status={self.status!r}"
+        return f"LiveJob({shown})"
 
     @property
     def is_running(self) -> bool:
@@ -454,15 +500,13 @@ class LiveJob(BaseModel):
 
     @property
     def configuration(self) -> dict[str, Any]:
-        """`configuration(raw)`, worked out once per `raw`: a plan reads it for the clone body
-        and both digests of every job it names (three walks of each job before). Kept with
-        the `raw` it came from, so a `model_copy` with another `raw` never reads a stale one."""
-        cached = self.__dict__.get("_configuration")
-        if cached is None or cached[0] is not self.raw:
-            cached = (self.raw, configuration(self.raw))
-            self.__dict__["_configuration"] = cached
-        worked_out: dict[str, Any] = cached[1]
-        return worked_out
+        """`configuration(raw)`, worked out once: a plan reads it for the clone body and both
+        digests of every job it names (three walks of each job before)."""
+        cached: dict[str, Any] | None = self._configuration
+        if cached is None:
+            cached = configuration(self.raw)
+            object.__setattr__(self, "_configuration", cached)
+        return cached
 
     def transfer_digest(self) -> str:
         """A digest of the transfer settings alone: what a clone inherits, not the schedule."""
@@ -495,6 +539,10 @@ DELETED_STATUS = "deleted"
 RUNNING_STATUSES = frozenset({"start", "resume", "running", "cancelling"})
 """Job statuses of a run still moving data: the vendor client's `start`, `resume`, `running`,
 and `cancelling` (a cancel asked for and not finished yet)."""
+
+
+def _shape(value: Any) -> str:
+    return "missing" if value is None else type(value).__name__
 
 
 def configuration(raw: dict[str, Any]) -> dict[str, Any]:

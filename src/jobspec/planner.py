@@ -33,7 +33,6 @@ from jobspec.model import (
     LiveJob,
     OriginalPolicy,
     StateEntry,
-    configuration,
     digest,
 )
 from jobspec.moves import apply_moves, find_moves, moved_action, unmarked_renames
@@ -100,7 +99,8 @@ IDENTITY_FIELDS = ("id", "name", "kind", "status")
 
 def listed_view(raw: Mapping[str, Any]) -> dict[str, Any]:
     """What the plan reads of a listed job that `needed_job_ids` does not name: its identity
-    and what the conflict check reads. Keeping only this keeps a 50,000-job listing small."""
+    and what the conflict check reads (`conflict_view`). Keeping only this keeps a 50,000-job
+    listing small."""
     view = {key: raw[key] for key in IDENTITY_FIELDS if key in raw}
     view.update(conflict_view(raw))
     return view
@@ -523,13 +523,12 @@ def _clone_body(wanted: DesiredJob, base: LiveJob, managed: dict[str, Any]) -> d
     if "name" not in body:
         body = {"name": default_clone_name(base_name=base.name, address=wanted.address), **body}
     transfer = body.get("transfer")
-    base_transfer = base.raw.get("transfer")
+    base_transfer = base.configuration.get("transfer")  # worked out once per job
     if isinstance(transfer, dict) and isinstance(base_transfer, dict):
         whole = dict(transfer)
         for side in ENDPOINTS:
-            named, inherited = transfer.get(side), base_transfer.get(side)
-            if isinstance(named, dict) and named and isinstance(inherited, dict):
-                own = configuration({"transfer": {side: inherited}})["transfer"][side]
+            named, own = transfer.get(side), base_transfer.get(side)
+            if isinstance(named, dict) and named and isinstance(own, dict):
                 whole[side] = {**own, **named}
         body = {**body, "transfer": whole}
     return body

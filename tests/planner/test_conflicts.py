@@ -409,6 +409,13 @@ def _slimmed(want: dict[str, DesiredJob], jobs: list[LiveJob]) -> list[LiveJob]:
     return [job if job.id in named else LiveJob.from_raw(listed_view(job.raw)) for job in jobs]
 
 
+def _targeted(target: dict[str, Any]) -> LiveJob:
+    """A scheduled stranger whose destination target is `target` alone (no `path`)."""
+    raw = writer(STRANGER, "/unused").raw
+    raw["transfer"]["destination"]["target"] = target
+    return LiveJob.from_raw(raw)
+
+
 @pytest.mark.parametrize(
     "other",
     [
@@ -418,6 +425,21 @@ def _slimmed(want: dict[str, DesiredJob], jobs: list[LiveJob]) -> list[LiveJob]:
         writer(STRANGER, "/Archive", disabled=True),
         writer(STRANGER, "/Archive", connection="box"),
         writer(STRANGER, "/Elsewhere", name="clone into /Archive"),  # the name check
+        writer(  # a sync writes its source too: into the clone's folder
+            STRANGER,
+            "/Elsewhere",
+            transfer={
+                "transfer_type": "sync",
+                "source": {"connection": {"id": "sp"}, "target": {"path": "/Archive/In"}},
+            },
+        ),
+        writer(STRANGER, "/Archive", connection={"id": "sp", "name": "SP", "platform": "x"}),
+        writer(STRANGER, "/Archive", connection=7),  # a number for an id
+        # a target as an item chain (DryvIQ's documented shape), naming /Archive/Q1
+        _targeted({"item": {"name": "Q1", "parent": {"name": "Archive"}}}),
+        _targeted({"item": {"id": 9}}),  # one the check cannot place: named in a warning
+        _targeted({"uri": "box://9"}),
+        writer(STRANGER, "/Archive", status="running", size_estimate={"bytes": 1}),
     ],
 )
 def test_a_plan_from_slim_listed_jobs_is_the_plan_from_whole_ones(other: LiveJob) -> None:

@@ -11,11 +11,10 @@ import re
 from typing import Any, NamedTuple
 
 import httpx
-from pydantic import ValidationError
 
 from jobspec.endpoints import ServerConnection
 from jobspec.errors import ApiError, AuthError, NotFoundError, OutcomeUnknown
-from jobspec.model import JOB_ID_RE, LiveJob
+from jobspec.model import JOB_ID_RE, LiveJob, MalformedJob
 from jobspec.scrub import Scrubber, clean_unicode, shorten
 
 NOT_FOUND_STATUSES = frozenset({404, 406})  # the vendor client reads 406 as "no such thing"
@@ -118,11 +117,8 @@ def live_job(raw: Any, call: str, what: str, scrub: Scrubber) -> LiveJob:
         raise ApiError(f"{what} in the reply ({job_id}) has no `name`", call=call)
     try:
         return LiveJob.from_raw(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ApiError(
-            f"{what} in the reply ({job_id}) is malformed: {problems}", call=call
-        ) from exc
+    except MalformedJob as exc:
+        raise ApiError(f"{what} in the reply ({job_id}) is malformed: {exc}", call=call) from exc
 
 
 def skipped_job(raw: Any, problem: ApiError) -> str:
