@@ -204,3 +204,16 @@ def test_schedule_shapes_that_mean_nothing_are_refused(bad: dict[str, Any]) -> N
 
     with pytest.raises(ValidationError):
         Schedule.model_validate(bad)
+
+
+def test_lean_values_share_one_fields_set_that_copies_never_change() -> None:
+    from jobspec.model import CutoverPhase, CutoverRecord
+
+    one = CutoverRecord(phase=CutoverPhase.cloned)
+    two = CutoverRecord(phase=CutoverPhase.started, run_id=3)
+    assert one.model_fields_set is two.model_fields_set  # one set for the class, not per value
+    shared = set(one.model_fields_set)
+    moved = one.model_copy(update={"phase": CutoverPhase.verified})
+    assert moved.phase is CutoverPhase.verified and one.phase is CutoverPhase.cloned
+    assert one.model_fields_set == shared == set(CutoverRecord.model_fields)
+    assert CutoverRecord(phase=CutoverPhase.cloned) == one

@@ -21,7 +21,6 @@ from enum import Enum, StrEnum
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
@@ -29,7 +28,7 @@ from pydantic import (
     model_serializer,
 )
 
-from jobspec.model import OriginalPolicy, RetireHow, canonical_json
+from jobspec.model import Lean, OriginalPolicy, RetireHow, canonical_json
 
 PLAN_FORMAT_VERSION = 1
 
@@ -65,7 +64,7 @@ CHANGING_KINDS = frozenset(
 )
 
 
-class _Value(BaseModel):
+class _Value(Lean):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -170,7 +169,7 @@ class PlanWarning(_Value):
     location: str | None = None
 
 
-class Plan(BaseModel):
+class Plan(Lean):
     """A whole plan. `summary` and `has_changes` are written out for CI scripts, ignored on read."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")

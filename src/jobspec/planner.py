@@ -14,6 +14,7 @@ Its parts beside it, pure as it is: `naming` (clone names as identities, the nam
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -97,13 +98,21 @@ IDENTITY_FIELDS = ("id", "name", "kind", "status")
 """What the plan reads of every listed job: the name check and deleted jobs need no more."""
 
 
-def listed_view(raw: Mapping[str, Any]) -> dict[str, Any]:
+def listed_view(raw: Mapping[str, Any]) -> dict[Any, Any]:
     """What the plan reads of a listed job that `needed_job_ids` does not name: its identity
     and what the conflict check reads (`conflict_view`). Keeping only this keeps a 50,000-job
-    listing small."""
-    view = {key: raw[key] for key in IDENTITY_FIELDS if key in raw}
+    listing small; the short, repeated texts (kind, status) are shared, not kept per job."""
+    view: dict[Any, Any] = {
+        key: sys.intern(value) if key in _SHARED_TEXTS and type(value) is str else value
+        for key in IDENTITY_FIELDS
+        if (value := raw.get(key, _ABSENT)) is not _ABSENT
+    }
     view.update(conflict_view(raw))
     return view
+
+
+_SHARED_TEXTS = frozenset({"kind", "status"})
+_ABSENT = object()
 
 
 def needs_every_job(desired: Mapping[str, DesiredJob]) -> bool:
