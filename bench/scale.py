@@ -2,6 +2,7 @@
 
     python bench/scale.py --quick        # small sizes: about two minutes on a quiet 2-core box
     python bench/scale.py                # the issue's sizes (1,000 / 10,000 / 30,000 specs)
+    python bench/scale.py --skip minimal --skip rate --sizes 10000   # one size of the scale part
 
 Reuses `bench/perf.py`'s world: `jobspec emulator` in its own process, M live jobs seeded
 with fixed ids, N specs (5 jobs listed per spec), the real `jobspec` command as a subprocess
@@ -241,6 +242,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (about 2 minutes)")
     parser.add_argument("--skip", action="append", default=[], help="minimal, rate or scale")
+    parser.add_argument(
+        "--sizes", default=None, help="the scale section's spec counts, e.g. 1000,10000"
+    )
     options = parser.parse_args()
     if options.quick:
         minimal_sizes = {20.0: 100, 200.0: 40}
@@ -248,6 +252,8 @@ def main() -> None:
     else:
         minimal_sizes = {20.0: 1000, 200.0: 1000}
         rate_specs, scale_sizes = 1000, [1000, 10_000, 30_000]
+    if options.sizes:
+        scale_sizes = [int(size) for size in options.sizes.split(",")]
     print(f"# jobspec scale bench ({machine()}; load average {os.getloadavg()[0]:.1f})\n")
     emulator = Emulator(latency_ms=0)
     try:

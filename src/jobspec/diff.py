@@ -41,6 +41,8 @@ def normalise(path: Path, value: Any) -> Any:
     schedule, `days: weekends` is `[weekends]`, `start_date: "1735725600"` is the number, and
     `run_at` is the vendor's `{hr, min, sec, ms}` with absent parts 0 (`"02:00"` too).
     """
+    if path not in _NORMALISED:  # the fast path: most fields are compared as they are
+        return value
     if isinstance(value, str):
         if path == ("name",):
             return name_key(value)  # names are compared in one normal form (naming.py)
@@ -56,6 +58,21 @@ def normalise(path: Path, value: Any) -> Any:
     elif path == ("schedule", "run_at") and isinstance(value, dict):
         return {**dict.fromkeys(TIME_OF_DAY, 0), **value}
     return value
+
+
+_NORMALISED = frozenset(
+    {
+        ("name",),
+        ("transfer", "delete_propagation"),
+        ("transfer", "permissions"),
+        ("schedule", "days"),
+        ("schedule", "start_date"),
+        ("schedule", "end_date"),
+        ("schedule", "run_at"),
+    }
+)
+"""Every path `normalise` changes a value at."""
+_DEEPEST = max(len(path) for path in _NORMALISED)
 
 
 def leaves(body: dict[str, Any], prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
@@ -78,7 +95,9 @@ def lookup(document: dict[str, Any], path: Path) -> Any:
     for depth, key in enumerate(path):
         if not isinstance(current, dict) or key not in current:
             return _MISSING
-        current = normalise(path[: depth + 1], current[key])
+        current = current[key]
+        if depth < _DEEPEST:
+            current = normalise(path[: depth + 1], current)
     return current
 
 
