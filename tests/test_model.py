@@ -216,4 +216,5 @@ def test_lean_values_share_one_fields_set_that_copies_never_change() -> None:
     moved = one.model_copy(update={"phase": CutoverPhase.verified})
     assert moved.phase is CutoverPhase.verified and one.phase is CutoverPhase.cloned
     assert one.model_fields_set == shared == set(CutoverRecord.model_fields)
+    assert moved.model_fields_set is one.model_fields_set  # a copy shares it too
     assert CutoverRecord(phase=CutoverPhase.cloned) == one

@@ -168,8 +168,9 @@ async def apply_plan(
     api = QuietApi(api)
     # Twice as many addresses as requests in flight (the client bounds those): while one
     # address waits for the journal or between its steps, another has a request ready, so the
-    # request slots stay full.
-    gate = asyncio.Semaphore(2 * concurrency)
+    # request slots stay full. Workers, not a task per address waiting its turn: 10,000
+    # waiting tasks held 16 MB.
+    workers = 2 * concurrency
     # An address that clones and then retires its original holds one of `concurrency` pair
     # slots from its clone until that retire: an interruption leaves at most `concurrency`
     # clone/original pairs both in place, each original retired as soon as its own clone
@@ -185,7 +186,7 @@ async def apply_plan(
         heard(address, step, status, detail)
 
     async def run(action: Action) -> None:
-        async with gate, pairs if _opens_pair(action) else nullcontext():
+        async with pairs if _opens_pair(action) else nullcontext():
             try:
                 await _run_action(
                     action,
@@ -216,9 +217,15 @@ async def apply_plan(
     with journal.deferred_sync() if isinstance(journal, GroupCommit) else nullcontext():
         # A TaskGroup, not gather: if a bug raises, the other addresses are cancelled before
         # the lock is released, instead of running on unlocked.
+        queue = iter(plan.actions)  # shared: each worker takes the next address, in order
+
+        async def worker() -> None:
+            for action in queue:
+                await run(action)
+
         async with asyncio.TaskGroup() as tasks:
-            for action in plan.actions:
-                tasks.create_task(run(action))
+            for _ in range(min(workers, len(plan.actions))):
+                tasks.create_task(worker())
     result.failures.sort()
     result.waiting.sort()
     return result

@@ -17,8 +17,9 @@ import hashlib
 import json
 import re
 import typing
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -74,6 +75,12 @@ class Lean(BaseModel):
 
     def model_post_init(self, context: Any, /) -> None:
         object.__setattr__(self, "__pydantic_fields_set__", _every_field(type(self)))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy sharing the class's set too (pydantic's copies it for each copy)."""
+        copied = super().model_copy(update=update, deep=deep)
+        object.__setattr__(copied, "__pydantic_fields_set__", _every_field(type(copied)))
+        return copied
 
 
 _EVERY_FIELD: dict[type[BaseModel], set[str]] = {}
