@@ -15,6 +15,7 @@ reported with both lines.
 
 from __future__ import annotations
 
+import functools
 import math
 import typing
 from dataclasses import dataclass, field
@@ -77,8 +78,12 @@ _MERGE = object()  # a `<<` key, until its value arrives
 _IMPLICIT: dict[str, list[tuple[str, Any]]] = VersionedResolver(version=(1, 2)).versioned_resolver
 
 
+@functools.lru_cache(maxsize=4096)
 def _plain_tag(value: str) -> str:
-    """The tag YAML 1.2 gives a plain (unquoted, untagged) scalar, as ruamel resolves it."""
+    """The tag YAML 1.2 gives a plain (unquoted, untagged) scalar, as ruamel resolves it.
+
+    Cached: spec files repeat the same few plain values (`manual`, `copy`, `true`) thousands
+    of times, and each was matched against the resolver's expressions again."""
     for tag, regexp in _IMPLICIT.get(value[:1], ()):
         if regexp.match(value):
             return str(tag)
