@@ -15,7 +15,7 @@ can check.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -131,13 +131,14 @@ def with_cutover(
     accept_warnings: bool,
     entry: StateEntry | None,
     source: LiveJob | None,
-    clone_after: Mapping[str, Any] | None,
+    clone_after: Callable[[], Mapping[str, Any] | None],
     run: Execution | None,
 ) -> tuple[Action, list[PlanWarning]]:
     """The action with the cutover steps in it, and a warning for a failed cutover.
 
-    `clone_after` is the clone as it will be (for the overlap rule); `run` the clone's latest
-    run as observed, for the note.
+    `clone_after` gives the clone as it will be (for the overlap rule), asked only when the
+    rule applies: most actions have no cutover, and working it out merges bodies. `run` is
+    the clone's latest run as observed, for the note.
     """
     makes_clone = any(step.op is StepOp.clone for step in action.steps)
     record = entry.cutover if entry is not None and not makes_clone else None
@@ -160,8 +161,8 @@ def with_cutover(
         phase in ("new", CutoverPhase.cloned.value)
         and source is not None
         and action.original is not OriginalPolicy.keep
-        and clone_after is not None
-        and overlaps(clone_after, source.raw)
+        and (after := clone_after()) is not None
+        and overlaps(after, source.raw)
     )
     if hold:
         assert source is not None

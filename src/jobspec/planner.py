@@ -280,7 +280,7 @@ def _with_cutover(
         accept_warnings=wanted.spec.accept_warnings,
         entry=entry,
         source=live.get(wanted.spec.source),
-        clone_after=clone_after(action, live),
+        clone_after=lambda: clone_after(action, live),
         run=run or latest_on_job(live.get(clone_id)),
     )
 
