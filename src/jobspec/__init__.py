@@ -57,6 +57,7 @@ the import-linter contracts in pyproject.toml):
     netaddr.py      is_loopback, shared by settings and the emulator
     endpoints.py    where an endpoint writes: a path, an item chain's folder, or unplaced
     durations.py    the one duration grammar: --wait-for-idle, --wait, the spec's intervals
+    collector.py    pausing the cyclic collector while specs load and the plan is made
 """
 
 __version__ = "0.3.0"

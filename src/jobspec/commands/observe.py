@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobspec.api import Api
+from jobspec.collector import paused
 from jobspec.connections import names_a_connection, unchecked
 from jobspec.drift import Drift, find_drift
 from jobspec.errors import PlanError, UsageError
@@ -108,17 +109,18 @@ async def observe(
     }
 
     def plan_with(live: Mapping[str, LiveJob]) -> Plan:
-        return make_plan(
-            desired=desired,
-            prior=state.entries,
-            live=live,
-            lineage=state.lineage,
-            serial=state.serial,
-            options=options,
-            interrupted=interrupted,
-            runs=runs,
-            connections=connections,
-        )
+        with paused():  # the planner is pure: what it makes lives on, or is freed by refcount
+            return make_plan(
+                desired=desired,
+                prior=state.entries,
+                live=live,
+                lineage=state.lineage,
+                serial=state.serial,
+                options=options,
+                interrupted=interrupted,
+                runs=runs,
+                connections=connections,
+            )
 
     try:
         plan = plan_with(live)
