@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobspec.model import SERVER_MAINTAINED, LiveJob, configuration, deep_merge
+from jobspec.model import SERVER_MAINTAINED, LiveJob, configuration, deep_merge, digest
 from tests.helpers import make_job
 
 JOB_ID = "c4d8c04a69224ef0bfaa2f8e920b8792"
@@ -136,7 +136,12 @@ def test_dropping_paths_matches_the_rule_spelled_out(paths: list[tuple[str, ...]
 
 def test_a_live_jobs_configuration_is_worked_out_once() -> None:
     job = live(execute_on=5)
-    assert job.configuration is job.configuration  # cached: a plan reads it three times
+    assert job.fingerprint() == job.fingerprint() == digest(configuration(job.raw))
+    assert (
+        job.endpoint_configuration("destination")
+        == configuration(job.raw)["transfer"]["destination"]
+    )
+    assert job._worked_out() is job._worked_out()  # once: a plan reads it three times
     assert job == LiveJob.from_raw(dict(job.raw))  # the cache is not part of the value
     with pytest.raises(AttributeError):
         job.raw = {}  # type: ignore[misc]  # read-only: the cache stays the raw's

@@ -19,7 +19,7 @@ import re
 import typing
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, NamedTuple, Self
 
 from pydantic import (
     BaseModel,
@@ -450,9 +450,9 @@ class LiveJob:
     Read-only by convention and by `__setattr__`.
     """
 
-    __slots__ = ("_configuration", "id", "kind", "name", "raw", "status")
+    __slots__ = ("_derived", "id", "kind", "name", "raw", "status")
 
-    _configuration: dict[str, Any] | None
+    _derived: _WorkedOut | None
     id: str
     name: str
     kind: str
@@ -474,7 +474,7 @@ class LiveJob:
         if status is not None and type(status) is not str:
             raise MalformedJob(f"status: {_shape(status)}, not text")
         fields: dict[str, Any] = {"id": id, "name": name, "kind": kind, "status": status}
-        for field, value in (*fields.items(), ("raw", raw), ("_configuration", None)):
+        for field, value in (*fields.items(), ("raw", raw), ("_derived", None)):
             object.__setattr__(self, field, value)
 
     @classmethod
@@ -528,23 +528,44 @@ class LiveJob:
         """The server lists deleted jobs with `status: deleted` on some builds: they are gone."""
         return self.status == DELETED_STATUS
 
-    @property
-    def configuration(self) -> dict[str, Any]:
-        """`configuration(raw)`, worked out once: a plan reads it for the clone body and both
-        digests of every job it names (three walks of each job before)."""
-        cached: dict[str, Any] | None = self._configuration
-        if cached is None:
-            cached = configuration(self.raw)
-            object.__setattr__(self, "_configuration", cached)
-        return cached
-
     def transfer_digest(self) -> str:
         """A digest of the transfer settings alone: what a clone inherits, not the schedule."""
-        return digest(self.configuration.get("transfer"))
+        return self._worked_out().transfer_digest
 
     def fingerprint(self) -> str:
         """A digest of the job's configuration: never of what the server changes as it runs."""
-        return digest(self.configuration)
+        return self._worked_out().fingerprint
+
+    def endpoint_configuration(self, side: str) -> dict[str, Any] | None:
+        """`transfer.<side>` of the job's configuration (a mapping), or None: what a clone
+        inherits of an endpoint the spec names only in part."""
+        return self._worked_out().endpoints.get(side)
+
+    def _worked_out(self) -> _WorkedOut:
+        """What a plan reads of the job's configuration, worked out once: the walk of the job
+        was made three times per named job before, and keeping the whole configuration
+        beside `raw` cost 2.5 KB a job."""
+        known = self._derived
+        if known is None:
+            config = configuration(self.raw)
+            transfer = config.get("transfer")
+            endpoints = (
+                {s: e for s, e in transfer.items() if s in ENDPOINT_SIDES and isinstance(e, dict)}
+                if isinstance(transfer, dict)
+                else {}
+            )
+            known = _WorkedOut(digest(config), digest(transfer), endpoints)
+            object.__setattr__(self, "_derived", known)
+        return known
+
+
+class _WorkedOut(NamedTuple):
+    fingerprint: str
+    transfer_digest: str
+    endpoints: dict[str, dict[str, Any]]
+
+
+ENDPOINT_SIDES = ("source", "destination")
 
 
 SERVER_MAINTAINED: tuple[tuple[str, ...], ...] = (

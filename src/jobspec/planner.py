@@ -29,6 +29,7 @@ from jobspec.cutover import Execution, latest_on_job, with_cutover
 from jobspec.endpoints import ServerConnection, with_folders
 from jobspec.errors import PlanError
 from jobspec.model import (
+    ENDPOINT_SIDES,
     Cutover,
     DesiredJob,
     LiveJob,
@@ -514,7 +515,7 @@ def patch_body(job: LiveJob, pairs: list[tuple[diff.Path, Any]]) -> dict[str, An
     return {"kind": job.kind, **diff.nest(pairs)}
 
 
-ENDPOINTS = ("source", "destination")
+ENDPOINTS = ENDPOINT_SIDES  # its old name here
 
 
 def _clone_body(wanted: DesiredJob, base: LiveJob, managed: dict[str, Any]) -> dict[str, Any]:
@@ -532,12 +533,11 @@ def _clone_body(wanted: DesiredJob, base: LiveJob, managed: dict[str, Any]) -> d
     if "name" not in body:
         body = {"name": default_clone_name(base_name=base.name, address=wanted.address), **body}
     transfer = body.get("transfer")
-    base_transfer = base.configuration.get("transfer")  # worked out once per job
-    if isinstance(transfer, dict) and isinstance(base_transfer, dict):
+    if isinstance(transfer, dict):
         whole = dict(transfer)
         for side in ENDPOINTS:
-            named, own = transfer.get(side), base_transfer.get(side)
-            if isinstance(named, dict) and named and isinstance(own, dict):
+            named, own = transfer.get(side), base.endpoint_configuration(side)
+            if isinstance(named, dict) and named and own is not None:
                 whole[side] = {**own, **named}
         body = {**body, "transfer": whole}
     return body
