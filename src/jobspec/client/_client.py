@@ -118,6 +118,7 @@ class DryvIQClient:
             concurrency=settings.concurrency,
             keepalive=settings.keepalive,
             transport=transport,
+            clock=clock,
         )
         self._http = self._pools[0]  # builds requests; every pool is configured alike
         self._free_slots = list(range(settings.concurrency))  # taken under `_limiter`, LIFO

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ import httpx
 
 from jobspec import __version__
 from jobspec.client._retry import Repeat
+from jobspec.client._wire import SlotTransport
 from jobspec.netaddr import is_loopback
 
 CONNECT_TIMEOUT = 10.0
@@ -84,12 +86,15 @@ def pools(
     concurrency: int,
     keepalive: float,
     transport: httpx.AsyncBaseTransport | None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[httpx.AsyncClient]:
-    """One single-connection pool per request slot, or one client for an injected transport.
+    """One client per request slot, each on its own `SlotTransport` connection, or one client
+    for an injected transport (which does its own pooling).
 
     httpcore's pool scans its connections (quadratically) on every request and reply, which at
-    32 connections in one pool took about 40% of an apply's CPU. A slot owns its pool, so a
-    pool never queues. An injected transport does its own pooling: one client for it.
+    32 connections in one pool took about 40% of an apply's CPU. A slot owns its connection,
+    so nothing queues. Proxies (https to a non-loopback server only, see `proxy_mounts`) stay
+    httpx's own transports, with `verify`; every other request goes out on the slot's wire.
     """
     limit = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
     mounts = proxy_mounts(base)
@@ -106,7 +111,12 @@ def pools(
     tls = httpx.create_ssl_context(verify=True, trust_env=True)  # loaded once, shared
     return [
         http_client(
-            transport=None,
+            transport=SlotTransport(
+                tls=tls,
+                keepalive=keepalive,
+                connect_timeout=min(CONNECT_TIMEOUT, timeout),
+                clock=clock,
+            ),
             timeout=limit,
             connections=1,
             keepalive=keepalive,
