@@ -47,7 +47,7 @@ from jobspec.client._retry import (
     may_be_done,
     retry_after,
 )
-from jobspec.client._transport import pools
+from jobspec.client._transport import Builder, pools, sender
 from jobspec.endpoints import ServerConnection
 from jobspec.errors import ApiError, AuthError
 from jobspec.model import JOB_ID_RE, LiveJob
@@ -120,7 +120,8 @@ class DryvIQClient:
             transport=transport,
             clock=clock,
         )
-        self._http = self._pools[0]  # builds requests; every pool is configured alike
+        self._build = Builder(self._pools[0])  # every pool is configured alike
+        self._senders = [sender(pool) for pool in self._pools]
         self._free_slots = list(range(settings.concurrency))  # taken under `_limiter`, LIFO
         self._pause = min(self._retry.backoff_cap, 4 * self._retry.backoff_base)
         """How long every slot pauses after a refusal that names no Retry-After."""
@@ -454,9 +455,7 @@ class DryvIQClient:
         headers: Mapping[str, str],
         waited_until: float,
     ) -> httpx.Response:
-        request = self._http.build_request(
-            method, url, params=params, json=json, data=form, headers=headers
-        )
+        request = self._build(method, url, params=params, json=json, form=form, headers=headers)
         sent_at = await self._limiter.acquire(waited_until=waited_until)
         slot = self._free_slots.pop()
         status: int | None = None
@@ -466,7 +465,7 @@ class DryvIQClient:
             # One deadline for headers and body: httpx's read timeout restarts with every
             # chunk, so a server trickling a byte a second would never time out.
             async with asyncio.timeout(self._timeout):
-                response = await self._pools[slot % len(self._pools)].send(request)
+                response = await self._senders[slot % len(self._senders)](request)
             status = response.status_code
             if status in REFUSALS:
                 asked = retry_after(response.headers.get("Retry-After"))

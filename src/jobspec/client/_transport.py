@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -125,3 +125,66 @@ def pools(
         )
         for _ in range(concurrency)
     ]
+
+
+Sender = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
+def sender(client: httpx.AsyncClient) -> Sender:
+    """How a slot sends a built request: straight down its `SlotTransport` when no proxy can
+    apply to any URL, else through `client.send` (which picks the proxy's transport).
+
+    Straight down skips httpx's per-request client work (auth flows, redirects, cookies, event
+    hooks), which the client uses none of: about a third of httpx's CPU per request. A client
+    whose proxies httpx could not tell (a private attribute gone in a new httpx) goes through
+    `send`: slower, never wrong.
+    """
+    wire = getattr(client, "_transport", None)
+    mounts = getattr(client, "_mounts", None)
+    if not isinstance(wire, SlotTransport) or mounts is None:
+        return client.send
+    if any(transport is not None for transport in mounts.values()):
+        return client.send
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        response = await wire.handle_async_request(request)
+        await response.aread()
+        return response
+
+    return send
+
+
+class Builder:
+    """Builds the client's requests as `client.build_request` would, at a third of its CPU.
+
+    `build_request` parses the URL three times when there are query parameters (about 90 µs
+    a call); the query is encoded here as httpx encodes it (`urlencode`, spaces as `+`) and
+    the URL parsed once. The client keeps no cookies: the API authenticates by token.
+    """
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in client.headers.raw
+        }
+        self._extensions = {"timeout": client.timeout.as_dict()}
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> httpx.Request:
+        if params:
+            url = f"{url}?{urlencode(params)}"
+        return httpx.Request(
+            method,
+            url,
+            headers={**self._headers, **headers},
+            json=json,
+            data=form,
+            extensions=self._extensions,
+        )
