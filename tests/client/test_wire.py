@@ -125,3 +125,24 @@ async def test_nothing_listening_is_a_connect_error() -> None:
     async with _client() as http:
         with pytest.raises(httpx.ConnectError):
             await http.get("http://127.0.0.1:9/")
+
+
+def test_a_slot_sends_straight_down_its_wire_only_when_no_proxy_can_apply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobspec.client._transport import pools, sender
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:3128")
+    kwargs = {"timeout": 30.0, "concurrency": 2, "keepalive": 4.0, "transport": None}
+    proxied = pools("https://dryviq.example/", **kwargs)  # type: ignore[arg-type]
+    local = pools("http://127.0.0.1:8080/", **kwargs)  # type: ignore[arg-type]
+    assert all(sender(pool) == pool.send for pool in proxied)  # httpx picks the proxy
+    assert all(sender(pool) != pool.send for pool in local)  # proxies bypassed: the wire
+    proxies = {pattern.pattern for pattern, t in proxied[0]._mounts.items() if t is not None}
+    assert "https://" in proxies  # the environment proxy is honoured, as before
+
+    monkeypatch.delenv("HTTPS_PROXY")
+    monkeypatch.delenv("ALL_PROXY")
+    direct = pools("https://dryviq.example/", **kwargs)  # type: ignore[arg-type]
+    assert all(sender(pool) != pool.send for pool in direct)  # no proxy set: the wire

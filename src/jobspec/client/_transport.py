@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies
 
 import httpx
 
@@ -88,13 +89,14 @@ def pools(
     transport: httpx.AsyncBaseTransport | None,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[httpx.AsyncClient]:
-    """One client per request slot, each on its own `SlotTransport` connection, or one client
-    for an injected transport (which does its own pooling).
+    """One client per request slot, each on its own connection, or one client for an injected
+    transport (which does its own pooling).
 
     httpcore's pool scans its connections (quadratically) on every request and reply, which at
     32 connections in one pool took about 40% of an apply's CPU. A slot owns its connection,
-    so nothing queues. Proxies (https to a non-loopback server only, see `proxy_mounts`) stay
-    httpx's own transports, with `verify`; every other request goes out on the slot's wire.
+    so nothing queues. The connection is a `SlotTransport` unless an environment proxy may
+    apply (https to a non-loopback server, see `proxy_mounts`, with a proxy set): httpx
+    honours environment proxies only on its own transport, so that slot keeps httpx's.
     """
     limit = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
     mounts = proxy_mounts(base)
@@ -109,14 +111,18 @@ def pools(
             )
         ]
     tls = httpx.create_ssl_context(verify=True, trust_env=True)  # loaded once, shared
+    own = mounts is not None or not _environment_proxies()
+
+    def wire() -> SlotTransport | None:
+        if not own:
+            return None
+        return SlotTransport(
+            tls=tls, keepalive=keepalive, connect_timeout=limit.connect or timeout, clock=clock
+        )
+
     return [
         http_client(
-            transport=SlotTransport(
-                tls=tls,
-                keepalive=keepalive,
-                connect_timeout=min(CONNECT_TIMEOUT, timeout),
-                clock=clock,
-            ),
+            transport=wire(),
             timeout=limit,
             connections=1,
             keepalive=keepalive,
@@ -125,6 +131,11 @@ def pools(
         )
         for _ in range(concurrency)
     ]
+
+
+def _environment_proxies() -> bool:
+    """Is a proxy set that httpx would use (`HTTP(S)_PROXY`, `ALL_PROXY`; `NO_PROXY` aside)?"""
+    return any(scheme in ("http", "https", "all") for scheme in getproxies())
 
 
 Sender = Callable[[httpx.Request], Awaitable[httpx.Response]]
