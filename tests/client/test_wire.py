@@ -4,8 +4,11 @@ interim replies, a closing server, and refuses what it must not send or cannot f
 from __future__ import annotations
 
 import asyncio
+import shutil
 import ssl
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -146,3 +149,39 @@ def test_a_slot_sends_straight_down_its_wire_only_when_no_proxy_can_apply(
     monkeypatch.delenv("ALL_PROXY")
     direct = pools("https://dryviq.example/", **kwargs)  # type: ignore[arg-type]
     assert all(sender(pool) != pool.send for pool in direct)  # no proxy set: the wire
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost, made by the openssl command line."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl command to make a certificate with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    make = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    make += ["-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        [openssl, *make],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_tls_is_verified_against_the_trusted_authorities(
+    certificate: tuple[Path, Path],
+) -> None:
+    cert, key = certificate
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    server = Canned([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=served)
+    url = f"https://localhost:{listener.sockets[0].getsockname()[1]}/"
+    async with listener:
+        async with _client() as http:  # the system's authorities: a self-signed one fails
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await http.get(url)
+        trusting = ssl.create_default_context(cafile=str(cert))
+        wire = SlotTransport(tls=trusting, keepalive=60.0, connect_timeout=5.0)
+        async with httpx.AsyncClient(transport=wire) as http:
+            assert (await http.get(url)).text == "ok"
