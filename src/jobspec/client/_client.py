@@ -128,6 +128,7 @@ class DryvIQClient:
         self.request_count = 0
         """Requests sent so far, every attempt and token call included."""
         self.server_time: float | None = None
+        self._last_date = ""  # the last `Date` header read, so that each is parsed once
         self._warn = warn or _log.warning
         self._told: set[str] = set()
         """The latest `Date` the server sent: its own clock, for recognising a lost clone."""
@@ -489,8 +490,9 @@ class DryvIQClient:
             self._warn(text)
 
     def _note_server_time(self, header: str | None) -> None:
-        if not header:
+        if not header or header == self._last_date:  # a Date changes once a second: parse once
             return
+        self._last_date = header
         seen = http_date(header)
         if seen is None:
             self._warn_once(
