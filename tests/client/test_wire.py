@@ -185,3 +185,15 @@ async def test_tls_is_verified_against_the_trusted_authorities(
         wire = SlotTransport(tls=trusting, keepalive=60.0, connect_timeout=5.0)
         async with httpx.AsyncClient(transport=wire) as http:
             assert (await http.get(url)).text == "ok"
+
+
+async def test_bytes_after_a_reply_are_not_read_as_the_next_one(canned: Canned) -> None:
+    canned.replies = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"  # and, in the same write:
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh",
+    ]
+    async with _client() as http:
+        assert (await http.get(canned.url)).text == "ok"
+        assert (await http.get(canned.url)).text == "fresh"  # on a new connection
+    assert canned.connections == 2

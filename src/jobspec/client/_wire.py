@@ -94,7 +94,8 @@ class SlotTransport(httpx.AsyncBaseTransport):
         scheme = url.scheme
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
-        origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        host = url.raw_host.decode("ascii")  # IDNA-encoded, as DNS and SNI want it
+        origin = (scheme, host, url.port or (443 if scheme == "https" else 80))
         if self._writer is not None and not self._reusable(origin):
             self._drop()
         if self._writer is None:
@@ -138,6 +139,7 @@ class SlotTransport(httpx.AsyncBaseTransport):
             and self._clock() - self._idle_since <= self._keepalive
             and not self._reader.at_eof()
             and not self._writer.is_closing()
+            and not getattr(self._reader, "_buffer", None)  # bytes nobody asked for: hostile
         )
 
     async def _connect(self, origin: tuple[str, str, int], request: httpx.Request) -> None:
