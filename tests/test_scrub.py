@@ -141,3 +141,71 @@ def test_forget_all_starts_a_new_run_knowing_nothing() -> None:
     assert scrub("x first-run-token-1234 y") == "x first-run-token-1234 y"
     scrub.add("second-run-secret")
     assert "second-run-secret" not in scrub("second-run-secret")
+
+
+# --- the word checks before the credential-shaped patterns change nothing ---------------------
+
+
+def _every_pattern(scrubber: Scrubber, text: str) -> str:
+    """The scrubber as it was: every credential-shaped pattern run on every text."""
+    from jobspec import scrub
+
+    text = scrubber.known(text)
+    text = scrub._URL_PASSWORD.sub(rf"\1:{MASK}@", text)
+    text = scrub._AUTHORIZATION.sub(rf"\1{MASK}", text)
+    text = scrub._SCHEME_VALUE.sub(rf"\1\2{MASK}", text)
+    text = scrub._JSON_FIELD.sub(rf"\1{MASK}\3", text)
+    return scrub._KEY_VALUE.sub(rf"\1\2{MASK}", text)
+
+
+_PIECES = [
+    "password",
+    "PaſſWord",  # long s: IGNORECASE matches it to `s`
+    "apİ_key",  # dotted capital I
+    "ToKen",  # Kelvin sign
+    "client_secret",
+    "sslpassword",
+    "authorization",
+    "AuthorizatİoN",
+    "Bearer ",
+    "bearer",
+    "Basic ",
+    "https://user:pw@host/",
+    "://",
+    "@",
+    "=",
+    ": ",
+    '"',
+    '\\"',
+    "'",
+    "&",
+    " ",
+    "→",
+    "abcdefgh12345678",
+    "x",
+]
+
+
+@settings(max_examples=400)
+@given(st.lists(st.one_of(st.sampled_from(_PIECES), st.text(max_size=4)), max_size=14))
+def test_the_word_checks_mask_exactly_what_every_pattern_masks(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    scrubber = Scrubber(["S3cret+pass/word"])
+    assert scrubber(text) == _every_pattern(scrubber, text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "bench-1: cloned 1 → 2: server said password=hunter22 and PAſSWORD: 'x'",
+        'error: GET v1/jobs: server answered {"detail": "Authorization: Bearer abcdefgh123"}',
+        'the server said {\\"access_token\\": \\"eyJhbGciOi.J9\\"} → stopped',
+        "proxy at https://ops:hunter22@proxy.example/ refused",
+        "warning: job 'Finance' has a field apİ_key=0123456789",
+    ],
+)
+def test_server_text_in_a_line_is_still_masked(line: str) -> None:
+    out = Scrubber([])(line)
+    for secret in ("hunter22", "abcdefgh123", "eyJhbGciOi.J9", "0123456789"):
+        assert secret not in out
+    assert MASK in out

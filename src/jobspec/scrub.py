@@ -62,6 +62,12 @@ _SECRET_KEYS = (
     r"(?:ssl)?password|passwd|pwd|pgpassword|client_secret|secret|access_token|refresh_token"
     r"|id_token|token|api_key|apikey"
 )
+_KEY_STEMS = ("passw", "pwd", "secret", "token", "apikey", "api_key")
+"""A piece of every `_SECRET_KEYS` name, lower-case: a name in the text holds one of them."""
+_FOLDED = "\u0130\u0131\u017f\u212a"
+_FOLD = str.maketrans(_FOLDED, "iisk")
+"""The non-ASCII letters `re.IGNORECASE` matches to ASCII ones (`İ ı ſ K`), made ASCII before
+lower-casing, so the word checks in `Scrubber.__call__` see what the patterns would."""
 # `key=value` in a query string, a form body or libpq's `key=value` conninfo.
 _KEY_VALUE = re.compile(rf"(?i)(?<![A-Za-z0-9_])({_SECRET_KEYS})(\s*=\s*)('[^']*'|[^&\s\"',;]+)")
 # `"key": "value"` in JSON, also with escaped quotes inside an error description.
@@ -177,15 +183,29 @@ class Scrubber:
             self._pattern = None
 
     def __call__(self, text: str) -> str:
-        """`text` with every known secret and credential-shaped value replaced by `***`."""
+        """`text` with every known secret and credential-shaped value replaced by `***`.
+
+        Each credential-shaped pattern runs only on text holding the word it needs (`@`,
+        `authorization`, `bearer`, a secret key's stem), looked for in one lower-cased copy:
+        most lines (progress, plans) hold none, and the five scans were three quarters of the
+        cost. A replacement puts `***` where it cut, so it never makes a word the check missed.
+        """
         pattern = self._pattern
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
-        text = _AUTHORIZATION.sub(rf"\1{MASK}", text)
-        text = _SCHEME_VALUE.sub(rf"\1\2{MASK}", text)
-        text = _JSON_FIELD.sub(rf"\1{MASK}\3", text)
-        return _KEY_VALUE.sub(rf"\1\2{MASK}", text)
+        folded = text.lower()
+        if not text.isascii() and any(char in text for char in _FOLDED):
+            folded = text.translate(_FOLD).lower()
+        if "@" in text:
+            text = _URL_PASSWORD.sub(rf"\1:{MASK}@", text)
+        if "authorization" in folded:
+            text = _AUTHORIZATION.sub(rf"\1{MASK}", text)
+        if "bearer" in folded or "Basic" in text:
+            text = _SCHEME_VALUE.sub(rf"\1\2{MASK}", text)
+        if any(stem in folded for stem in _KEY_STEMS):
+            text = _JSON_FIELD.sub(rf"\1{MASK}\3", text)
+            text = _KEY_VALUE.sub(rf"\1\2{MASK}", text)
+        return text
 
     def known(self, text: str) -> str:
         """Only the known secrets replaced: for files whose structure must survive (plans)."""

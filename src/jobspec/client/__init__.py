@@ -59,7 +59,8 @@ Modules, all private; import from `jobspec.client`:
     _auth.py        TokenKeeper: credentials, token grants, refresh, static tokens
     _paging.py      Lister: paged listings, re-read when they change under us
     _replies.py     reading replies: JSON checks, error text, status errors, LiveJob decoding
-    _transport.py   httpx pools, proxies, the Requester protocol
+    _transport.py   a client per request slot, proxies, Builder, the Requester protocol
+    _wire.py        SlotTransport: one HTTP/1.1 connection per slot, under httpx
 """
 
 from jobspec.client._client import ControlAction, DryvIQClient

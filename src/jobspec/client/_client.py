@@ -47,7 +47,7 @@ from jobspec.client._retry import (
     may_be_done,
     retry_after,
 )
-from jobspec.client._transport import pools
+from jobspec.client._transport import Builder, pools, sender
 from jobspec.endpoints import ServerConnection
 from jobspec.errors import ApiError, AuthError
 from jobspec.model import JOB_ID_RE, LiveJob
@@ -118,14 +118,17 @@ class DryvIQClient:
             concurrency=settings.concurrency,
             keepalive=settings.keepalive,
             transport=transport,
+            clock=clock,
         )
-        self._http = self._pools[0]  # builds requests; every pool is configured alike
+        self._build = Builder(self._pools[0])  # every pool is configured alike
+        self._senders = [sender(pool) for pool in self._pools]
         self._free_slots = list(range(settings.concurrency))  # taken under `_limiter`, LIFO
         self._pause = min(self._retry.backoff_cap, 4 * self._retry.backoff_base)
         """How long every slot pauses after a refusal that names no Retry-After."""
         self.request_count = 0
         """Requests sent so far, every attempt and token call included."""
         self.server_time: float | None = None
+        self._last_date = ""  # the last `Date` header read, so that each is parsed once
         self._warn = warn or _log.warning
         self._told: set[str] = set()
         """The latest `Date` the server sent: its own clock, for recognising a lost clone."""
@@ -453,9 +456,7 @@ class DryvIQClient:
         headers: Mapping[str, str],
         waited_until: float,
     ) -> httpx.Response:
-        request = self._http.build_request(
-            method, url, params=params, json=json, data=form, headers=headers
-        )
+        request = self._build(method, url, params=params, json=json, form=form, headers=headers)
         sent_at = await self._limiter.acquire(waited_until=waited_until)
         slot = self._free_slots.pop()
         status: int | None = None
@@ -465,7 +466,7 @@ class DryvIQClient:
             # One deadline for headers and body: httpx's read timeout restarts with every
             # chunk, so a server trickling a byte a second would never time out.
             async with asyncio.timeout(self._timeout):
-                response = await self._pools[slot % len(self._pools)].send(request)
+                response = await self._senders[slot % len(self._senders)](request)
             status = response.status_code
             if status in REFUSALS:
                 asked = retry_after(response.headers.get("Retry-After"))
@@ -489,8 +490,9 @@ class DryvIQClient:
             self._warn(text)
 
     def _note_server_time(self, header: str | None) -> None:
-        if not header:
+        if not header or header == self._last_date:  # a Date changes once a second: parse once
             return
+        self._last_date = header
         seen = http_date(header)
         if seen is None:
             self._warn_once(

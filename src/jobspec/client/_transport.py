@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies
 
 import httpx
 
 from jobspec import __version__
 from jobspec.client._retry import Repeat
+from jobspec.client._wire import SlotTransport
 from jobspec.netaddr import is_loopback
 
 CONNECT_TIMEOUT = 10.0
@@ -84,12 +87,16 @@ def pools(
     concurrency: int,
     keepalive: float,
     transport: httpx.AsyncBaseTransport | None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[httpx.AsyncClient]:
-    """One single-connection pool per request slot, or one client for an injected transport.
+    """One client per request slot, each on its own connection, or one client for an injected
+    transport (which does its own pooling).
 
     httpcore's pool scans its connections (quadratically) on every request and reply, which at
-    32 connections in one pool took about 40% of an apply's CPU. A slot owns its pool, so a
-    pool never queues. An injected transport does its own pooling: one client for it.
+    32 connections in one pool took about 40% of an apply's CPU. A slot owns its connection,
+    so nothing queues. The connection is a `SlotTransport` unless an environment proxy may
+    apply (https to a non-loopback server, see `proxy_mounts`, with a proxy set): httpx
+    honours environment proxies only on its own transport, so that slot keeps httpx's.
     """
     limit = httpx.Timeout(timeout, connect=min(CONNECT_TIMEOUT, timeout))
     mounts = proxy_mounts(base)
@@ -104,9 +111,18 @@ def pools(
             )
         ]
     tls = httpx.create_ssl_context(verify=True, trust_env=True)  # loaded once, shared
+    own = mounts is not None or not _environment_proxies()
+
+    def wire() -> SlotTransport | None:
+        if not own:
+            return None
+        return SlotTransport(
+            tls=tls, keepalive=keepalive, connect_timeout=limit.connect or timeout, clock=clock
+        )
+
     return [
         http_client(
-            transport=None,
+            transport=wire(),
             timeout=limit,
             connections=1,
             keepalive=keepalive,
@@ -115,3 +131,71 @@ def pools(
         )
         for _ in range(concurrency)
     ]
+
+
+def _environment_proxies() -> bool:
+    """Is a proxy set that httpx would use (`HTTP(S)_PROXY`, `ALL_PROXY`; `NO_PROXY` aside)?"""
+    return any(scheme in ("http", "https", "all") for scheme in getproxies())
+
+
+Sender = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
+def sender(client: httpx.AsyncClient) -> Sender:
+    """How a slot sends a built request: straight down its `SlotTransport` when no proxy can
+    apply to any URL, else through `client.send` (which picks the proxy's transport).
+
+    Straight down skips httpx's per-request client work (auth flows, redirects, cookies, event
+    hooks), which the client uses none of: about a third of httpx's CPU per request. A client
+    whose proxies httpx could not tell (a private attribute gone in a new httpx) goes through
+    `send`: slower, never wrong.
+    """
+    wire = getattr(client, "_transport", None)
+    mounts = getattr(client, "_mounts", None)
+    if not isinstance(wire, SlotTransport) or mounts is None:
+        return client.send
+    if any(transport is not None for transport in mounts.values()):
+        return client.send
+
+    async def send(request: httpx.Request) -> httpx.Response:
+        response = await wire.handle_async_request(request)
+        await response.aread()
+        return response
+
+    return send
+
+
+class Builder:
+    """Builds the client's requests as `client.build_request` would, at a third of its CPU.
+
+    `build_request` parses the URL three times when there are query parameters (about 90 µs
+    a call); the query is encoded here as httpx encodes it (`urlencode`, spaces as `+`) and
+    the URL parsed once. The client keeps no cookies: the API authenticates by token.
+    """
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in client.headers.raw
+        }
+        self._extensions = {"timeout": client.timeout.as_dict()}
+
+    def __call__(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+        headers: Mapping[str, str],
+    ) -> httpx.Request:
+        if params:
+            url = f"{url}?{urlencode(params)}"
+        return httpx.Request(
+            method,
+            url,
+            headers={**self._headers, **headers},
+            json=json,
+            data=form,
+            extensions=self._extensions,
+        )
