@@ -209,3 +209,45 @@ def test_server_text_in_a_line_is_still_masked(line: str) -> None:
     for secret in ("hunter22", "abcdefgh123", "eyJhbGciOi.J9", "0123456789"):
         assert secret not in out
     assert MASK in out
+
+
+def _every_form(secret: str) -> list[str]:
+    """The secret as the scrubber must find it: each encoding above, in other cases, HTML
+    character references, percent-encoded twice, and base64 at each offset."""
+    import base64
+    import html
+
+    data = secret.encode("utf-8", "surrogatepass")
+    forms = [encode(secret) for encode in ENCODINGS.values()]
+    forms += [secret.upper(), secret.casefold(), secret.swapcase(), html.escape(secret)]
+    forms.append("".join(f"&#{ord(c)};" for c in secret))
+    forms.append("".join(f"&#x{ord(c):X};" for c in secret))
+    forms.append(quote(quote(secret, safe=""), safe=""))
+    for offset in range(3):
+        encoded = base64.b64encode(b"x" * offset + data).decode("ascii")
+        forms += [encoded, encoded.replace("+", "-").replace("/", "_")]
+    return forms
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    secrets=st.lists(secret_text, min_size=1, max_size=3),
+    pieces=st.lists(st.one_of(st.integers(0, 40), around), max_size=8),
+)
+def test_the_look_ahead_masks_exactly_what_the_forms_alone_mask(
+    secrets: list[str], pieces: list[int | str]
+) -> None:
+    """The pattern's leading look-ahead (the characters a form can start with) only skips
+    positions: the same text masked by the forms without it comes out identical."""
+    import re
+
+    from jobspec.scrub import _secret_pattern
+
+    forms = [form for secret in secrets for form in _every_form(secret)]
+    text = "".join(
+        forms[piece % len(forms)] if isinstance(piece, int) else piece for piece in pieces
+    )
+    scrub = Scrubber(secrets)
+    ordered = sorted(scrub._secrets, key=len, reverse=True)  # the order the scrubber uses
+    reference = re.compile("|".join(_secret_pattern(s) for s in ordered))
+    assert scrub.known(text) == reference.sub(MASK, text)

@@ -150,6 +150,22 @@ def _secret_pattern(secret: str) -> str:
     return "|".join([in_any_case, *map(re.escape, _base64_forms(secret))])
 
 
+def _starts(secrets: Iterable[str]) -> str:
+    """Every character a form of these secrets can start with, for a character class.
+
+    The pattern looks ahead for one of them (ignoring case, as the forms may) before it tries
+    its alternatives: most positions of a long text (a 35 MB JSON plan) start none, and were
+    each tried against every form (4.3 s for three secrets; 1.0 s with the look-ahead). A
+    form starts with the secret's first character in some case, an escape (`%` percent, `&`
+    HTML, a backslash JSON), `+` for a space, or a base64 form's first character.
+    """
+    starts = set("%&\\+")
+    for secret in secrets:
+        starts.update(secret[:1], secret.upper()[:1], secret.casefold()[:1])
+        starts.update(form[:1] for form in _base64_forms(secret))
+    return "".join(re.escape(char) for char in sorted(starts))
+
+
 class Scrubber:
     """Replaces the known secrets of a run, in every encoding, and any credential-shaped text.
 
@@ -172,7 +188,8 @@ class Scrubber:
             self._secrets |= new
             # Longest first, so a secret that contains another is replaced whole.
             ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(_secret_pattern(s) for s in ordered))
+            forms = "|".join(_secret_pattern(s) for s in ordered)
+            self._pattern = re.compile(f"(?i:(?=[{_starts(ordered)}]))(?:{forms})")
 
     def forget_all(self) -> None:
         """Start over: a new run (one CLI invocation) knows only its own secrets. Without it,
