@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, Literal
 
+import pydantic_core
 from pydantic import (
     ConfigDict,
     Field,
@@ -263,7 +264,10 @@ class Plan(Lean):
         document = {"deletes": deletes, **self.model_dump(mode="json")}
         document["checksum"] = _seal(document)
         document["summary"] = document.pop("summary")
-        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        # pydantic-core's writer: the same text as `json.dumps(indent=2, ensure_ascii=False)`
+        # (a float may be spelled otherwise, `0.00001` for `1e-05`: the same number), 1.7 s
+        # -> 0.25 s for a 10,000-address plan. The seal is over `canonical_json`, not this.
+        return pydantic_core.to_json(document, indent=2).decode() + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:

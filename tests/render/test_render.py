@@ -220,3 +220,18 @@ def test_steps_name_the_jobs_they_act_on() -> None:
         f'clone source {SOURCE} "Finance to SharePoint" as "Finance archive" with the overrides'
         in text
     )
+
+
+@pytest.mark.parametrize("number", [1e-05, 0.1, 1e16, -0.0, 2.5e-300, 10**20])
+def test_a_plan_file_keeps_every_number_as_it_was(number: float) -> None:
+    """The plan's JSON writer may spell a float otherwise than `json.dumps` (`0.00001`), but
+    the number read back, and so the seal, are the same."""
+    plan = every_kind_plan()
+    first = plan.actions[0]
+    step = first.steps[0].model_copy(update={"body": {"priority": number, "name": "ÿ\u2028"}})
+    plan = plan.model_copy(
+        update={"actions": [first.model_copy(update={"steps": [step]}), *plan.actions[1:]]}
+    )
+    text = render_json(plan)
+    back = Plan.from_json(text)  # the seal checks out
+    assert back.actions[0].steps[0].body == {"priority": number, "name": "ÿ\u2028"}
