@@ -27,7 +27,7 @@ from jobspec.idle import IdleWait
 from jobspec.model import DesiredJob
 from jobspec.netaddr import server_identity
 from jobspec.plan import Plan, PlanOptions, Step
-from jobspec.planner import placements_digest
+from jobspec.planner import listed_view, placements_digest
 from jobspec.state import LockInfo, State, StateSession, StateStore
 
 __all__ = [
@@ -117,7 +117,10 @@ async def check_fresh(
             f"{len(moved)} job(s) moved since the plan was made: {shown}",
             hint="plan again to see the current differences",
         )
-    every = await api.list_jobs() if plan.placements is not None or clone_names(plan) else []
+    # Of every other job, only what these two checks read (`listed_view`: its identity and
+    # where it writes): the jobs the plan names were read whole above.
+    listed = plan.placements is not None or clone_names(plan)
+    every = await api.list_jobs(keep=listed_view) if listed else []
     if plan.placements is not None and placements_digest(every) != plan.placements:
         raise StalePlanError(
             "a job that runs on a schedule was moved, added or deleted, or a job was put on "
