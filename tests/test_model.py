@@ -124,7 +124,7 @@ def _without_reference(node: Any, paths: list[tuple[str, ...]]) -> Any:
     ],
 )
 def test_dropping_paths_matches_the_rule_spelled_out(paths: list[tuple[str, ...]]) -> None:
-    from jobspec.model import _drop_tree, _without
+    from jobspec.livejob import _drop_tree, _without
 
     node = {
         "a": {"x": {"b": 1, "c": 2, "y": 3}, "y": {"b": 4, "e": 5}, "b": 6},

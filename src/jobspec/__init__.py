@@ -49,7 +49,8 @@ the import-linter contracts in pyproject.toml):
     schema.py       the JSON Schema of spec files and the field reference
     api.py          the Api protocol the core takes (DryvIQClient is the real one)
     plan.py         Plan, Action, Step: serialisable values
-    model.py        specs, live jobs and state entries as typed values
+    model.py        specs and state entries as typed values (re-exports livejob)
+    livejob.py      a job as the API returned it; its configuration, fingerprint and digests
     enums.py        the enums of specs, jobs and state (re-exported by model)
     errors.py       the error tree: each error knows its exit code and hint
     merge.py        deep_merge, shared by the model and the emulator
