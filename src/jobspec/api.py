@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 from jobspec.endpoints import ServerConnection
 from jobspec.model import LiveJob
 
-__all__ = ["Api", "JobReader"]
+__all__ = ["Api", "ForwardingApi", "JobReader"]
 
 
 class JobReader(Protocol):
@@ -66,3 +66,56 @@ class Api(JobReader, Protocol):
     async def latest_execution(self, job_id: str) -> dict[str, Any] | None:
         """The job's newest run as the server sent it (untrusted), or None."""
         ...
+
+
+class ForwardingApi:
+    """An `Api` that passes every call to `inner`: a wrapper overrides only the calls it
+    changes (`quiet.QuietApi` keeps searches and mutations apart; tests watch or refuse
+    calls), and a call added to `Api` is added here once."""
+
+    def __init__(self, inner: Api) -> None:
+        self.inner = inner
+
+    @property
+    def server(self) -> str:
+        return self.inner.server
+
+    @property
+    def server_time(self) -> float | None:
+        return self.inner.server_time
+
+    async def get_job(self, job_id: str) -> LiveJob | None:
+        return await self.inner.get_job(job_id)
+
+    async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]:
+        return await self.inner.get_jobs(ids)
+
+    async def list_jobs(
+        self,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        q: str | None = None,
+        keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> list[LiveJob]:
+        return await self.inner.list_jobs(kind=kind, status=status, q=q, keep=keep)
+
+    async def list_connections(self) -> list[ServerConnection] | None:
+        return await self.inner.list_connections()
+
+    async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob:
+        return await self.inner.clone(source_id, body)
+
+    async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob:
+        return await self.inner.patch(job_id, body)
+
+    async def delete(self, job_id: str) -> bool:
+        return await self.inner.delete(job_id)
+
+    async def control(
+        self, job_id: str, action: Literal["start", "pause", "resume", "cancel"]
+    ) -> LiveJob:
+        return await self.inner.control(job_id, action)
+
+    async def latest_execution(self, job_id: str) -> dict[str, Any] | None:
+        return await self.inner.latest_execution(job_id)

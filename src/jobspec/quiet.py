@@ -8,12 +8,11 @@ mutations in flight, and new mutations wait while it reads (issue 28).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from jobspec.api import Api
-from jobspec.endpoints import ServerConnection
+from jobspec.api import Api, ForwardingApi
 from jobspec.model import LiveJob
 
 __all__ = ["QuietApi"]
@@ -61,26 +60,12 @@ class _Quiet:
                 self._changed.notify_all()
 
 
-class QuietApi:
+class QuietApi(ForwardingApi):
     """The run's `Api`, with its mutating calls and its listings kept apart (`_Quiet`)."""
 
     def __init__(self, api: Api) -> None:
-        self._api = api
+        super().__init__(api)
         self._quiet = _Quiet()
-
-    @property
-    def server(self) -> str:
-        return self._api.server
-
-    @property
-    def server_time(self) -> float | None:
-        return self._api.server_time
-
-    async def get_job(self, job_id: str) -> LiveJob | None:
-        return await self._api.get_job(job_id)
-
-    async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]:
-        return await self._api.get_jobs(ids)
 
     async def list_jobs(
         self,
@@ -93,28 +78,22 @@ class QuietApi:
         given: dict[str, Any] = {"kind": kind, "status": status, "q": q, "keep": keep}
         # A name search too: the run's own clones may bear names that contain the one sought.
         async with self._quiet.search():
-            return await self._api.list_jobs(**{k: v for k, v in given.items() if v is not None})
+            return await self.inner.list_jobs(**{k: v for k, v in given.items() if v is not None})
 
     async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob:
         async with self._quiet.mutation():
-            return await self._api.clone(source_id, body)
+            return await self.inner.clone(source_id, body)
 
     async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob:
         async with self._quiet.mutation():
-            return await self._api.patch(job_id, body)
+            return await self.inner.patch(job_id, body)
 
     async def delete(self, job_id: str) -> bool:
         async with self._quiet.mutation():
-            return await self._api.delete(job_id)
-
-    async def list_connections(self) -> list[ServerConnection] | None:
-        return await self._api.list_connections()
+            return await self.inner.delete(job_id)
 
     async def control(
         self, job_id: str, action: Literal["start", "pause", "resume", "cancel"]
     ) -> LiveJob:
         async with self._quiet.mutation():
-            return await self._api.control(job_id, action)
-
-    async def latest_execution(self, job_id: str) -> dict[str, Any] | None:
-        return await self._api.latest_execution(job_id)
+            return await self.inner.control(job_id, action)

@@ -10,11 +10,12 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
+from jobspec.api import ForwardingApi
 from jobspec.client import DryvIQClient
 from jobspec.commands import apply as apply_cmd
 from jobspec.errors import ApiError, OutcomeUnknown
@@ -26,7 +27,7 @@ from tests.e2e.conftest import Workspace
 from tests.helpers import EmulatorHandle, make_job
 
 
-class Lying:
+class Lying(ForwardingApi):
     """The real client, but with no `Date` clock when asked, and clone replies a test rewrites.
 
     `on_clone(source_id, body, call)` decides what the clone call returns; `call()` sends the
@@ -41,24 +42,14 @@ class Lying:
         on_clone: Callable[..., Any] | None = None,
         refuse_list: Callable[[str | None], bool] | None = None,
     ) -> None:
-        self._client = client
+        super().__init__(client)
         self._clock = clock
         self._on_clone = on_clone
         self._refuse_list = refuse_list or (lambda q: False)
 
     @property
-    def server(self) -> str:
-        return self._client.server
-
-    @property
     def server_time(self) -> float | None:
-        return self._client.server_time if self._clock else None
-
-    async def get_job(self, job_id: str) -> LiveJob | None:
-        return await self._client.get_job(job_id)
-
-    async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]:
-        return await self._client.get_jobs(ids)
+        return self.inner.server_time if self._clock else None
 
     async def list_jobs(
         self,
@@ -70,22 +61,16 @@ class Lying:
     ) -> list[LiveJob]:
         if self._refuse_list(q):
             raise ApiError("server answered 500 Internal Server Error", call="GET v1/jobs")
-        return await self._client.list_jobs(kind=kind, status=status, q=q, keep=keep)
+        return await self.inner.list_jobs(kind=kind, status=status, q=q, keep=keep)
 
     async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob:
         async def call() -> LiveJob:
-            return await self._client.clone(source_id, body)
+            return await self.inner.clone(source_id, body)
 
         if self._on_clone is None:
             return await call()
         result: LiveJob = await self._on_clone(source_id, body, call)
         return result
-
-    async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob:
-        return await self._client.patch(job_id, body)
-
-    async def delete(self, job_id: str) -> bool:
-        return await self._client.delete(job_id)
 
 
 def _apply(
@@ -338,7 +323,7 @@ class Skewed(Lying):
 
     @property
     def server_time(self) -> float | None:
-        now = self._client.server_time
+        now = self.inner.server_time
         return None if now is None else now + self.ahead
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jobspec.api import ForwardingApi
 from jobspec.client import DryvIQClient
 from jobspec.model import LiveJob
 from jobspec.state import FileStateStore
@@ -36,48 +37,24 @@ def _intent_end(journal: Path, target: str) -> int:
     return end
 
 
-class CheckedApi:
+class CheckedApi(ForwardingApi):
     """The real client, with `check(call, job_id)` run as each mutating call is sent."""
 
     def __init__(self, client: DryvIQClient, check: Callable[[str, str], None]) -> None:
-        self._client = client
+        super().__init__(client)
         self._check = check
-
-    @property
-    def server(self) -> str:
-        return self._client.server
-
-    @property
-    def server_time(self) -> float | None:
-        return self._client.server_time
-
-    async def get_job(self, job_id: str) -> LiveJob | None:
-        return await self._client.get_job(job_id)
-
-    async def get_jobs(self, ids: Collection[str]) -> dict[str, LiveJob]:
-        return await self._client.get_jobs(ids)
-
-    async def list_jobs(
-        self,
-        *,
-        kind: str | None = None,
-        status: str | None = None,
-        q: str | None = None,
-        keep: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-    ) -> list[LiveJob]:
-        return await self._client.list_jobs(kind=kind, status=status, q=q, keep=keep)
 
     async def clone(self, source_id: str, body: Mapping[str, Any]) -> LiveJob:
         self._check("clone", source_id)
-        return await self._client.clone(source_id, body)
+        return await self.inner.clone(source_id, body)
 
     async def patch(self, job_id: str, body: Mapping[str, Any]) -> LiveJob:
         self._check("patch", job_id)
-        return await self._client.patch(job_id, body)
+        return await self.inner.patch(job_id, body)
 
     async def delete(self, job_id: str) -> bool:
         self._check("delete", job_id)
-        return await self._client.delete(job_id)
+        return await self.inner.delete(job_id)
 
 
 def test_each_mutating_call_waits_for_its_intent_on_disk(ws: Workspace) -> None:
