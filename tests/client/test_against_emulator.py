@@ -170,6 +170,33 @@ async def test_paging_in_process(emulator_app: Any) -> None:
     assert api.request_count == 1 + 3 + 1
 
 
+async def test_replies_read_through_httpx_are_freed_without_the_cycle_collector(
+    emulator_app: Any,
+) -> None:
+    """Through `client.send` (here an injected transport; in use, a proxy) a reply and its
+    stream refer to each other; the client cuts that, so a listing page's bytes go as soon as
+    the page is read, not when the cycle collector next runs."""
+    import gc
+
+    app, _config = emulator_app
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as http:
+        await http.post("/_emulator/jobs", json={"jobs": [make_job(name="a job")]})
+    gc.collect()
+    gc.disable()
+    try:
+        before = {id(o) for o in gc.get_objects() if isinstance(o, httpx.Response)}
+        async with connect("http://emulator.test", transport=transport) as api:
+            for _ in range(3):
+                assert [job.name for job in await api.list_jobs()] == ["a job"]
+            alive = [
+                o for o in gc.get_objects() if isinstance(o, httpx.Response) and id(o) not in before
+            ]
+    finally:
+        gc.enable()
+    assert alive == []  # none of this test's replies is left waiting for the collector
+
+
 async def test_a_listing_keeps_what_keep_chooses(emulator: Any) -> None:
     ids = seed_many(emulator, 1200)
     whole = set(ids[:3])

@@ -467,6 +467,10 @@ class DryvIQClient:
             # chunk, so a server trickling a byte a second would never time out.
             async with asyncio.timeout(self._timeout):
                 response = await self._senders[slot % len(self._senders)](request)
+            # Read whole by now. Through `client.send` (a proxy, an injected transport) the
+            # reply and its stream refer to each other, a cycle that kept every reply's bytes
+            # (0.7 MB a listing page) until the cycle collector ran: cut it.
+            response.stream = httpx.ByteStream(response.content)
             status = response.status_code
             if status in REFUSALS:
                 asked = retry_after(response.headers.get("Retry-After"))

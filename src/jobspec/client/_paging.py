@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
-
 from jobspec.client._replies import live_job, reply, skipped_job
 from jobspec.client._transport import Requester
 from jobspec.errors import ApiError
@@ -124,9 +122,6 @@ class Lister:
     ) -> Page:
         response, _ = await self._request("GET", url, call=call, params=params)
         body = reply(response, call, scrub=self._scrub, ok=(200,))
-        # httpx's response and its stream refer to each other, so a page's bytes (about
-        # 0.7 MB a thousand jobs) would wait for the cycle collector; read, they are let go.
-        response.stream = httpx.ByteStream(b"")
         raw_jobs = body.get("jobs")
         if not isinstance(raw_jobs, list):
             raise ApiError("reply has no `jobs` list", call=call, status=response.status_code)
