@@ -213,16 +213,16 @@ async def apply_plan(
             say(action.address, _DONE_WORD[action.kind])
         done(action.address, True)
 
+    queue = iter(plan.actions)  # shared: each worker takes the next address, in order
+
+    async def worker() -> None:
+        for action in queue:
+            await run(action)
+
     # Group commit: the tasks' journal records share fdatasyncs, run off the event loop.
     with journal.deferred_sync() if isinstance(journal, GroupCommit) else nullcontext():
         # A TaskGroup, not gather: if a bug raises, the other addresses are cancelled before
         # the lock is released, instead of running on unlocked.
-        queue = iter(plan.actions)  # shared: each worker takes the next address, in order
-
-        async def worker() -> None:
-            for action in queue:
-                await run(action)
-
         async with asyncio.TaskGroup() as tasks:
             for _ in range(min(workers, len(plan.actions))):
                 tasks.create_task(worker())

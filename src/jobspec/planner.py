@@ -71,7 +71,6 @@ from jobspec.retirement import (
 
 __all__ = [  # observed_retirement and ADOPT_HINT stay importable from here
     "ADOPT_HINT",
-    "ENDPOINTS",
     "IDENTITY_FIELDS",
     "clones_anything",
     "listed_view",
@@ -515,9 +514,6 @@ def patch_body(job: LiveJob, pairs: list[tuple[diff.Path, Any]]) -> dict[str, An
     return {"kind": job.kind, **diff.nest(pairs)}
 
 
-ENDPOINTS = ENDPOINT_SIDES  # its old name here
-
-
 def _clone_body(wanted: DesiredJob, base: LiveJob, managed: dict[str, Any]) -> dict[str, Any]:
     """The clone request: the managed body, always with a name (DryvIQ's default is unknown),
     and whole endpoints.
@@ -535,7 +531,7 @@ def _clone_body(wanted: DesiredJob, base: LiveJob, managed: dict[str, Any]) -> d
     transfer = body.get("transfer")
     if isinstance(transfer, dict):
         whole = dict(transfer)
-        for side in ENDPOINTS:
+        for side in ENDPOINT_SIDES:
             named, own = transfer.get(side), base.endpoint_configuration(side)
             if isinstance(named, dict) and named and own is not None:
                 whole[side] = {**own, **named}
